@@ -1,0 +1,3 @@
+/* placeholder */
+#include <stddef.h>
+typedef int ax_placeholder_colour;
