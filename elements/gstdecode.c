@@ -551,31 +551,36 @@ gst_alexnet_decode_cmyk_to_rgb (guint8 * rgb, gint rgb_stride,
   }
 }
 
-/* Decodes @jpeg into @out (packed RGB, @stride bytes a row). */
-static gboolean
+/* Decodes @jpeg into @out (packed RGB, @stride bytes a row). Returns NULL
+ * on success, else why it failed. */
+static const gchar *
 gst_alexnet_decode_decompress (GstAlexnetDecode * self, const guint8 * jpeg,
     gsize jpeg_size, gint colorspace, guint8 * out, gint stride, gint width,
     gint height, int flags)
 {
   gsize need;
 
-  if (colorspace != TJCS_CMYK && colorspace != TJCS_YCCK)
-    return tjDecompress2 (self->tj, jpeg, jpeg_size, out, width, stride,
-        height, TJPF_RGB, flags) == 0;
+  if (colorspace != TJCS_CMYK && colorspace != TJCS_YCCK) {
+    if (tjDecompress2 (self->tj, jpeg, jpeg_size, out, width, stride,
+            height, TJPF_RGB, flags) != 0)
+      return tjGetErrorStr2 (self->tj);
+    return NULL;
+  }
 
+  /* CMYK goes through the scratch buffer, grown only when needed */
   need = (gsize) width * height * 4;
   if (need > self->cmyk_size) {
     g_free (self->cmyk);
     self->cmyk = g_try_malloc (need);
     self->cmyk_size = self->cmyk ? need : 0;
     if (self->cmyk == NULL)
-      return FALSE;
+      return "out of memory for the CMYK image";
   }
   if (tjDecompress2 (self->tj, jpeg, jpeg_size, self->cmyk, width,
           width * 4, height, TJPF_CMYK, flags) != 0)
-    return FALSE;
+    return tjGetErrorStr2 (self->tj);
   gst_alexnet_decode_cmyk_to_rgb (out, stride, self->cmyk, width, height);
-  return TRUE;
+  return NULL;
 }
 
 /* Drops a bad image (skip) or stops the stream (error). @reason is freed. */
@@ -628,7 +633,7 @@ gst_alexnet_decode_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   int width, height, subsamp, colorspace, flags;
   gint target, out_w, out_h;
   guint64 max_pixels;
-  gboolean ok;
+  const gchar *failure;
 
   (void) pad;
   self->n_buffers++;
@@ -663,16 +668,17 @@ gst_alexnet_decode_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
       f.denom, out_w, out_h);
 
   if (!gst_video_info_set_format (&info, GST_VIDEO_FORMAT_RGB, out_w, out_h))
-    goto too_large;
+    goto alloc_failed;
   outbuf = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (&info), NULL);
   if (outbuf == NULL)
     goto alloc_failed;
   if (!gst_buffer_map (outbuf, &out, GST_MAP_WRITE))
     goto alloc_failed;
-  ok = gst_alexnet_decode_decompress (self, in.data, in.size, colorspace,
-      out.data, GST_VIDEO_INFO_PLANE_STRIDE (&info, 0), out_w, out_h, flags);
+  failure = gst_alexnet_decode_decompress (self, in.data, in.size,
+      colorspace, out.data, GST_VIDEO_INFO_PLANE_STRIDE (&info, 0), out_w,
+      out_h, flags);
   gst_buffer_unmap (outbuf, &out);
-  if (!ok)
+  if (failure != NULL)
     goto decode_failed;
   gst_buffer_unmap (buf, &in);
 
@@ -742,10 +748,7 @@ decode_failed:
     gst_buffer_unref (outbuf);
     gst_buffer_unmap (buf, &in);
     ret = gst_alexnet_decode_bad_image (self, buf,
-        g_strdup_printf ("corrupt or truncated JPEG (%s)",
-            self->cmyk == NULL && (colorspace == TJCS_CMYK ||
-                colorspace == TJCS_YCCK) ? "out of memory" :
-            tjGetErrorStr2 (self->tj)));
+        g_strdup_printf ("corrupt or truncated JPEG (%s)", failure));
     gst_buffer_unref (buf);
     return ret;
   }

@@ -369,13 +369,22 @@ GST_START_TEST (test_scaling_query)
   gst_buffer_unref (out);
   fail_unless_equals_int (queries_seen, 2);
 
-  /* min-size overrides the query */
-  g_object_set (h->element, "min-size", 60, NULL);
+  /* and after new input caps */
+  answer_size = 60;
+  gst_harness_set_src_caps_str (h, "image/jpeg, framerate=5/1");
   out = gst_harness_push_and_pull (h, jpeg_buffer (640, 480, TJPF_RGB,
           TJSAMP_420, 0));
-  check_caps (h, 80, 60, 0, 1);
+  check_caps (h, 80, 60, 5, 1);         /* 1/8 */
   gst_buffer_unref (out);
-  fail_unless_equals_int (queries_seen, 2);
+  fail_unless_equals_int (queries_seen, 3);
+
+  /* min-size overrides the query */
+  g_object_set (h->element, "min-size", 256, NULL);
+  out = gst_harness_push_and_pull (h, jpeg_buffer (640, 480, TJPF_RGB,
+          TJSAMP_420, 0));
+  check_caps (h, 400, 300, 5, 1);
+  gst_buffer_unref (out);
+  fail_unless_equals_int (queries_seen, 3);
   gst_harness_teardown (h);
 }
 
@@ -450,6 +459,54 @@ GST_START_TEST (test_caps_only_on_size_change)
               TJPF_RGB, TJSAMP_420, 0)));
   fail_unless_equals_int (count_caps_events (h), 1);
   check_caps (h, 32, 32, 0, 1);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+/* stream-start, caps, segment must reach downstream in that order although
+ * decode only knows its caps once the first image is decoded. */
+GST_START_TEST (test_event_order)
+{
+  GstHarness *h = new_decode (NULL);
+  GstEventType want[] = { GST_EVENT_STREAM_START, GST_EVENT_CAPS,
+    GST_EVENT_SEGMENT
+  };
+  GstEvent *ev;
+  guint i;
+
+  fail_unless (gst_harness_try_pull_event (h) != NULL);  /* stream-start */
+  fail_unless (gst_harness_try_pull_event (h) == NULL,
+      "segment must wait for the caps");
+  gst_buffer_unref (gst_harness_push_and_pull (h, jpeg_buffer (32, 32,
+              TJPF_RGB, TJSAMP_420, 0)));
+  for (i = 1; i < G_N_ELEMENTS (want); i++) {
+    ev = gst_harness_try_pull_event (h);
+    fail_unless (ev != NULL);
+    fail_unless_equals_string (GST_EVENT_TYPE_NAME (ev),
+        gst_event_type_get_name (want[i]));
+    gst_event_unref (ev);
+  }
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_eos_without_images)
+{
+  GstHarness *h = new_decode (NULL);
+  GstEvent *ev;
+  gboolean seen_segment = FALSE, seen_eos = FALSE;
+
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  while ((ev = gst_harness_try_pull_event (h)) != NULL) {
+    if (GST_EVENT_TYPE (ev) == GST_EVENT_SEGMENT)
+      seen_segment = TRUE;
+    if (GST_EVENT_TYPE (ev) == GST_EVENT_EOS)
+      seen_eos = seen_segment;
+    gst_event_unref (ev);
+  }
+  fail_unless (seen_eos, "segment then EOS expected");
   gst_harness_teardown (h);
 }
 
@@ -738,6 +795,8 @@ decode_suite (void)
   tcase_add_test (tc, test_no_answer_full_size);
   tcase_add_test (tc, test_label_meta_and_timestamps);
   tcase_add_test (tc, test_caps_only_on_size_change);
+  tcase_add_test (tc, test_event_order);
+  tcase_add_test (tc, test_eos_without_images);
   tcase_add_test (tc, test_keeps_framerate);
   tcase_add_test (tc, test_bad_inputs_skipped);
   tcase_add_test (tc, test_on_error_error);
