@@ -214,6 +214,42 @@ decode_and_check (gint width, gint height, gint pf, gint subsamp, gint flags)
   gst_harness_teardown (h);
 }
 
+GST_START_TEST (test_properties)
+{
+  GstElement *e = gst_element_factory_make ("decode", NULL);
+  GParamSpec *ps;
+  gint min_size = -1;
+  guint64 max_pixels = 0, skipped = 1, decoded = 1;
+  gboolean fast = TRUE;
+  const gchar *ro[] = { "skipped", "decoded" };
+  guint i;
+
+  fail_unless (e != NULL);
+  g_object_get (e, "min-size", &min_size, "max-pixels", &max_pixels,
+      "fast-dct", &fast, "skipped", &skipped, "decoded", &decoded, NULL);
+  fail_unless_equals_int (min_size, 0);
+  fail_unless_equals_uint64 (max_pixels, 100000000);
+  fail_unless (!fast);
+  fail_unless_equals_uint64 (skipped, 0);
+  fail_unless_equals_uint64 (decoded, 0);
+  ps = g_object_class_find_property (G_OBJECT_GET_CLASS (e), "on-error");
+  fail_unless (ps != NULL && G_IS_PARAM_SPEC_ENUM (ps));
+  fail_unless_equals_string (g_enum_get_value (G_PARAM_SPEC_ENUM
+          (ps)->enum_class, G_PARAM_SPEC_ENUM (ps)->default_value)->value_nick,
+      "skip");
+  fail_unless (g_enum_get_value_by_nick (G_PARAM_SPEC_ENUM (ps)->enum_class,
+          "error") != NULL);
+  for (i = 0; i < G_N_ELEMENTS (ro); i++) {
+    ps = g_object_class_find_property (G_OBJECT_GET_CLASS (e), ro[i]);
+    fail_unless (ps != NULL);
+    fail_unless ((ps->flags & G_PARAM_WRITABLE) == 0, "%s writable", ro[i]);
+    fail_unless (g_param_spec_get_blurb (ps) != NULL);
+  }
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_rgb_420)
 {
   decode_and_check (64, 48, TJPF_RGB, TJSAMP_420, 0);
@@ -475,9 +511,11 @@ GST_START_TEST (test_event_order)
   GstEvent *ev;
   guint i;
 
-  fail_unless (gst_harness_try_pull_event (h) != NULL);  /* stream-start */
-  fail_unless (gst_harness_try_pull_event (h) == NULL,
-      "segment must wait for the caps");
+  ev = gst_harness_try_pull_event (h);
+  fail_unless (ev != NULL && GST_EVENT_TYPE (ev) == want[0]);
+  gst_event_unref (ev);
+  ev = gst_harness_try_pull_event (h);
+  fail_unless (ev == NULL, "segment must wait for the caps");
   gst_buffer_unref (gst_harness_push_and_pull (h, jpeg_buffer (32, 32,
               TJPF_RGB, TJSAMP_420, 0)));
   for (i = 1; i < G_N_ELEMENTS (want); i++) {
@@ -783,6 +821,7 @@ decode_suite (void)
   TCase *tc = tcase_create ("general");
 
   suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_properties);
   tcase_add_test (tc, test_rgb_420);
   tcase_add_test (tc, test_rgb_444_padded_stride);
   tcase_add_test (tc, test_grayscale);
