@@ -507,8 +507,8 @@ static gboolean
 gst_alexnet_decode_negotiate (GstAlexnetDecode * self, gint width,
     gint height)
 {
-  GstCaps *caps;
-  gboolean ok;
+  GstCaps *caps, *current;
+  gboolean ok, same;
 
   caps = gst_caps_new_simple ("video/x-raw",
       "format", G_TYPE_STRING, "RGB",
@@ -517,8 +517,14 @@ gst_alexnet_decode_negotiate (GstAlexnetDecode * self, gint width,
       "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
   GST_DEBUG_OBJECT (self, "negotiating %" GST_PTR_FORMAT, caps);
 
+  current = gst_pad_get_current_caps (self->srcpad);
+  same = current != NULL && gst_caps_is_equal (current, caps);
+  if (current != NULL)
+    gst_caps_unref (current);
+
+  /* after a RECONFIGURE the same caps are only checked, not pushed again */
   ok = gst_pad_peer_query_accept_caps (self->srcpad, caps) &&
-      gst_pad_push_event (self->srcpad, gst_event_new_caps (caps));
+      (same || gst_pad_push_event (self->srcpad, gst_event_new_caps (caps)));
   if (ok)
     ok = gst_pad_has_current_caps (self->srcpad);
   gst_caps_unref (caps);

@@ -495,6 +495,12 @@ GST_START_TEST (test_caps_only_on_size_change)
               TJPF_RGB, TJSAMP_420, 0)));
   fail_unless_equals_int (count_caps_events (h), 1);
   check_caps (h, 32, 32, 0, 1);
+  /* a RECONFIGURE re-checks the caps but does not push the same again */
+  fail_unless (gst_harness_push_upstream_event (h,
+          gst_event_new_reconfigure ()));
+  gst_buffer_unref (gst_harness_push_and_pull (h, jpeg_buffer (32, 32,
+              TJPF_RGB, TJSAMP_420, 0)));
+  fail_unless_equals_int (count_caps_events (h), 0);
   gst_harness_teardown (h);
 }
 
