@@ -90,33 +90,21 @@ jpeg_buffer (gint width, gint height, gint pf, gint subsamp, gint flags)
   return wrap (data, size);
 }
 
-/* The test binary and the plugin each link their own copy of the meta
- * code; only the plugin's copy may register the meta (the test's copy
- * registering the same type name again fails), so the label meta is added
- * and read through the registered info here, after the plugin is loaded. */
 static GstAlexnetLabelMeta *
 add_label (GstBuffer * buf, gint class_index, const gchar * class_name,
     const gchar * sample_id)
 {
-  const GstMetaInfo *info = gst_meta_get_info ("GstAlexnetLabelMeta");
-  GstAlexnetLabelMeta *m;
+  GstAlexnetLabelMeta *m = gst_buffer_add_alexnet_label_meta (buf,
+      class_index, class_name, sample_id);
 
-  fail_unless (info != NULL, "label meta not registered by the plugin");
-  m = (GstAlexnetLabelMeta *) gst_buffer_add_meta (buf, info, NULL);
   fail_unless (m != NULL);
-  m->class_index = class_index;
-  m->class_name = g_strdup (class_name);
-  m->sample_id = g_strdup (sample_id);
   return m;
 }
 
 static GstAlexnetLabelMeta *
 get_label (GstBuffer * buf)
 {
-  GType api = g_type_from_name ("GstAlexnetLabelMetaAPI");
-
-  fail_unless (api != 0);
-  return (GstAlexnetLabelMeta *) gst_buffer_get_meta (buf, api);
+  return gst_buffer_get_alexnet_label_meta (buf);
 }
 
 static GstBus *
