@@ -2,8 +2,8 @@
  * RGB, at the DCT scale that `decode` picks for a target shorter side (the
  * ceiling for the whole image pipeline), or at full size with --full.
  *
- *   tj-decode-bench [--full | --pow2] [--target 256] [--rounds 3] [--fast]
- *                   FOLDER
+ *   tj-decode-bench [--full | --pow2 | --scale N/D] [--target 256]
+ *                   [--rounds 3] [--fast] FOLDER
  *
  * All files are read into memory first (timed separately); the decode timing
  * covers tjDecompressHeader3 + tjDecompress2 only. */
@@ -140,10 +140,11 @@ choose_scale (int width, int height, int target, int pow2)
 static void
 usage (void)
 {
-  fprintf (stderr, "usage: tj-decode-bench [--full | --pow2] [--target S] "
-      "[--rounds R] [--fast] FOLDER\n"
+  fprintf (stderr, "usage: tj-decode-bench [--full | --pow2 | --scale N/D] "
+      "[--target S] [--rounds R] [--fast] FOLDER\n"
       "  --full      decode at full size (default: DCT-scaled for S)\n"
       "  --pow2      DCT-scaled, but only by 1/1, 1/2, 1/4 or 1/8\n"
+      "  --scale N/D every image at this libjpeg-turbo factor\n"
       "  --target S  shorter side the scaled decode must keep (256)\n"
       "  --rounds R  passes over all files (3)\n"
       "  --fast      TJFLAG_FASTDCT | TJFLAG_FASTUPSAMPLE (default: "
@@ -163,11 +164,19 @@ main (int argc, char **argv)
   double scale_s[17][17] = { {0} };
   double t1;
   tjhandle tj;
+  tjscalingfactor forced = { 0, 0 };
 
   for (i = 1; i < argc; i++) {
     if (!strcmp (argv[i], "--full"))
       full = 1;
-    else if (!strcmp (argv[i], "--pow2"))
+    else if (!strcmp (argv[i], "--scale") && i + 1 < argc) {
+      if (sscanf (argv[++i], "%d/%d", &forced.num, &forced.denom) != 2
+          || forced.num < 1 || forced.denom < 1 || forced.num > 16
+          || forced.denom > 16) {
+        usage ();
+        return 2;
+      }
+    } else if (!strcmp (argv[i], "--pow2"))
       pow2 = 1;
     else if (!strcmp (argv[i], "--fast"))
       flags = TJFLAG_FASTDCT | TJFLAG_FASTUPSAMPLE;
@@ -222,7 +231,9 @@ main (int argc, char **argv)
 
       if (tjDecompressHeader3 (tj, f->data, f->size, &w, &h, &sub, &cs) < 0)
         goto decode_error;
-      if (!full)
+      if (forced.num)
+        sf = forced;
+      else if (!full)
         sf = choose_scale (w, h, target, pow2);
       ow = TJSCALED (w, sf);
       oh = TJSCALED (h, sf);
@@ -254,15 +265,17 @@ main (int argc, char **argv)
 
   printf ("tj-decode-bench: libjpeg-turbo %s, %s decode to RGB, %s DCT/"
       "upsampling\n", TJ_VERSION_STR,
-      full ? "full-size" : pow2 ? "DCT-scaled (1/2^k only)" : "DCT-scaled",
+      forced.num ? "fixed-scale" : full ? "full-size" : pow2 ? "DCT-scaled (1/2^k only)" : "DCT-scaled",
       flags ? "fast" : "accurate");
   printf ("files %zu, %.1f kB mean, read in %.3f s (%.0f files/s, not in the "
       "figure below)\n", list.n, bytes / 1e3 / list.n, read_s,
       list.n / read_s);
-  if (!full)
+  if (!full && !forced.num)
     printf ("scales for shorter side >= %d (images, ms per decode):\n",
         target);
-  for (int num = 1; !full && num <= 16; num++)
+  if (forced.num)
+    printf ("scales (images, ms per decode):\n");
+  for (int num = 1; (!full || forced.num) && num <= 16; num++)
     for (int den = 1; den <= 16; den++)
       if (scale_count[num][den])
         printf ("  %d/%d  %4d  %.2f ms\n", num, den, scale_count[num][den],
