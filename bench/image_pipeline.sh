@@ -50,6 +50,8 @@ nfiles=$(find "$PHOTO_DIR" -type f \( -iname '*.jpeg' -o -iname '*.jpg' \) | wc 
 
 pipeline=${GST_PIPELINE:-"dataset-src location=$PHOTO_DIR shuffle=true epochs=$EPOCHS ! decode ! resize-256 ! random-crop-flip ! pca-jitter"}
 pipeline="$pipeline ! fakesink name=benchsink sync=false"
+gst_label="gst dataset-src ! decode ! ... ! pca-jitter"
+[[ -n ${GST_PIPELINE:-} ]] && gst_label="gst (GST_PIPELINE given)"
 export GST_PLUGIN_PATH="$BUILD_DIR/elements${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
 export OMP_NUM_THREADS=1
 
@@ -77,6 +79,7 @@ median() {  # median of the numbers among the arguments, or n/a
 
 echo "photos: $nfiles JPEGs in $PHOTO_DIR; $EPOCHS epochs per measurement;" \
      "$REPS repetitions, interleaved; pinned to core $CORE"
+echo "gst pipeline: $pipeline"
 for ((r = 1; r <= REPS; r++)); do
   echo "repetition $r/$REPS (images/s)"
   run torchvision $PY "$here/torchvision_pipeline.py" "$PHOTO_DIR" --epochs "$EPOCHS"
@@ -130,7 +133,7 @@ echo "decode scales (smallest rule): ${scales%, }"
 echo
 printf '%-54s %12s\n' "pipeline (one core)" "images/s"
 printf '%-54s %12s\n' "torchvision/PIL (decode+Resize+crops+flip+ToTensor)" "$tv"
-printf '%-54s %12s\n' "gst dataset-src ! decode ! ... ! pca-jitter" "$gs"
+printf '%-54s %12s\n' "$gst_label" "$gs"
 printf '%-54s %12s\n' "libjpeg-turbo decode, smallest DCT scale >=256" "$ts"
 printf '%-54s %12s\n' "libjpeg-turbo decode, 1/2^k DCT scale >=256" "$tp"
 printf '%-54s %12s\n' "libjpeg-turbo decode, full size" "$tf"
