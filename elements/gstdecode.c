@@ -57,6 +57,12 @@ typedef enum
   GST_ALEXNET_DECODE_ON_ERROR_ERROR,
 } GstAlexnetDecodeOnError;
 
+typedef enum
+{
+  GST_ALEXNET_DECODE_SCALES_FAST,
+  GST_ALEXNET_DECODE_SCALES_ALL,
+} GstAlexnetDecodeScales;
+
 enum
 {
   PROP_0,
@@ -64,6 +70,7 @@ enum
   PROP_MAX_PIXELS,
   PROP_ON_ERROR,
   PROP_FAST_DCT,
+  PROP_SCALES,
   PROP_SKIPPED,
   PROP_DECODED,
 };
@@ -72,6 +79,7 @@ enum
 #define DEFAULT_PROP_MAX_PIXELS G_GUINT64_CONSTANT (100000000)
 #define DEFAULT_PROP_ON_ERROR GST_ALEXNET_DECODE_ON_ERROR_SKIP
 #define DEFAULT_PROP_FAST_DCT FALSE
+#define DEFAULT_PROP_SCALES GST_ALEXNET_DECODE_SCALES_FAST
 
 #define GST_TYPE_ALEXNET_DECODE_ON_ERROR (gst_alexnet_decode_on_error_get_type ())
 static GType
@@ -88,6 +96,30 @@ gst_alexnet_decode_on_error_get_type (void)
 
   if (g_once_init_enter (&type)) {
     GType t = g_enum_register_static ("GstAlexnetDecodeOnError", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+/* libjpeg-turbo 2.1 has SIMD inverse DCTs for 1/1, 1/2 and 1/4 (and 1/8 is
+ * the DC term alone); the other eighths (7/8, 3/4, ...) go through plain C
+ * and decode slower than the full size (bench/README.md has the figures). */
+#define GST_TYPE_ALEXNET_DECODE_SCALES (gst_alexnet_decode_scales_get_type ())
+static GType
+gst_alexnet_decode_scales_get_type (void)
+{
+  static gsize type = 0;
+  static const GEnumValue values[] = {
+    {GST_ALEXNET_DECODE_SCALES_FAST,
+        "Only 1/2, 1/4 and 1/8, which libjpeg-turbo decodes fastest", "fast"},
+    {GST_ALEXNET_DECODE_SCALES_ALL,
+        "Every eighth (7/8, 3/4, ...): the least resizing left, but slower",
+        "all"},
+    {0, NULL, NULL},
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstAlexnetDecodeScales", values);
     g_once_init_leave (&type, t);
   }
   return type;
@@ -120,6 +152,7 @@ typedef struct
   guint64 max_pixels;
   GstAlexnetDecodeOnError on_error;
   gboolean fast_dct;
+  GstAlexnetDecodeScales scales;
   guint64 skipped;
   guint64 decoded;
 
@@ -195,6 +228,12 @@ gst_alexnet_decode_class_init (GstAlexnetDecodeClass * klass)
       g_param_spec_boolean ("fast-dct", "Fast DCT",
           "Use the fast, less accurate inverse DCT and chroma upsampling",
           DEFAULT_PROP_FAST_DCT, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (gobject_class, PROP_SCALES,
+      g_param_spec_enum ("scale-factors", "Scale factors",
+          "Which DCT-domain scale factors may be used to shrink the image "
+          "towards min-size or the size asked downstream",
+          GST_TYPE_ALEXNET_DECODE_SCALES, DEFAULT_PROP_SCALES,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (gobject_class, PROP_SKIPPED,
       g_param_spec_uint64 ("skipped", "Skipped",
           "Number of images dropped because they could not be decoded "
@@ -239,6 +278,7 @@ gst_alexnet_decode_init (GstAlexnetDecode * self)
   self->max_pixels = DEFAULT_PROP_MAX_PIXELS;
   self->on_error = DEFAULT_PROP_ON_ERROR;
   self->fast_dct = DEFAULT_PROP_FAST_DCT;
+  self->scales = DEFAULT_PROP_SCALES;
   self->fps_n = 0;
   self->fps_d = 1;
 }
@@ -262,6 +302,9 @@ gst_alexnet_decode_set_property (GObject * object, guint prop_id,
       break;
     case PROP_FAST_DCT:
       self->fast_dct = g_value_get_boolean (value);
+      break;
+    case PROP_SCALES:
+      self->scales = g_value_get_enum (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -289,6 +332,9 @@ gst_alexnet_decode_get_property (GObject * object, guint prop_id,
       break;
     case PROP_FAST_DCT:
       g_value_set_boolean (value, self->fast_dct);
+      break;
+    case PROP_SCALES:
+      g_value_set_enum (value, self->scales);
       break;
     case PROP_SKIPPED:
       g_value_set_uint64 (value, self->skipped);
@@ -485,8 +531,9 @@ gst_alexnet_decode_target_size (GstAlexnetDecode * self)
   return self->target_size;
 }
 
-/* The smallest scaling factor <= 1 whose scaled shorter side is still
- * >= target; 1/1 when there is no target or the image is already smaller. */
+/* The smallest allowed scaling factor <= 1 whose scaled shorter side is
+ * still >= target; 1/1 when there is no target or the image is already
+ * smaller. "fast" allows 1/1, 1/2, 1/4 and 1/8 only. */
 static tjscalingfactor
 gst_alexnet_decode_pick_factor (GstAlexnetDecode * self, int width,
     int height, gint target)
@@ -497,7 +544,11 @@ gst_alexnet_decode_pick_factor (GstAlexnetDecode * self, int width,
   if (target <= 0)
     return one;
   for (i = 0; i < self->n_factors; i++) {
-    if (TJSCALED (shorter, self->factors[i]) >= target)
+    tjscalingfactor f = self->factors[i];
+    if (self->scales == GST_ALEXNET_DECODE_SCALES_FAST &&
+        !(f.num == 1 && (f.denom & (f.denom - 1)) == 0))
+      continue;
+    if (TJSCALED (shorter, f) >= target)
       return self->factors[i];
   }
   return one;

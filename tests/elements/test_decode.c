@@ -119,6 +119,9 @@ static GstHarness *
 new_decode (const gchar * src_caps)
 {
   GstHarness *h = gst_harness_new ("decode");
+  /* most tests check the exact rule over every eighth; the default "fast"
+   * set has its own test */
+  gst_util_set_object_arg (G_OBJECT (h->element), "scale-factors", "all");
   gst_harness_set_src_caps_str (h, src_caps ? src_caps : "image/jpeg");
   return h;
 }
@@ -315,6 +318,41 @@ GST_START_TEST (test_scaling_min_size)
     fail_unless (out != NULL);
     check_caps (h, 640 * num / denom, 480 * num / denom, 0, 1);
     check_blocks (out, 640, 480, num, denom, TJPF_RGB);
+    gst_buffer_unref (out);
+    gst_harness_teardown (h);
+  }
+}
+
+GST_END_TEST;
+
+/* The default: only the factors libjpeg-turbo decodes with SIMD. */
+static const struct {
+  gint w, h, min_size, num, denom;
+} fast_cases[] = {
+  {640, 480, 256, 1, 1}, {640, 480, 240, 1, 2}, {640, 480, 200, 1, 2},
+  {640, 480, 120, 1, 4}, {640, 480, 61, 1, 4}, {640, 480, 60, 1, 8},
+  {1024, 768, 256, 1, 2}, {1024, 768, 192, 1, 4}, {500, 375, 256, 1, 1},
+  {2048, 1536, 256, 1, 4},
+};
+
+GST_START_TEST (test_scaling_fast_default)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (fast_cases); i++) {
+    GstHarness *h = gst_harness_new ("decode");
+    gint num = fast_cases[i].num, denom = fast_cases[i].denom;
+    gint w = fast_cases[i].w, hh = fast_cases[i].h;
+    GstBuffer *out;
+    gint scales = -1;
+
+    g_object_get (h->element, "scale-factors", &scales, NULL);
+    fail_unless_equals_int (scales, 0); /* "fast" is the default */
+    gst_harness_set_src_caps_str (h, "image/jpeg");
+    g_object_set (h->element, "min-size", fast_cases[i].min_size, NULL);
+    out = gst_harness_push_and_pull (h, jpeg_buffer (w, hh, TJPF_RGB,
+            TJSAMP_420, 0));
+    fail_unless (out != NULL);
+    check_caps (h, (w * num + denom - 1) / denom, (hh * num + denom - 1) /
+        denom, 0, 1);
     gst_buffer_unref (out);
     gst_harness_teardown (h);
   }
@@ -823,6 +861,7 @@ decode_suite (void)
   tcase_add_test (tc, test_progressive);
   tcase_add_test (tc, test_fast_dct);
   tcase_add_test (tc, test_scaling_min_size);
+  tcase_add_test (tc, test_scaling_fast_default);
   tcase_add_test (tc, test_scaling_portrait_and_odd);
   tcase_add_test (tc, test_scaling_query);
   tcase_add_test (tc, test_no_answer_full_size);
