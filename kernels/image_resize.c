@@ -1,3 +1,264 @@
-/* placeholder */
-#include <stddef.h>
-typedef int ax_placeholder_image_resize;
+/* PIL-exact BILINEAR resize of RGB with a centre-crop window: coefficient
+ * tables are computed once per plan exactly as PIL's precompute_coeffs and
+ * normalize_coeffs_8bpc do; the per-frame passes are fixed-point loops the
+ * compiler vectorises (the vertical pass over whole rows, the horizontal one
+ * over a constant tap count). */
+#include "kernels/image_resize.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define AX_PRECISION_BITS (32 - 8 - 2)  /* as PIL */
+
+void
+ax_resize_geometry (int *scaled_w, int *scaled_h, int *crop_x, int *crop_y,
+    int src_w, int src_h, int size)
+{
+  int sw, sh, dx, dy;
+
+  if (src_w <= src_h) {
+    sw = size;
+    sh = (int) ((double) size * src_h / src_w);
+  } else {
+    sh = size;
+    sw = (int) ((double) size * src_w / src_h);
+  }
+  /* int(round(d / 2.0)) with round half to even, d >= 0 */
+  dx = sw - size;
+  dy = sh - size;
+  dx = (dx / 2) + ((dx & 1) && ((dx / 2) & 1));
+  dy = (dy / 2) + ((dy & 1) && ((dy / 2) & 1));
+  *scaled_w = sw;
+  *scaled_h = sh;
+  *crop_x = dx;
+  *crop_y = dy;
+}
+
+static double
+bilinear_filter (double x)
+{
+  if (x < 0.0)
+    x = -x;
+  if (x < 1.0)
+    return 1.0 - x;
+  return 0.0;
+}
+
+/* Taps of one axis: in_size inputs resized to scaled outputs, for outputs
+ * first..first+count-1. Each output gets exactly `taps` coefficients
+ * starting at start[i], zero-padded, so the start is moved left where the
+ * window would run past the input. Returns the tap count. */
+static int
+axis_taps (int in_size, int scaled, int first, int count)
+{
+  double scale = (double) in_size / scaled;
+  double filterscale = scale < 1.0 ? 1.0 : scale;
+  int taps = (int) ceil (filterscale) * 2 + 1;
+  (void) first;
+  (void) count;
+  return taps < in_size ? taps : in_size;
+}
+
+static void
+axis_coeffs (int32_t *coef, int32_t *start, double *k, int taps, int in_size,
+    int scaled, int first, int count)
+{
+  double scale = (double) in_size / scaled;
+  double filterscale = scale < 1.0 ? 1.0 : scale;
+  double support = 1.0 * filterscale;
+  double ss = 1.0 / filterscale;
+
+  for (int i = 0; i < count; i++) {
+    int xx = first + i;
+    double center = (xx + 0.5) * scale;
+    double ww = 0.0;
+    int xmin = (int) (center - support + 0.5);
+    int xmax = (int) (center + support + 0.5);
+    int s;
+    if (xmin < 0)
+      xmin = 0;
+    if (xmax > in_size)
+      xmax = in_size;
+    xmax -= xmin;
+    for (int x = 0; x < xmax; x++) {
+      k[x] = bilinear_filter ((x + xmin - center + 0.5) * ss);
+      ww += k[x];
+    }
+    s = xmin;
+    if (s + taps > in_size)
+      s = in_size - taps;
+    for (int t = 0; t < taps; t++)
+      coef[i * taps + t] = 0;
+    for (int x = 0; x < xmax; x++) {
+      double w = ww != 0.0 ? k[x] / ww : k[x];
+      w *= (double) (1 << AX_PRECISION_BITS);
+      coef[i * taps + (xmin - s) + x] = (int32_t) (w < 0 ? w - 0.5 : w + 0.5);
+    }
+    start[i] = s;
+  }
+}
+
+int
+ax_resize_plan_init_window (ax_resize_plan *plan, int src_w, int src_h,
+    int scaled_w, int scaled_h, int crop_x, int crop_y, int out_w, int out_h)
+{
+  size_t n_hc, n_vc, tmp_bytes, off;
+  double *k;
+  int row_last;
+  char *mem;
+
+  memset (plan, 0, sizeof (*plan));
+  if (src_w < 1 || src_h < 1 || scaled_w < 1 || scaled_h < 1 || out_w < 1
+      || out_h < 1 || crop_x < 0 || crop_y < 0 || crop_x + out_w > scaled_w
+      || crop_y + out_h > scaled_h || src_w > (1 << 20) || src_h > (1 << 20)
+      || scaled_w > (1 << 20) || scaled_h > (1 << 20))
+    return -1;
+
+  plan->src_w = src_w;
+  plan->src_h = src_h;
+  plan->scaled_w = scaled_w;
+  plan->scaled_h = scaled_h;
+  plan->crop_x = crop_x;
+  plan->crop_y = crop_y;
+  plan->out_w = out_w;
+  plan->out_h = out_h;
+  plan->h_taps = axis_taps (src_w, scaled_w, crop_x, out_w);
+  plan->v_taps = axis_taps (src_h, scaled_h, crop_y, out_h);
+
+  n_hc = (size_t) out_w * plan->h_taps;
+  n_vc = (size_t) out_h * plan->v_taps;
+  /* worst case for the rows: all of them */
+  tmp_bytes = (size_t) src_h * out_w * 3;
+  off = (n_hc + out_w + n_vc + out_h + (size_t) out_w * 3) * sizeof (int32_t);
+  off = (off + 63) & ~(size_t) 63;
+  mem = aligned_alloc (64, (off + tmp_bytes + 63) & ~(size_t) 63);
+  k = malloc (sizeof (double) * (size_t) (src_w > src_h ? src_w : src_h));
+  if (mem == NULL || k == NULL) {
+    free (mem);
+    free (k);
+    return -1;
+  }
+  plan->mem = mem;
+  plan->acc = (int32_t *) mem;
+  plan->h_coef = plan->acc + (size_t) out_w * 3;
+  plan->h_start = plan->h_coef + n_hc;
+  plan->v_coef = plan->h_start + out_w;
+  plan->v_start = plan->v_coef + n_vc;
+  plan->tmp = (uint8_t *) mem + off;
+
+  axis_coeffs (plan->h_coef, plan->h_start, k, plan->h_taps, src_w,
+      scaled_w, crop_x, out_w);
+  axis_coeffs (plan->v_coef, plan->v_start, k, plan->v_taps, src_h,
+      scaled_h, crop_y, out_h);
+  free (k);
+
+  plan->row_first = plan->v_start[0];
+  row_last = plan->v_start[out_h - 1] + plan->v_taps;
+  plan->row_count = row_last - plan->row_first;
+  return 0;
+}
+
+int
+ax_resize_plan_init (ax_resize_plan *plan, int src_w, int src_h, int size)
+{
+  int sw, sh, cx, cy;
+
+  if (src_w < 1 || src_h < 1 || size < 1) {
+    memset (plan, 0, sizeof (*plan));
+    return -1;
+  }
+  ax_resize_geometry (&sw, &sh, &cx, &cy, src_w, src_h, size);
+  return ax_resize_plan_init_window (plan, src_w, src_h, sw, sh, cx, cy,
+      size, size);
+}
+
+void
+ax_resize_plan_clear (ax_resize_plan *plan)
+{
+  free (plan->mem);
+  memset (plan, 0, sizeof (*plan));
+}
+
+static inline uint8_t
+clip8 (int32_t v)
+{
+  v >>= AX_PRECISION_BITS;
+  return (uint8_t) (v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+/* One row: out_w RGB pixels from a src row, with `taps` taps each. The
+ * constant-tap variants let the compiler unroll the tap loop. */
+#define DEFINE_HROW(name, TAPS)                                              \
+static void                                                                \
+name (uint8_t *restrict out, const uint8_t *restrict in,                   \
+    const int32_t *restrict coef, const int32_t *restrict start,           \
+    int out_w, int taps_arg)                                               \
+{                                                                          \
+  const int taps = (TAPS) > 0 ? (TAPS) : taps_arg;                         \
+  for (int x = 0; x < out_w; x++) {                                        \
+    const uint8_t *p = in + start[x] * 3;                                  \
+    const int32_t *k = coef + x * taps;                                    \
+    int32_t s0 = 1 << (AX_PRECISION_BITS - 1), s1 = s0, s2 = s0;           \
+    for (int t = 0; t < taps; t++) {                                       \
+      s0 += p[3 * t + 0] * k[t];                                           \
+      s1 += p[3 * t + 1] * k[t];                                           \
+      s2 += p[3 * t + 2] * k[t];                                           \
+    }                                                                      \
+    out[3 * x + 0] = clip8 (s0);                                           \
+    out[3 * x + 1] = clip8 (s1);                                           \
+    out[3 * x + 2] = clip8 (s2);                                           \
+  }                                                                        \
+}
+
+DEFINE_HROW (hrow_any, 0)
+DEFINE_HROW (hrow_3, 3)
+DEFINE_HROW (hrow_5, 5)
+DEFINE_HROW (hrow_7, 7)
+DEFINE_HROW (hrow_9, 9)
+
+void
+ax_resize_rgb (uint8_t *dst, int dst_stride, const uint8_t *src,
+    int src_stride, ax_resize_plan *plan)
+{
+  const int out_w = plan->out_w, n = out_w * 3;
+  const int h_taps = plan->h_taps, v_taps = plan->v_taps;
+  void (*hrow) (uint8_t *restrict, const uint8_t *restrict,
+      const int32_t *restrict, const int32_t *restrict, int, int);
+  int32_t *restrict acc = plan->acc;
+
+  switch (h_taps) {
+    case 3: hrow = hrow_3; break;
+    case 5: hrow = hrow_5; break;
+    case 7: hrow = hrow_7; break;
+    case 9: hrow = hrow_9; break;
+    default: hrow = hrow_any; break;
+  }
+
+  /* horizontal pass over the input rows the window needs */
+  for (int r = 0; r < plan->row_count; r++)
+    hrow (plan->tmp + (size_t) r * n,
+        src + (size_t) (plan->row_first + r) * src_stride, plan->h_coef,
+        plan->h_start, out_w, h_taps);
+
+  /* vertical pass, whole rows at a time */
+  for (int y = 0; y < plan->out_h; y++) {
+    const int32_t *k = plan->v_coef + (size_t) y * v_taps;
+    const uint8_t *rows = plan->tmp
+        + (size_t) (plan->v_start[y] - plan->row_first) * n;
+    uint8_t *restrict out = dst + (size_t) y * dst_stride;
+
+    for (int i = 0; i < n; i++)
+      acc[i] = 1 << (AX_PRECISION_BITS - 1);
+    for (int t = 0; t < v_taps; t++) {
+      const uint8_t *restrict row = rows + (size_t) t * n;
+      const int32_t c = k[t];
+      if (c == 0)
+        continue;
+      for (int i = 0; i < n; i++)
+        acc[i] += row[i] * c;
+    }
+    for (int i = 0; i < n; i++)
+      out[i] = clip8 (acc[i]);
+  }
+}
