@@ -127,10 +127,22 @@ gst_alexnet_label_meta_copy_to (GstBuffer * dest, GstBuffer * src)
 GstEvent *
 gst_alexnet_event_new_classes (const gchar * const *names)
 {
-  GstStructure *s = gst_structure_new (GST_ALEXNET_CLASSES_EVENT_NAME,
-      "names", G_TYPE_STRV, names,
-      "n-classes", G_TYPE_UINT, names ? g_strv_length ((gchar **) names) : 0,
-      NULL);
+  GValue array = G_VALUE_INIT, item = G_VALUE_INIT;
+  GstStructure *s;
+  guint n = 0;
+
+  /* A GstValueArray of strings (not a GStrv) so that it serialises, e.g. in
+   * gst-launch-1.0 -v, and crosses process boundaries. */
+  gst_value_array_init (&array, 0);
+  g_value_init (&item, G_TYPE_STRING);
+  for (; names != NULL && names[n] != NULL; n++) {
+    g_value_set_string (&item, names[n]);
+    gst_value_array_append_value (&array, &item);
+  }
+  g_value_unset (&item);
+  s = gst_structure_new (GST_ALEXNET_CLASSES_EVENT_NAME,
+      "n-classes", G_TYPE_UINT, n, NULL);
+  gst_structure_take_value (s, "names", &array);
   return gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM_STICKY, s);
 }
 
@@ -138,16 +150,25 @@ gboolean
 gst_alexnet_event_parse_classes (GstEvent * event, gchar *** names)
 {
   const GstStructure *s;
+  const GValue *array;
+  guint n;
 
   if (GST_EVENT_TYPE (event) != GST_EVENT_CUSTOM_DOWNSTREAM_STICKY)
     return FALSE;
   s = gst_event_get_structure (event);
   if (s == NULL || !gst_structure_has_name (s, GST_ALEXNET_CLASSES_EVENT_NAME))
     return FALSE;
+  array = gst_structure_get_value (s, "names");
+  if (array == NULL || !GST_VALUE_HOLDS_ARRAY (array))
+    return FALSE;
   if (names != NULL) {
-    *names = NULL;
-    if (!gst_structure_get (s, "names", G_TYPE_STRV, names, NULL))
-      return FALSE;
+    n = gst_value_array_get_size (array);
+    *names = g_new0 (gchar *, n + 1);
+    for (guint i = 0; i < n; i++) {
+      const GValue *v = gst_value_array_get_value (array, i);
+      (*names)[i] = g_strdup (G_VALUE_HOLDS_STRING (v) ?
+          g_value_get_string (v) : "");
+    }
   }
   return TRUE;
 }
