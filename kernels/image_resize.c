@@ -10,6 +10,18 @@
 #include <string.h>
 
 #define AX_PRECISION_BITS (32 - 8 - 2)  /* as PIL */
+/* The hot loops are also built for AVX2 and AVX-512 and picked at run time
+ * (GCC function multiversioning); elsewhere they are plain portable C. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) \
+    && defined(__ELF__)
+#define AX_HOT __attribute__((target_clones ("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define AX_HOT
+#endif
+#define AX_STRIP 16                     /* rows per horizontal strip */
+#define AX_STRIP_BYTES (AX_STRIP * 3)   /* lanes of one strip column */
+#define AX_STRIP_STRIDE 64              /* bytes between strip columns */
+#define AX_TRANSPOSE_BLOCK 128          /* strip columns filled at a time */
 
 void
 ax_resize_geometry (int *scaled_w, int *scaled_h, int *crop_x, int *crop_y,
@@ -103,7 +115,7 @@ int
 ax_resize_plan_init_window (ax_resize_plan *plan, int src_w, int src_h,
     int scaled_w, int scaled_h, int crop_x, int crop_y, int out_w, int out_h)
 {
-  size_t n_hc, n_vc, tmp_bytes, off;
+  size_t n_hc, n_vc, tmp_bytes, strip_bytes, off;
   double *k;
   int row_last;
   char *mem;
@@ -130,9 +142,12 @@ ax_resize_plan_init_window (ax_resize_plan *plan, int src_w, int src_h,
   n_vc = (size_t) out_h * plan->v_taps;
   /* worst case for the rows: all of them */
   tmp_bytes = (size_t) src_h * out_w * 3;
+  tmp_bytes += 64;              /* slack for 4-byte stores */
+  strip_bytes = (size_t) (src_w + out_w) * AX_STRIP_STRIDE;
   off = (n_hc + out_w + n_vc + out_h + (size_t) out_w * 3) * sizeof (int32_t);
   off = (off + 63) & ~(size_t) 63;
-  mem = aligned_alloc (64, (off + tmp_bytes + 63) & ~(size_t) 63);
+  mem = aligned_alloc (64,
+      (off + tmp_bytes + strip_bytes + 63) & ~(size_t) 63);
   k = malloc (sizeof (double) * (size_t) (src_w > src_h ? src_w : src_h));
   if (mem == NULL || k == NULL) {
     free (mem);
@@ -146,6 +161,10 @@ ax_resize_plan_init_window (ax_resize_plan *plan, int src_w, int src_h,
   plan->v_coef = plan->h_start + out_w;
   plan->v_start = plan->v_coef + n_vc;
   plan->tmp = (uint8_t *) mem + off;
+  plan->strip_in = plan->tmp + tmp_bytes;
+  plan->strip_out = plan->strip_in + (size_t) src_w * AX_STRIP_STRIDE;
+  /* rows past the end of a short last strip are computed and dropped */
+  memset (plan->strip_in, 0, strip_bytes);
 
   axis_coeffs (plan->h_coef, plan->h_start, k, plan->h_taps, src_w,
       scaled_w, crop_x, out_w);
@@ -156,6 +175,8 @@ ax_resize_plan_init_window (ax_resize_plan *plan, int src_w, int src_h,
   plan->row_first = plan->v_start[0];
   row_last = plan->v_start[out_h - 1] + plan->v_taps;
   plan->row_count = row_last - plan->row_first;
+  plan->col_first = plan->h_start[0];
+  plan->col_count = plan->h_start[out_w - 1] + plan->h_taps - plan->col_first;
   return 0;
 }
 
@@ -187,61 +208,101 @@ clip8 (int32_t v)
   return (uint8_t) (v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-/* One row: out_w RGB pixels from a src row, with `taps` taps each. The
- * constant-tap variants let the compiler unroll the tap loop. */
-#define DEFINE_HROW(name, TAPS)                                              \
-static void                                                                \
-name (uint8_t *restrict out, const uint8_t *restrict in,                   \
+/* The horizontal pass works on strips of AX_STRIP rows transposed so that
+ * one input column of the strip is AX_STRIP * 3 contiguous bytes: each
+ * output column is then a sum of `taps` such columns, a loop over a fixed
+ * number of lanes that the compiler vectorises like the vertical pass. */
+#define DEFINE_HSTRIP(name, TAPS)                                            \
+AX_HOT static void                                                             \
+name (uint8_t *restrict out_t, const uint8_t *restrict in_t,               \
     const int32_t *restrict coef, const int32_t *restrict start,           \
-    int out_w, int taps_arg)                                               \
+    int col_first, int out_w, int taps_arg)                                \
 {                                                                          \
   const int taps = (TAPS) > 0 ? (TAPS) : taps_arg;                         \
   for (int x = 0; x < out_w; x++) {                                        \
-    const uint8_t *p = in + start[x] * 3;                                  \
+    const uint8_t *restrict p = in_t + (size_t) (start[x] - col_first)     \
+        * AX_STRIP_STRIDE;                                                 \
     const int32_t *k = coef + x * taps;                                    \
-    int32_t s0 = 1 << (AX_PRECISION_BITS - 1), s1 = s0, s2 = s0;           \
+    int32_t acc[AX_STRIP_BYTES];                                           \
+    for (int j = 0; j < AX_STRIP_BYTES; j++)                               \
+      acc[j] = 1 << (AX_PRECISION_BITS - 1);                               \
     for (int t = 0; t < taps; t++) {                                       \
-      s0 += p[3 * t + 0] * k[t];                                           \
-      s1 += p[3 * t + 1] * k[t];                                           \
-      s2 += p[3 * t + 2] * k[t];                                           \
+      const int32_t c = k[t];                                              \
+      for (int j = 0; j < AX_STRIP_BYTES; j++)                             \
+        acc[j] += p[t * AX_STRIP_STRIDE + j] * c;                          \
     }                                                                      \
-    out[3 * x + 0] = clip8 (s0);                                           \
-    out[3 * x + 1] = clip8 (s1);                                           \
-    out[3 * x + 2] = clip8 (s2);                                           \
+    for (int j = 0; j < AX_STRIP_BYTES; j++)                               \
+      out_t[(size_t) x * AX_STRIP_STRIDE + j] = clip8 (acc[j]);            \
   }                                                                        \
 }
 
-DEFINE_HROW (hrow_any, 0)
-DEFINE_HROW (hrow_3, 3)
-DEFINE_HROW (hrow_5, 5)
-DEFINE_HROW (hrow_7, 7)
-DEFINE_HROW (hrow_9, 9)
+DEFINE_HSTRIP (hstrip_any, 0)
+DEFINE_HSTRIP (hstrip_3, 3)
+DEFINE_HSTRIP (hstrip_5, 5)
+DEFINE_HSTRIP (hstrip_7, 7)
+DEFINE_HSTRIP (hstrip_9, 9)
 
-void
-ax_resize_rgb (uint8_t *dst, int dst_stride, const uint8_t *src,
-    int src_stride, ax_resize_plan *plan)
+typedef void (*hstrip_fn) (uint8_t *restrict, const uint8_t *restrict,
+    const int32_t *restrict, const int32_t *restrict, int, int, int);
+
+/* Rows y0..y0+rows-1 of src, columns col_first.., into the strip layout.
+ * Pixels move as 4-byte words: the spare byte lands in the next row's slot
+ * (written after it) or in the column padding; the last pixel of a row is
+ * copied bytewise so no read passes the end of the image. */
+static void
+strip_transpose_in (uint8_t *restrict in_t, const uint8_t *restrict src,
+    int src_stride, int y0, int rows, int col_first, int col_count)
 {
-  const int out_w = plan->out_w, n = out_w * 3;
-  const int h_taps = plan->h_taps, v_taps = plan->v_taps;
-  void (*hrow) (uint8_t *restrict, const uint8_t *restrict,
-      const int32_t *restrict, const int32_t *restrict, int, int);
+  /* blocks of columns, so the strip lines being filled stay in L1 */
+  for (int x0 = 0; x0 < col_count; x0 += AX_TRANSPOSE_BLOCK) {
+    int x1 = x0 + AX_TRANSPOSE_BLOCK < col_count ? x0 + AX_TRANSPOSE_BLOCK
+        : col_count;
+    for (int r = 0; r < rows; r++) {
+      const uint8_t *restrict row = src + (size_t) (y0 + r) * src_stride
+          + (size_t) col_first * 3;
+      uint8_t *restrict o = in_t + r * 3;
+      int x;
+      for (x = x0; x < x1 && x < col_count - 1; x++) {
+        uint32_t v;
+        memcpy (&v, row + 3 * x, 4);
+        memcpy (o + (size_t) x * AX_STRIP_STRIDE, &v, 4);
+      }
+      if (x == col_count - 1) {
+        o[(size_t) x * AX_STRIP_STRIDE + 0] = row[3 * x + 0];
+        o[(size_t) x * AX_STRIP_STRIDE + 1] = row[3 * x + 1];
+        o[(size_t) x * AX_STRIP_STRIDE + 2] = row[3 * x + 2];
+      }
+    }
+  }
+}
+
+/* The strip's output columns back into rows of tmp (n bytes each), 4-byte
+ * words again: the spare byte is overwritten by the next pixel, or by the
+ * next row; tmp has slack after its last row. */
+static void
+strip_transpose_out (uint8_t *restrict tmp, const uint8_t *restrict out_t,
+    int rows, int out_w)
+{
+  const size_t n = (size_t) out_w * 3;
+  for (int r = 0; r < rows; r++) {
+    const uint8_t *restrict i = out_t + r * 3;
+    uint8_t *restrict o = tmp + r * n;
+    for (int x = 0; x < out_w; x++) {
+      uint32_t v;
+      memcpy (&v, i + (size_t) x * AX_STRIP_STRIDE, 4);
+      memcpy (o + 3 * x, &v, 4);
+    }
+  }
+}
+
+
+/* Output rows from the horizontal result, whole rows at a time. */
+AX_HOT static void
+vertical_pass (uint8_t *dst, int dst_stride, ax_resize_plan *plan)
+{
+  const int n = plan->out_w * 3, v_taps = plan->v_taps;
   int32_t *restrict acc = plan->acc;
 
-  switch (h_taps) {
-    case 3: hrow = hrow_3; break;
-    case 5: hrow = hrow_5; break;
-    case 7: hrow = hrow_7; break;
-    case 9: hrow = hrow_9; break;
-    default: hrow = hrow_any; break;
-  }
-
-  /* horizontal pass over the input rows the window needs */
-  for (int r = 0; r < plan->row_count; r++)
-    hrow (plan->tmp + (size_t) r * n,
-        src + (size_t) (plan->row_first + r) * src_stride, plan->h_coef,
-        plan->h_start, out_w, h_taps);
-
-  /* vertical pass, whole rows at a time */
   for (int y = 0; y < plan->out_h; y++) {
     const int32_t *k = plan->v_coef + (size_t) y * v_taps;
     const uint8_t *rows = plan->tmp
@@ -261,4 +322,34 @@ ax_resize_rgb (uint8_t *dst, int dst_stride, const uint8_t *src,
     for (int i = 0; i < n; i++)
       out[i] = clip8 (acc[i]);
   }
+}
+
+void
+ax_resize_rgb (uint8_t *dst, int dst_stride, const uint8_t *src,
+    int src_stride, ax_resize_plan *plan)
+{
+  const int out_w = plan->out_w, n = out_w * 3;
+  const int h_taps = plan->h_taps;
+  hstrip_fn hstrip;
+
+  switch (h_taps) {
+    case 3: hstrip = hstrip_3; break;
+    case 5: hstrip = hstrip_5; break;
+    case 7: hstrip = hstrip_7; break;
+    case 9: hstrip = hstrip_9; break;
+    default: hstrip = hstrip_any; break;
+  }
+
+  /* horizontal pass over the input rows the window needs, a strip at a time */
+  for (int r = 0; r < plan->row_count; r += AX_STRIP) {
+    int rows = plan->row_count - r < AX_STRIP ? plan->row_count - r : AX_STRIP;
+    strip_transpose_in (plan->strip_in, src, src_stride, plan->row_first + r,
+        rows, plan->col_first, plan->col_count);
+    hstrip (plan->strip_out, plan->strip_in, plan->h_coef, plan->h_start,
+        plan->col_first, out_w, h_taps);
+    strip_transpose_out (plan->tmp + (size_t) r * n, plan->strip_out, rows,
+        out_w);
+  }
+
+  vertical_pass (dst, dst_stride, plan);
 }

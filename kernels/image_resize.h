@@ -33,7 +33,9 @@ typedef struct {
   int32_t *v_coef;              /* [out_h][v_taps] */
   int32_t *v_start;             /* [out_h] first input row */
   int row_first, row_count;     /* input rows the horizontal pass reads */
+  int col_first, col_count;     /* input columns it reads */
   uint8_t *tmp;                 /* [row_count][out_w * 3] horizontal result */
+  uint8_t *strip_in, *strip_out; /* transposed strips of rows */
   int32_t *acc;                 /* [out_w * 3] vertical accumulators */
   void *mem;                    /* one block holding all of the above */
 } ax_resize_plan;
