@@ -219,6 +219,8 @@ gst_random_crop_flip_init (GstRandomCropFlip * self)
   self->mode = DEFAULT_PROP_MODE;
   self->seed = DEFAULT_PROP_SEED;
   self->next_view = 0;
+  /* every image of a data set counts: do not drop late ones unless asked */
+  gst_base_transform_set_qos_enabled (GST_BASE_TRANSFORM (self), FALSE);
   gst_random_crop_flip_reseed (self);
 }
 

@@ -134,6 +134,8 @@ gst_resize_256_init (GstResize256 * self)
 {
   self->size = DEFAULT_PROP_SIZE;
   self->have_plan = FALSE;
+  /* every image of a data set counts: do not drop late ones unless asked */
+  gst_base_transform_set_qos_enabled (GST_BASE_TRANSFORM (self), FALSE);
 }
 
 static void
