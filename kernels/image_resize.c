@@ -1,8 +1,8 @@
 /* PIL-exact BILINEAR resize of RGB with a centre-crop window: coefficient
  * tables are computed once per plan exactly as PIL's precompute_coeffs and
  * normalize_coeffs_8bpc do; the per-frame passes are fixed-point loops the
- * compiler vectorises (the vertical pass over whole rows, the horizontal one
- * over a constant tap count). */
+ * compiler vectorises: the vertical pass over whole rows, the horizontal one
+ * over strips of 16 rows transposed so that it looks like a vertical pass. */
 #include "kernels/image_resize.h"
 
 #include <math.h>
@@ -10,17 +10,18 @@
 #include <string.h>
 
 #define AX_PRECISION_BITS (32 - 8 - 2)  /* as PIL */
-/* The hot loops are also built for AVX2 and AVX-512 and picked at run time
- * (GCC function multiversioning); elsewhere they are plain portable C. */
+/* The hot loops are also built for SSE4.2, AVX2 and AVX-512 and picked at
+ * run time (GCC function multiversioning); elsewhere plain portable C. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) \
     && defined(__ELF__)
-#define AX_HOT __attribute__((target_clones ("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define AX_HOT __attribute__((target_clones ("arch=x86-64-v4", \
+        "arch=x86-64-v3", "arch=x86-64-v2", "default")))
 #else
 #define AX_HOT
 #endif
 #define AX_STRIP 16                     /* rows per horizontal strip */
-#define AX_STRIP_BYTES (AX_STRIP * 3)   /* lanes of one strip column */
-#define AX_STRIP_STRIDE 64              /* bytes between strip columns */
+#define AX_STRIP_BYTES (AX_STRIP * 4)   /* lanes of one strip column: RGBx */
+#define AX_STRIP_STRIDE AX_STRIP_BYTES  /* bytes between strip columns */
 #define AX_TRANSPOSE_BLOCK 128          /* strip columns filled at a time */
 
 void
@@ -209,7 +210,7 @@ clip8 (int32_t v)
 }
 
 /* The horizontal pass works on strips of AX_STRIP rows transposed so that
- * one input column of the strip is AX_STRIP * 3 contiguous bytes: each
+ * one input column of the strip is AX_STRIP RGBx pixels, contiguous: each
  * output column is then a sum of `taps` such columns, a loop over a fixed
  * number of lanes that the compiler vectorises like the vertical pass. */
 #define DEFINE_HSTRIP(name, TAPS)                                            \
@@ -245,11 +246,11 @@ DEFINE_HSTRIP (hstrip_9, 9)
 typedef void (*hstrip_fn) (uint8_t *restrict, const uint8_t *restrict,
     const int32_t *restrict, const int32_t *restrict, int, int, int);
 
-/* Rows y0..y0+rows-1 of src, columns col_first.., into the strip layout.
- * Pixels move as 4-byte words: the spare byte lands in the next row's slot
- * (written after it) or in the column padding; the last pixel of a row is
- * copied bytewise so no read passes the end of the image. */
-static void
+/* Rows y0..y0+rows-1 of src, columns col_first.., into the strip layout:
+ * one pixel per 4-byte slot, moved as a word (the spare byte is the next
+ * pixel's red, computed and dropped); the last pixel of a row is copied
+ * bytewise so no read passes the end of the image. */
+AX_HOT static void
 strip_transpose_in (uint8_t *restrict in_t, const uint8_t *restrict src,
     int src_stride, int y0, int rows, int col_first, int col_count)
 {
@@ -260,7 +261,7 @@ strip_transpose_in (uint8_t *restrict in_t, const uint8_t *restrict src,
     for (int r = 0; r < rows; r++) {
       const uint8_t *restrict row = src + (size_t) (y0 + r) * src_stride
           + (size_t) col_first * 3;
-      uint8_t *restrict o = in_t + r * 3;
+      uint8_t *restrict o = in_t + r * 4;
       int x;
       for (x = x0; x < x1 && x < col_count - 1; x++) {
         uint32_t v;
@@ -279,13 +280,13 @@ strip_transpose_in (uint8_t *restrict in_t, const uint8_t *restrict src,
 /* The strip's output columns back into rows of tmp (n bytes each), 4-byte
  * words again: the spare byte is overwritten by the next pixel, or by the
  * next row; tmp has slack after its last row. */
-static void
+AX_HOT static void
 strip_transpose_out (uint8_t *restrict tmp, const uint8_t *restrict out_t,
     int rows, int out_w)
 {
   const size_t n = (size_t) out_w * 3;
   for (int r = 0; r < rows; r++) {
-    const uint8_t *restrict i = out_t + r * 3;
+    const uint8_t *restrict i = out_t + r * 4;
     uint8_t *restrict o = tmp + r * n;
     for (int x = 0; x < out_w; x++) {
       uint32_t v;
