@@ -58,21 +58,21 @@ bilinear_filter (double x)
   return 0.0;
 }
 
-/* Taps of one axis: in_size inputs resized to scaled outputs, for outputs
- * first..first+count-1. Each output gets exactly `taps` coefficients
- * starting at start[i], zero-padded, so the start is moved left where the
- * window would run past the input. Returns the tap count. */
+/* Taps per output along an axis of in_size inputs resized to scaled
+ * outputs: PIL's ksize, at most the whole input. */
 static int
-axis_taps (int in_size, int scaled, int first, int count)
+axis_taps (int in_size, int scaled)
 {
   double scale = (double) in_size / scaled;
   double filterscale = scale < 1.0 ? 1.0 : scale;
   int taps = (int) ceil (filterscale) * 2 + 1;
-  (void) first;
-  (void) count;
   return taps < in_size ? taps : in_size;
 }
 
+/* Coefficients of outputs first..first+count-1 of that axis, as PIL
+ * computes them. Each output gets exactly `taps` coefficients starting at
+ * start[i], zero-padded; the start moves left where the window would run
+ * past the input, so every read stays inside it. k: scratch of in_size. */
 static void
 axis_coeffs (int32_t *coef, int32_t *start, double *k, int taps, int in_size,
     int scaled, int first, int count)
@@ -116,10 +116,10 @@ int
 ax_resize_plan_init_window (ax_resize_plan *plan, int src_w, int src_h,
     int scaled_w, int scaled_h, int crop_x, int crop_y, int out_w, int out_h)
 {
-  size_t n_hc, n_vc, tmp_bytes, strip_bytes, off;
+  size_t n_hc, n_vc, tmp_bytes, strip_bytes;
   double *k;
-  int row_last;
-  char *mem;
+  int32_t *mem;
+  uint8_t *scratch;
 
   memset (plan, 0, sizeof (*plan));
   if (src_w < 1 || src_h < 1 || scaled_w < 1 || scaled_h < 1 || out_w < 1
@@ -136,19 +136,14 @@ ax_resize_plan_init_window (ax_resize_plan *plan, int src_w, int src_h,
   plan->crop_y = crop_y;
   plan->out_w = out_w;
   plan->out_h = out_h;
-  plan->h_taps = axis_taps (src_w, scaled_w, crop_x, out_w);
-  plan->v_taps = axis_taps (src_h, scaled_h, crop_y, out_h);
+  plan->h_taps = axis_taps (src_w, scaled_w);
+  plan->v_taps = axis_taps (src_h, scaled_h);
 
+  /* taps and accumulators */
   n_hc = (size_t) out_w * plan->h_taps;
   n_vc = (size_t) out_h * plan->v_taps;
-  /* worst case for the rows: all of them */
-  tmp_bytes = (size_t) src_h * out_w * 3;
-  tmp_bytes += 64;              /* slack for 4-byte stores */
-  strip_bytes = (size_t) (src_w + out_w) * AX_STRIP_STRIDE;
-  off = (n_hc + out_w + n_vc + out_h + (size_t) out_w * 3) * sizeof (int32_t);
-  off = (off + 63) & ~(size_t) 63;
-  mem = aligned_alloc (64,
-      (off + tmp_bytes + strip_bytes + 63) & ~(size_t) 63);
+  mem = malloc ((n_hc + out_w + n_vc + out_h + (size_t) out_w * 3)
+      * sizeof (int32_t));
   k = malloc (sizeof (double) * (size_t) (src_w > src_h ? src_w : src_h));
   if (mem == NULL || k == NULL) {
     free (mem);
@@ -156,17 +151,11 @@ ax_resize_plan_init_window (ax_resize_plan *plan, int src_w, int src_h,
     return -1;
   }
   plan->mem = mem;
-  plan->acc = (int32_t *) mem;
+  plan->acc = mem;
   plan->h_coef = plan->acc + (size_t) out_w * 3;
   plan->h_start = plan->h_coef + n_hc;
   plan->v_coef = plan->h_start + out_w;
   plan->v_start = plan->v_coef + n_vc;
-  plan->tmp = (uint8_t *) mem + off;
-  plan->strip_in = plan->tmp + tmp_bytes;
-  plan->strip_out = plan->strip_in + (size_t) src_w * AX_STRIP_STRIDE;
-  /* rows past the end of a short last strip are computed and dropped */
-  memset (plan->strip_in, 0, strip_bytes);
-
   axis_coeffs (plan->h_coef, plan->h_start, k, plan->h_taps, src_w,
       scaled_w, crop_x, out_w);
   axis_coeffs (plan->v_coef, plan->v_start, k, plan->v_taps, src_h,
@@ -174,10 +163,25 @@ ax_resize_plan_init_window (ax_resize_plan *plan, int src_w, int src_h,
   free (k);
 
   plan->row_first = plan->v_start[0];
-  row_last = plan->v_start[out_h - 1] + plan->v_taps;
-  plan->row_count = row_last - plan->row_first;
+  plan->row_count = plan->v_start[out_h - 1] + plan->v_taps - plan->row_first;
   plan->col_first = plan->h_start[0];
   plan->col_count = plan->h_start[out_w - 1] + plan->h_taps - plan->col_first;
+
+  /* rows of the horizontal result (+ slack for 4-byte stores), strips */
+  tmp_bytes = ((size_t) plan->row_count * out_w * 3 + 64 + 63) & ~(size_t) 63;
+  strip_bytes = (size_t) (plan->col_count + out_w) * AX_STRIP_STRIDE;
+  scratch = aligned_alloc (64, tmp_bytes + strip_bytes);
+  if (scratch == NULL) {
+    ax_resize_plan_clear (plan);
+    return -1;
+  }
+  plan->scratch = scratch;
+  plan->tmp = scratch;
+  plan->strip_in = scratch + tmp_bytes;
+  plan->strip_out = plan->strip_in
+      + (size_t) plan->col_count * AX_STRIP_STRIDE;
+  /* rows past the end of a short last strip are computed and dropped */
+  memset (plan->strip_in, 0, strip_bytes);
   return 0;
 }
 
@@ -199,6 +203,7 @@ void
 ax_resize_plan_clear (ax_resize_plan *plan)
 {
   free (plan->mem);
+  free (plan->scratch);
   memset (plan, 0, sizeof (*plan));
 }
 

@@ -37,7 +37,8 @@ typedef struct {
   uint8_t *tmp;                 /* [row_count][out_w * 3] horizontal result */
   uint8_t *strip_in, *strip_out; /* transposed strips of rows */
   int32_t *acc;                 /* [out_w * 3] vertical accumulators */
-  void *mem;                    /* one block holding all of the above */
+  void *mem;                    /* block holding taps and acc */
+  void *scratch;                /* block holding tmp and the strips */
 } ax_resize_plan;
 
 /* Plan for Resize(size) + CenterCrop(size): output size x size.
