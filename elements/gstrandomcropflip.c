@@ -68,7 +68,9 @@ enum
   PROP_SEED,
 };
 
-#define CROP_CAPS GST_VIDEO_CAPS_MAKE ("RGB")
+/* no framerate field: still images from decoders often have none */
+#define CROP_CAPS "video/x-raw, format = (string) RGB, " \
+    "width = (int) [ 1, max ], height = (int) [ 1, max ]"
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (CROP_CAPS));

@@ -238,6 +238,24 @@ GST_START_TEST (test_target_size_query)
 
 GST_END_TEST;
 
+GST_START_TEST (test_caps_without_framerate)
+{
+  GstHarness *h = gst_harness_new ("resize-256");
+  GstBuffer *out;
+
+  g_object_set (h->element, "size", 8, NULL);
+  gst_harness_set_src_caps_str (h, "video/x-raw,format=RGB,width=20,"
+      "height=12");
+  fail_unless_equals_int (gst_harness_push (h, make_image (20, 12, 1)),
+      GST_FLOW_OK);
+  out = gst_harness_pull (h);
+  fail_unless_equals_int (gst_buffer_get_size (out), GST_ROUND_UP_4 (8 * 3) * 8);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_non_rgb_refused)
 {
   GstHarness *h = gst_harness_new ("resize-256");
@@ -267,6 +285,7 @@ resize_256_suite (void)
   tcase_add_test (tc, test_size_property_change);
   tcase_add_test (tc, test_label_meta_survives);
   tcase_add_test (tc, test_target_size_query);
+  tcase_add_test (tc, test_caps_without_framerate);
   tcase_add_test (tc, test_non_rgb_refused);
   return s;
 }
