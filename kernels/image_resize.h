@@ -1,0 +1,63 @@
+/* Resize of packed 8-bit RGB images as torchvision's Resize(S) + CenterCrop(S)
+ * does it on PIL images: PIL's BILINEAR filter (antialiased when shrinking),
+ * separable, horizontal pass then vertical pass, with PIL's 22-bit fixed
+ * point, so the result equals PIL's. Only the pixels inside the crop window
+ * are computed. */
+#ifndef AX_IMAGE_RESIZE_H
+#define AX_IMAGE_RESIZE_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Where Resize(size) + CenterCrop(size) lands for a src_w x src_h image:
+ * the shorter side becomes size, the longer int(size * long / short), and
+ * the crop offset is int(round((scaled - size) / 2.0)) with Python's
+ * round-half-to-even. */
+void ax_resize_geometry (int *scaled_w, int *scaled_h, int *crop_x,
+    int *crop_y, int src_w, int src_h, int size);
+
+/* Everything a resize needs that depends only on the sizes: filter taps and
+ * scratch rows. Made once per input size, reused for every frame; a plan is
+ * not shared between threads running at the same time (it owns scratch). */
+typedef struct {
+  int src_w, src_h;             /* input image */
+  int scaled_w, scaled_h;       /* whole resized image (virtual) */
+  int crop_x, crop_y;           /* window of the resized image computed */
+  int out_w, out_h;
+  int h_taps, v_taps;           /* taps per output column / row */
+  int32_t *h_coef;              /* [out_w][h_taps], 22-bit fixed point */
+  int32_t *h_start;             /* [out_w] first input column */
+  int32_t *v_coef;              /* [out_h][v_taps] */
+  int32_t *v_start;             /* [out_h] first input row */
+  int row_first, row_count;     /* input rows the horizontal pass reads */
+  int col_first, col_count;     /* input columns it reads */
+  uint8_t *tmp;                 /* [row_count][out_w * 3] horizontal result */
+  uint8_t *strip_in, *strip_out; /* transposed strips of rows */
+  int32_t *acc;                 /* [out_w * 3] vertical accumulators */
+  void *mem;                    /* block holding taps and acc */
+  void *scratch;                /* block holding tmp and the strips */
+} ax_resize_plan;
+
+/* Plan for Resize(size) + CenterCrop(size): output size x size.
+ * Returns 0, or -1 on bad sizes or when out of memory. */
+int ax_resize_plan_init (ax_resize_plan *plan, int src_w, int src_h,
+    int size);
+/* General form: resize to scaled_w x scaled_h and compute only the window
+ * (crop_x, crop_y, out_w, out_h) of that image. Returns 0 or -1. */
+int ax_resize_plan_init_window (ax_resize_plan *plan, int src_w, int src_h,
+    int scaled_w, int scaled_h, int crop_x, int crop_y, int out_w, int out_h);
+void ax_resize_plan_clear (ax_resize_plan *plan);
+
+/* dst: out_h rows of out_w RGB pixels, dst_stride bytes apart;
+ * src: src_h rows of src_w RGB pixels, src_stride bytes apart.
+ * No allocation; uses the plan's scratch. */
+void ax_resize_rgb (uint8_t *dst, int dst_stride, const uint8_t *src,
+    int src_stride, ax_resize_plan *plan);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
