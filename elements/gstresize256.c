@@ -277,10 +277,10 @@ gst_resize_256_set_info (GstVideoFilter * filter, GstCaps * incaps,
       && self->plan.out_w == size)
     return TRUE;
 
-  if (self->have_plan)
-    ax_resize_plan_clear (&self->plan);
+  /* the plan's memory is kept across sizes (the plan is zeroed with the
+   * instance, or cleared, before its first use) */
   self->have_plan = FALSE;
-  if (ax_resize_plan_init (&self->plan, w, h, size) != 0)
+  if (ax_resize_plan_update (&self->plan, w, h, size) != 0)
     goto no_plan;
   self->have_plan = TRUE;
   GST_DEBUG_OBJECT (self, "%dx%d -> %dx%d, crop of %dx%d at %d,%d", w, h,
@@ -300,7 +300,7 @@ no_plan:
   {
     GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
         ("Could not prepare to resize %dx%d images to %dx%d", w, h, size,
-            size), ("ax_resize_plan_init failed: bad size or out of memory"));
+            size), ("ax_resize_plan_update failed: bad size or out of memory"));
     return FALSE;
   }
 }

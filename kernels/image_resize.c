@@ -112,8 +112,64 @@ axis_coeffs (int32_t *coef, int32_t *start, double *k, int taps, int in_size,
   }
 }
 
-int
-ax_resize_plan_init_window (ax_resize_plan *plan, int src_w, int src_h,
+/* PIL's kernel size (2 ceil(scale) + 1) is an upper bound: the triangle
+ * covers at most about 2 scale + 1 inputs, so for most scales the first or
+ * last of each output's taps are zero. Shrinks every output to the widest
+ * non-zero span, in place; returns the new tap count. */
+static int
+compact_taps (int32_t *coef, int32_t *start, int taps, int count,
+    int in_size)
+{
+  int width = 1;
+
+  for (int i = 0; i < count; i++) {
+    const int32_t *c = coef + (size_t) i * taps;
+    int lo = 0, hi = taps - 1;
+    while (lo < hi && c[lo] == 0)
+      lo++;
+    while (hi > lo && c[hi] == 0)
+      hi--;
+    if (hi - lo + 1 > width)
+      width = hi - lo + 1;
+  }
+  for (int i = 0; i < count; i++) {
+    const int32_t *c = coef + (size_t) i * taps;
+    int32_t *o = coef + (size_t) i * width;
+    int32_t row[64];
+    int lo = 0, s;
+    if (taps > 64)
+      return taps;              /* (never for the scales in use) keep all */
+    while (lo < taps - 1 && c[lo] == 0)
+      lo++;
+    s = start[i] + lo;
+    if (s + width > in_size)
+      s = in_size - width;
+    /* taps of the new window [s, s + width) from the old [start, +taps) */
+    for (int t = 0; t < width; t++) {
+      int old = s + t - start[i];
+      row[t] = old >= 0 && old < taps ? c[old] : 0;
+    }
+    memcpy (o, row, sizeof (int32_t) * (size_t) width);
+    start[i] = s;
+  }
+  return width;
+}
+
+/* A block of at least `bytes`, reusing *block when it is large enough. */
+static void *
+reuse_block (void **block, size_t *capacity, size_t bytes, size_t align)
+{
+  if (*block != NULL && *capacity >= bytes)
+    return *block;
+  free (*block);
+  *block = align ? aligned_alloc (align, (bytes + align - 1) / align * align)
+      : malloc (bytes);
+  *capacity = *block ? bytes : 0;
+  return *block;
+}
+
+static int
+plan_window (ax_resize_plan *plan, int src_w, int src_h,
     int scaled_w, int scaled_h, int crop_x, int crop_y, int out_w, int out_h)
 {
   size_t n_hc, n_vc, tmp_bytes, strip_bytes;
@@ -121,7 +177,6 @@ ax_resize_plan_init_window (ax_resize_plan *plan, int src_w, int src_h,
   int32_t *mem;
   uint8_t *scratch;
 
-  memset (plan, 0, sizeof (*plan));
   if (src_w < 1 || src_h < 1 || scaled_w < 1 || scaled_h < 1 || out_w < 1
       || out_h < 1 || crop_x < 0 || crop_y < 0 || crop_x + out_w > scaled_w
       || crop_y + out_h > scaled_h || src_w > (1 << 20) || src_h > (1 << 20)
@@ -142,25 +197,30 @@ ax_resize_plan_init_window (ax_resize_plan *plan, int src_w, int src_h,
   /* taps and accumulators */
   n_hc = (size_t) out_w * plan->h_taps;
   n_vc = (size_t) out_h * plan->v_taps;
-  mem = malloc ((n_hc + out_w + n_vc + out_h + (size_t) out_w * 3)
-      * sizeof (int32_t));
-  k = malloc (sizeof (double) * (size_t) (src_w > src_h ? src_w : src_h));
-  if (mem == NULL || k == NULL) {
-    free (mem);
-    free (k);
+  mem = reuse_block (&plan->mem, &plan->mem_bytes,
+      (n_hc + out_w + n_vc + out_h + (size_t) out_w * 3) * sizeof (int32_t)
+      + sizeof (double) * (size_t) ((src_w > src_h ? src_w : src_h) + 1), 0);
+  if (mem == NULL)
     return -1;
-  }
-  plan->mem = mem;
   plan->acc = mem;
   plan->h_coef = plan->acc + (size_t) out_w * 3;
   plan->h_start = plan->h_coef + n_hc;
   plan->v_coef = plan->h_start + out_w;
   plan->v_start = plan->v_coef + n_vc;
+  /* filter scratch after the tables, 8-byte aligned */
+  k = (double *) (((uintptr_t) (plan->v_start + out_h) + 7) & ~(uintptr_t) 7);
   axis_coeffs (plan->h_coef, plan->h_start, k, plan->h_taps, src_w,
       scaled_w, crop_x, out_w);
   axis_coeffs (plan->v_coef, plan->v_start, k, plan->v_taps, src_h,
       scaled_h, crop_y, out_h);
-  free (k);
+  plan->h_taps = compact_taps (plan->h_coef, plan->h_start, plan->h_taps,
+      out_w, src_w);
+  plan->v_taps = compact_taps (plan->v_coef, plan->v_start, plan->v_taps,
+      out_h, src_h);
+  /* the compacted tables are packed at the front of their old space */
+  memmove (plan->h_coef + (size_t) out_w * plan->h_taps, plan->h_start,
+      sizeof (int32_t) * (size_t) out_w);
+  plan->h_start = plan->h_coef + (size_t) out_w * plan->h_taps;
 
   plan->row_first = plan->v_start[0];
   plan->row_count = plan->v_start[out_h - 1] + plan->v_taps - plan->row_first;
@@ -170,12 +230,10 @@ ax_resize_plan_init_window (ax_resize_plan *plan, int src_w, int src_h,
   /* rows of the horizontal result (+ slack for 4-byte stores), strips */
   tmp_bytes = ((size_t) plan->row_count * out_w * 3 + 64 + 63) & ~(size_t) 63;
   strip_bytes = (size_t) (plan->col_count + out_w) * AX_STRIP_STRIDE;
-  scratch = aligned_alloc (64, tmp_bytes + strip_bytes);
-  if (scratch == NULL) {
-    ax_resize_plan_clear (plan);
+  scratch = reuse_block (&plan->scratch, &plan->scratch_bytes,
+      tmp_bytes + strip_bytes, 64);
+  if (scratch == NULL)
     return -1;
-  }
-  plan->scratch = scratch;
   plan->tmp = scratch;
   plan->strip_in = scratch + tmp_bytes;
   plan->strip_out = plan->strip_in
@@ -186,17 +244,40 @@ ax_resize_plan_init_window (ax_resize_plan *plan, int src_w, int src_h,
 }
 
 int
-ax_resize_plan_init (ax_resize_plan *plan, int src_w, int src_h, int size)
+ax_resize_plan_init_window (ax_resize_plan *plan, int src_w, int src_h,
+    int scaled_w, int scaled_h, int crop_x, int crop_y, int out_w, int out_h)
+{
+  memset (plan, 0, sizeof (*plan));
+  if (plan_window (plan, src_w, src_h, scaled_w, scaled_h, crop_x, crop_y,
+          out_w, out_h) != 0) {
+    ax_resize_plan_clear (plan);
+    return -1;
+  }
+  return 0;
+}
+
+int
+ax_resize_plan_update (ax_resize_plan *plan, int src_w, int src_h, int size)
 {
   int sw, sh, cx, cy;
 
   if (src_w < 1 || src_h < 1 || size < 1) {
-    memset (plan, 0, sizeof (*plan));
+    ax_resize_plan_clear (plan);
     return -1;
   }
   ax_resize_geometry (&sw, &sh, &cx, &cy, src_w, src_h, size);
-  return ax_resize_plan_init_window (plan, src_w, src_h, sw, sh, cx, cy,
-      size, size);
+  if (plan_window (plan, src_w, src_h, sw, sh, cx, cy, size, size) != 0) {
+    ax_resize_plan_clear (plan);
+    return -1;
+  }
+  return 0;
+}
+
+int
+ax_resize_plan_init (ax_resize_plan *plan, int src_w, int src_h, int size)
+{
+  memset (plan, 0, sizeof (*plan));
+  return ax_resize_plan_update (plan, src_w, src_h, size);
 }
 
 void

@@ -6,6 +6,7 @@
 #ifndef AX_IMAGE_RESIZE_H
 #define AX_IMAGE_RESIZE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -39,6 +40,7 @@ typedef struct {
   int32_t *acc;                 /* [out_w * 3] vertical accumulators */
   void *mem;                    /* block holding taps and acc */
   void *scratch;                /* block holding tmp and the strips */
+  size_t mem_bytes, scratch_bytes;      /* their capacities */
 } ax_resize_plan;
 
 /* Plan for Resize(size) + CenterCrop(size): output size x size.
@@ -49,6 +51,12 @@ int ax_resize_plan_init (ax_resize_plan *plan, int src_w, int src_h,
  * (crop_x, crop_y, out_w, out_h) of that image. Returns 0 or -1. */
 int ax_resize_plan_init_window (ax_resize_plan *plan, int src_w, int src_h,
     int scaled_w, int scaled_h, int crop_x, int crop_y, int out_w, int out_h);
+/* Re-plan an initialised (or cleared) plan for a new input size, keeping
+ * its memory when it is large enough: data sets change size every image,
+ * and this keeps the per-image cost to the coefficient tables. On failure
+ * the plan is cleared. Returns 0 or -1. */
+int ax_resize_plan_update (ax_resize_plan *plan, int src_w, int src_h,
+    int size);
 void ax_resize_plan_clear (ax_resize_plan *plan);
 
 /* dst: out_h rows of out_w RGB pixels, dst_stride bytes apart;

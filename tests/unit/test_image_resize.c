@@ -217,6 +217,36 @@ test_plan_reuse (void)
 }
 
 static void
+test_plan_update_sizes (void)
+{
+  /* One plan updated through growing and shrinking sizes (its memory is
+   * reused) gives exactly what a fresh plan gives for each size. */
+  static const int sizes[][2] = { {90, 70}, {300, 200}, {40, 41}, {300, 200},
+      {17, 255}, {90, 70} };
+  static uint8_t img[300 * 255 * 3], o1[32 * 32 * 3], o2[32 * 32 * 3];
+  ax_resize_plan plan, fresh;
+
+  ax_resize_plan_init (&plan, 8, 8, 32);
+  for (unsigned i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    int w = sizes[i][0], h = sizes[i][1];
+    make_lcg_image (img, w, h, w * 3, 10 + i);
+    AX_CHECK (ax_resize_plan_update (&plan, w, h, 32) == 0, "update %dx%d",
+        w, h);
+    AX_CHECK (ax_resize_plan_init (&fresh, w, h, 32) == 0, "init %dx%d", w,
+        h);
+    ax_resize_rgb (o1, 96, img, w * 3, &plan);
+    ax_resize_rgb (o2, 96, img, w * 3, &fresh);
+    AX_CHECK (memcmp (o1, o2, sizeof (o1)) == 0, "updated plan differs at "
+        "%dx%d", w, h);
+    ax_resize_plan_clear (&fresh);
+  }
+  AX_CHECK (ax_resize_plan_update (&plan, 0, 5, 32) == -1, "bad size taken");
+  AX_CHECK (plan.mem == NULL && plan.scratch == NULL, "failed update keeps "
+      "memory");
+  ax_resize_plan_clear (&plan);
+}
+
+static void
 test_pil_fixtures (void)
 {
   static const int cases[][4] = {
@@ -275,6 +305,7 @@ main (void)
   AX_RUN (test_identity);
   AX_RUN (test_bad_sizes);
   AX_RUN (test_plan_reuse);
+  AX_RUN (test_plan_update_sizes);
   AX_RUN (test_downscale_factors);
   AX_RUN (test_upscale_and_odd);
   AX_RUN (test_pil_fixtures);
