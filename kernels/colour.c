@@ -16,6 +16,23 @@ ax_pca_jitter_offsets (double delta[3], const double alpha[3],
     delta[c] = ax_colour_offset (c, alpha, eigval, eigvec);
 }
 
+/* The hot loop, also built for AVX2 and AVX-512 and picked at run time. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) \
+    && defined(__ELF__)
+__attribute__((target_clones ("arch=x86-64-v4", "arch=x86-64-v3",
+            "default")))
+#endif
+static void
+add_pattern_row (uint8_t *restrict p, size_t n, const int *restrict pattern)
+{
+  uint8_t *end = p + n;
+  for (; p + 48 <= end; p += 48)
+    for (int j = 0; j < 48; j++)
+      p[j] = ax_colour_add_clamp_u8 (p[j], pattern[j]);
+  for (int j = 0; p < end; p++, j++)
+    *p = ax_colour_add_clamp_u8 (*p, pattern[j]);
+}
+
 void
 ax_pca_jitter_apply_rgb (uint8_t *pixels, int width, int height,
     size_t stride, const double delta[3])
@@ -37,15 +54,8 @@ ax_pca_jitter_apply_rgb (uint8_t *pixels, int width, int height,
     pattern[i + 1] = g;
     pattern[i + 2] = b;
   }
-  for (int y = 0; y < height; y++) {
-    uint8_t *p = pixels + (size_t) y * stride;
-    size_t i = 0;
-    for (; i + PATTERN <= n; i += PATTERN)
-      for (int j = 0; j < PATTERN; j++)
-        p[i + j] = ax_colour_add_clamp_u8 (p[i + j], pattern[j]);
-    for (; i < n; i++)
-      p[i] = ax_colour_add_clamp_u8 (p[i], pattern[i % 3]);
-  }
+  for (int y = 0; y < height; y++)
+    add_pattern_row (pixels + (size_t) y * stride, n, pattern);
 }
 
 void
