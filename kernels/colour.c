@@ -16,21 +16,24 @@ ax_pca_jitter_offsets (double delta[3], const double alpha[3],
     delta[c] = ax_colour_offset (c, alpha, eigval, eigvec);
 }
 
-/* The hot loop, also built for AVX2 and AVX-512 and picked at run time. */
+/* The hot loop, also built for AVX2 and AVX-512 and picked at run time.
+ * clamp(v + offset) as a saturating add of the positive part and a
+ * saturating subtraction of the negative part (one of them is 0): the
+ * same value as ax_colour_add_clamp_u8, in byte lanes. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) \
     && defined(__ELF__)
 __attribute__((target_clones ("arch=x86-64-v4", "arch=x86-64-v3",
             "default")))
 #endif
 static void
-add_pattern_row (uint8_t *restrict p, size_t n, const int *restrict pattern)
+add_pattern_row (uint8_t *restrict p, size_t n, const uint8_t *restrict up,
+    const uint8_t *restrict down)
 {
-  uint8_t *end = p + n;
-  for (; p + 48 <= end; p += 48)
-    for (int j = 0; j < 48; j++)
-      p[j] = ax_colour_add_clamp_u8 (p[j], pattern[j]);
-  for (int j = 0; p < end; p++, j++)
-    *p = ax_colour_add_clamp_u8 (*p, pattern[j]);
+  for (size_t i = 0; i < n; i++) {
+    unsigned s = (unsigned) p[i] + up[i];
+    uint8_t v = (uint8_t) (s > 255 ? 255 : s);
+    p[i] = (uint8_t) (v > down[i] ? v - down[i] : 0);
+  }
 }
 
 void
@@ -41,21 +44,30 @@ ax_pca_jitter_apply_rgb (uint8_t *pixels, int width, int height,
   const int g = ax_colour_round_offset (delta[1]);
   const int b = ax_colour_round_offset (delta[2]);
 
-  /* The offsets repeat every 3 bytes: a 48-byte pattern (a multiple of 3
-   * and of the vector width) lets the compiler vectorise the byte loop. */
-  enum { PATTERN = 48 };
-  int pattern[PATTERN];
+  /* The offsets repeat every 3 bytes: rows of up/down parts built once per
+   * image, so the per-pixel loop is plain byte arithmetic that vectorises. */
+  enum { MAX_ROW = 4096 * 3 };
+  uint8_t up[MAX_ROW], down[MAX_ROW];
+  const int off[3] = { r, g, b };
   const size_t n = (size_t) width * 3;
 
   if (r == 0 && g == 0 && b == 0)
     return;
-  for (int i = 0; i < PATTERN; i += 3) {
-    pattern[i] = r;
-    pattern[i + 1] = g;
-    pattern[i + 2] = b;
+  if (n > MAX_ROW) {            /* very wide images: the plain loop */
+    for (int y = 0; y < height; y++) {
+      uint8_t *p = pixels + (size_t) y * stride;
+      for (size_t i = 0; i < n; i++)
+        p[i] = ax_colour_add_clamp_u8 (p[i], off[i % 3]);
+    }
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    int o = off[i % 3];
+    up[i] = (uint8_t) (o > 0 ? (o > 255 ? 255 : o) : 0);
+    down[i] = (uint8_t) (o < 0 ? (o < -255 ? 255 : -o) : 0);
   }
   for (int y = 0; y < height; y++)
-    add_pattern_row (pixels + (size_t) y * stride, n, pattern);
+    add_pattern_row (pixels + (size_t) y * stride, n, up, down);
 }
 
 void

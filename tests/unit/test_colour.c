@@ -294,17 +294,18 @@ static void
 test_apply_vs_direct (void)
 {
   ax_rng rng;
-  const int w = 23, h = 11;
-  const size_t stride = 3 * w + 7;
-
   ax_rng_seed (&rng, 5);
-  for (int t = 0; t < 50; t++) {
+  /* narrow images take the vectorised path, 4200 pixels the plain one;
+   * alpha up to 12 gives offsets beyond +-255 */
+  for (int t = 0; t < 60; t++) {
+    const int w = t % 10 == 9 ? 4200 : 23 + t % 7, h = 11;
+    const size_t stride = 3 * (size_t) w + 7;
     uint8_t *img = random_image (&rng, w, h, stride);
     uint8_t *orig = malloc (stride * h);
     memcpy (orig, img, stride * h);
     double alpha[3];
     for (int i = 0; i < 3; i++)
-      alpha[i] = (t < 25 ? 0.1 : 3.0) * ax_rng_normal (&rng);
+      alpha[i] = (t < 25 ? 0.1 : t < 50 ? 3.0 : 12.0) * ax_rng_normal (&rng);
     ax_pca_jitter_rgb (img, w, h, stride, alpha, imagenet_eigval,
         imagenet_eigvec);
     double delta[3];
