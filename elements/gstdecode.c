@@ -687,7 +687,7 @@ gst_alexnet_decode_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   GstBuffer *outbuf = NULL;
   GstVideoInfo info;
   tjscalingfactor f;
-  int width, height, subsamp, colorspace, flags;
+  int width = 0, height = 0, subsamp = -1, colorspace = -1, flags;
   gint target, out_w, out_h;
   guint64 max_pixels;
   const gchar *failure;
@@ -703,6 +703,8 @@ gst_alexnet_decode_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   if (!gst_buffer_map (buf, &in, GST_MAP_READ))
     goto map_failed;
 
+  /* libjpeg-turbo 2.1 can return 0 without setting the size for some
+   * damaged headers: the values start at 0 and are checked */
   if (tjDecompressHeader3 (self->tj, in.data, in.size, &width, &height,
           &subsamp, &colorspace) != 0 || width <= 0 || height <= 0)
     goto bad_header;

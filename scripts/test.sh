@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
 # Sets everything up (scripts/setup.sh) and runs the whole test suite: unit
-# tests of the core, GstHarness tests of every element, whole pipelines.
+# tests of the core, GstHarness tests of every element, whole pipelines —
+# once natively and once under valgrind's memcheck (invalid reads/writes and
+# uses of uninitialised memory fail the run).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh || exit 1
 
-meson test -C build --print-errorlogs --num-processes 2 "$@" | tee build/meson-logs/ci-summary.txt
+summary=build/meson-logs/ci-summary.txt
+: >"$summary"
+echo "== tests"
+meson test -C build --print-errorlogs --num-processes 2 "$@" | tee -a "$summary"
 rc=${PIPESTATUS[0]}
-# One closing line that any CI reader understands, from meson's summary.
-awk '/^Ok:/ {ok=$2} /^Expected Fail:/ {xf=$3} /^Fail:/ {f=$2}
-     /^Unexpected Pass:/ {up=$3} /^Skipped:/ {s=$2} /^Timeout:/ {t=$2}
+echo "== tests under valgrind memcheck"
+meson test -C build --print-errorlogs --num-processes 2 --timeout-multiplier 10 \
+  --wrapper "valgrind -q --error-exitcode=9 --suppressions=$PWD/tests/valgrind.supp" \
+  "$@" | tee -a "$summary"
+rc2=${PIPESTATUS[0]}
+# One closing line that any CI reader understands, from meson's summaries.
+awk '/^Ok:/ {ok+=$2} /^Expected Fail:/ {xf+=$3} /^Fail:/ {f+=$2}
+     /^Unexpected Pass:/ {up+=$3} /^Skipped:/ {s+=$2} /^Timeout:/ {t+=$2}
      END {printf "tests: %d passed, %d failed, %d skipped\n", ok+xf, f+up+t, s}' \
-  build/meson-logs/ci-summary.txt
-exit "$rc"
+  "$summary"
+[[ $rc -eq 0 && $rc2 -eq 0 ]]
