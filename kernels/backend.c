@@ -100,8 +100,11 @@ ax_status
 ax_tensor_view (ax_tensor *t, ax_slab *slab, size_t offset, ax_shape shape,
     ax_dtype dtype)
 {
-  if (!t || !slab || !slab->base || offset % AX_ALIGN)
+  if (!t || !slab || !slab->base)
     return AX_ERR_INVALID_ARG;
+  if (offset % AX_ALIGN)
+    return ax_backend_fail (slab->backend, AX_ERR_INVALID_ARG,
+        "tensor offset %zu is not a multiple of %d", offset, AX_ALIGN);
   if (!ax_shape_valid (shape))
     return AX_ERR_SHAPE;
   size_t bytes = ax_shape_count (shape) * ax_dtype_size (dtype);

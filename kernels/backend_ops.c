@@ -24,8 +24,8 @@ check_tensor (ax_kernel *k, const char *fn, const char *name,
         fn, name);
   if (t->backend != k->backend)
     return ax_backend_fail (k->backend, AX_ERR_WRONG_BACKEND,
-        "%s: %s is on backend %s, the kernel on %s", fn, name,
-        ax_backend_name (t->backend), ax_backend_name (k->backend));
+        "%s: %s is on another backend instance (%s) than the kernel (%s)",
+        fn, name, ax_backend_name (t->backend), ax_backend_name (k->backend));
   if (t->dtype != dtype || !ax_shape_equal (t->shape, want))
     return ax_backend_fail (k->backend, AX_ERR_SHAPE,
         "%s: %s is %dx%dx%dx%d%s, expected %dx%dx%dx%d%s", fn, name,
