@@ -31,6 +31,7 @@ ax_cpu_backend_create (int n_threads, ax_backend **out)
     return AX_ERR_NO_MEMORY;
   be->head.iface = &cpu_iface;
   be->threads = n_threads ? n_threads : omp_get_max_threads ();
+  be->blocked_conv = 1;
   if (dnnl_engine_create (&be->engine, dnnl_cpu, 0) != dnnl_success
       || dnnl_stream_create (&be->stream, be->engine,
           dnnl_stream_default_flags) != dnnl_success) {
@@ -45,6 +46,13 @@ int
 ax_cpu_backend_threads (const ax_backend *be)
 {
   return be && be->iface == &cpu_iface ? CPU_BE (be)->threads : 0;
+}
+
+void
+ax_cpu_backend_set_blocked_conv (ax_backend *be, int on)
+{
+  if (be && be->iface == &cpu_iface)
+    CPU_BE (be)->blocked_conv = on != 0;
 }
 
 static ax_status

@@ -14,6 +14,10 @@ extern "C" {
  * omp_get_max_threads() (OMP_NUM_THREADS, or one per core). */
 ax_status ax_cpu_backend_create (int n_threads, ax_backend **out);
 int ax_cpu_backend_threads (const ax_backend *be);
+/* Convolutions prepared from now on run in oneDNN's blocked layouts behind
+ * reorders (on, the default: faster) or straight on the plain tensors
+ * (im2col + GEMM). Results agree to rounding; tests run both. */
+void ax_cpu_backend_set_blocked_conv (ax_backend *be, int on);
 
 #ifdef __cplusplus
 }

@@ -48,6 +48,12 @@ cpu_md_shape (ax_shape s)
   return cpu_md (4, dims, dnnl_nchw);
 }
 
+dnnl_memory_desc_t
+cpu_md_any (const dnnl_memory_desc_t *plain)
+{
+  return cpu_md (plain->ndims, plain->dims, dnnl_format_tag_any);
+}
+
 /* Runs with the instance's thread count, and gives the calling thread its
  * own count back afterwards. */
 static int
@@ -83,9 +89,43 @@ create_pd (cpu_backend *be, cpu_prim *p, const_dnnl_op_desc_t desc,
   return AX_OK;
 }
 
+static int
+is_output_arg (int arg)
+{
+  return arg == DNNL_ARG_DST || arg == DNNL_ARG_DIFF_SRC
+      || arg == DNNL_ARG_DIFF_WEIGHTS || arg == DNNL_ARG_DIFF_BIAS;
+}
+
+/* Buffer and reorder for argument `i` when its layout differs from plain. */
+static ax_status
+adapter_create (cpu_backend *be, cpu_adapter *a, int arg,
+    const dnnl_memory_desc_t *chosen, const dnnl_memory_desc_t *plain)
+{
+  dnnl_primitive_desc_t rpd;
+  if (dnnl_memory_desc_equal (chosen, plain))
+    return AX_OK;
+  a->is_output = is_output_arg (arg);
+  DNNL_TRY (be, dnnl_memory_create (&a->plain, plain, be->engine,
+          DNNL_MEMORY_NONE));
+  if (a->is_output)
+    DNNL_TRY (be, dnnl_reorder_primitive_desc_create (&rpd, chosen, be->engine,
+            plain, be->engine, NULL));
+  else
+    DNNL_TRY (be, dnnl_reorder_primitive_desc_create (&rpd, plain, be->engine,
+            chosen, be->engine, NULL));
+  dnnl_status_t st = dnnl_primitive_create (&a->reorder, rpd);
+  dnnl_primitive_desc_destroy (rpd);
+  if (st != dnnl_success)
+    return cpu_dnnl_fail (be, st, "reorder");
+  if (!(a->buffer = cpu_alloc (dnnl_memory_desc_get_size (chosen))))
+    return ax_backend_fail (&be->head, AX_ERR_NO_MEMORY, "layout buffer");
+  return AX_OK;
+}
+
 ax_status
 cpu_prim_create (cpu_backend *be, cpu_prim *p, const_dnnl_op_desc_t desc,
-    const_dnnl_primitive_desc_t hint, const int *args)
+    const_dnnl_primitive_desc_t hint, const int *args,
+    const dnnl_memory_desc_t *plain)
 {
   int before = threads_enter (be);
   ax_status st = create_pd (be, p, desc, hint);
@@ -104,6 +144,12 @@ cpu_prim_create (cpu_backend *be, cpu_prim *p, const_dnnl_op_desc_t desc,
           "oneDNN primitive has no argument %d", args[i]);
     DNNL_TRY (be, dnnl_memory_create (&mem, md, be->engine, DNNL_MEMORY_NONE));
     bind_arg (p, args[i], mem, i);
+    if (plain && args[i] != DNNL_ARG_WORKSPACE) {
+      ax_status st = adapter_create (be, &p->adapt[p->nargs - 1], args[i], md,
+          &plain[i]);
+      if (st != AX_OK)
+        return st;
+    }
   }
   /* The scratchpad always comes last; run() points it at the kernel's. */
   const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md (p->pd,
@@ -119,8 +165,14 @@ cpu_prim_create (cpu_backend *be, cpu_prim *p, const_dnnl_op_desc_t desc,
 void
 cpu_prim_destroy (cpu_prim *p)
 {
-  for (int i = 0; i < p->nargs; i++)
+  for (int i = 0; i < p->nargs; i++) {
     dnnl_memory_destroy (p->args[i].memory);
+    if (p->adapt[i].reorder)
+      dnnl_primitive_destroy (p->adapt[i].reorder);
+    if (p->adapt[i].plain)
+      dnnl_memory_destroy (p->adapt[i].plain);
+    cpu_free (p->adapt[i].buffer);
+  }
   if (p->prim)
     dnnl_primitive_destroy (p->prim);
   if (p->pd)
@@ -152,17 +204,42 @@ cpu_kernel_scratchpad (cpu_backend *be, cpu_kernel *k)
   return AX_OK;
 }
 
+/* Runs the reorders of the inputs (outputs = 0) or of the outputs. */
+static dnnl_status_t
+run_adapters (cpu_backend *be, cpu_prim *p, int outputs)
+{
+  for (int i = 0; i < p->nargs; i++) {
+    cpu_adapter *a = &p->adapt[i];
+    if (!a->reorder || a->is_output != outputs)
+      continue;
+    dnnl_exec_arg_t args[2] = {
+      { DNNL_ARG_FROM, outputs ? p->args[i].memory : a->plain },
+      { DNNL_ARG_TO, outputs ? a->plain : p->args[i].memory } };
+    dnnl_status_t st = dnnl_primitive_execute (a->reorder, be->stream, 2, args);
+    if (st != dnnl_success)
+      return st;
+  }
+  return dnnl_success;
+}
+
 ax_status
 cpu_prim_run (cpu_backend *be, cpu_kernel *k, cpu_prim *p, void *const *ptrs)
 {
   for (int i = 0; i < p->nargs; i++) {
     int j = p->ptr_index[i];
     void *data = j < 0 ? k->scratchpad : ptrs[j];
+    if (p->adapt[i].reorder) {
+      DNNL_TRY (be, dnnl_memory_set_data_handle (p->adapt[i].plain, data));
+      data = p->adapt[i].buffer;
+    }
     DNNL_TRY (be, dnnl_memory_set_data_handle (p->args[i].memory, data));
   }
   int before = threads_enter (be);
-  dnnl_status_t st = dnnl_primitive_execute (p->prim, be->stream, p->nargs,
-      p->args);
+  dnnl_status_t st = run_adapters (be, p, 0);
+  if (st == dnnl_success)
+    st = dnnl_primitive_execute (p->prim, be->stream, p->nargs, p->args);
+  if (st == dnnl_success)
+    st = run_adapters (be, p, 1);
   if (st == dnnl_success)
     st = dnnl_stream_wait (be->stream);
   omp_set_num_threads (before);

@@ -14,9 +14,20 @@ typedef struct {
   dnnl_engine_t engine;
   dnnl_stream_t stream;
   int threads;
+  int blocked_conv;               /* convolutions in oneDNN's own layouts */
 } cpu_backend;
 
 #define CPU_MAX_ARGS 10
+
+/* An argument for which the primitive chose its own (blocked) layout: the
+ * tensor in its plain layout, a buffer in the chosen one, and the reorder
+ * between them (plain -> buffer for inputs, buffer -> plain for outputs). */
+typedef struct {
+  dnnl_memory_t plain;            /* handle set to the tensor on every call */
+  dnnl_primitive_t reorder;       /* NULL: the tensor is used directly */
+  void *buffer;
+  int is_output;
+} cpu_adapter;
 
 /* A oneDNN primitive with one memory object per execution argument. */
 typedef struct {
@@ -25,6 +36,7 @@ typedef struct {
   int nargs;
   dnnl_exec_arg_t args[CPU_MAX_ARGS];
   int ptr_index[CPU_MAX_ARGS];    /* where run() finds its data; -1: scratch */
+  cpu_adapter adapt[CPU_MAX_ARGS];
 } cpu_prim;
 
 /* One kernel type for every op; unused parts stay zero. */
@@ -48,13 +60,17 @@ ax_status cpu_dnnl_fail (cpu_backend *be, dnnl_status_t st, const char *what);
 dnnl_memory_desc_t cpu_md (int ndims, const dnnl_dim_t *dims,
     dnnl_format_tag_t tag);
 dnnl_memory_desc_t cpu_md_shape (ax_shape s);
+/* The same dimensions with the layout left to the primitive. */
+dnnl_memory_desc_t cpu_md_any (const dnnl_memory_desc_t *plain);
 
 /* Creates the primitive for `desc` (with user scratchpad), then binds a
  * memory object for each argument of `args` (ending in -1) in that order;
- * a workspace is bound only if the primitive has one. */
+ * a workspace is bound only if the primitive has one. If `plain` is given
+ * (the tensors' layouts, one per argument) and the primitive chose another
+ * layout for an argument, a buffer and a reorder are made for it. */
 ax_status cpu_prim_create (cpu_backend *be, cpu_prim *p,
     const_dnnl_op_desc_t desc, const_dnnl_primitive_desc_t hint,
-    const int *args);
+    const int *args, const dnnl_memory_desc_t *plain);
 void cpu_prim_destroy (cpu_prim *p);
 size_t cpu_prim_arg_bytes (const cpu_prim *p, int arg);
 /* Runs `p` with ptrs[i] as the data of args[i] as given to create. */

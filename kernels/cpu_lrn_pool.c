@@ -26,9 +26,9 @@ cpu_relu_prepare (cpu_backend *be, cpu_kernel *k, const ax_op *op,
           dnnl_eltwise_relu_use_dst_for_bwd, &md, 0.0f, 0.0f));
   DNNL_TRY (be, dnnl_eltwise_backward_desc_init (&bwd,
           dnnl_eltwise_relu_use_dst_for_bwd, &md, &md, 0.0f, 0.0f));
-  ax_status st = cpu_prim_create (be, &k->fwd, &fwd, NULL, fwd_args);
+  ax_status st = cpu_prim_create (be, &k->fwd, &fwd, NULL, fwd_args, NULL);
   if (st == AX_OK)
-    st = cpu_prim_create (be, &k->bwd_data, &bwd, k->fwd.pd, bwd_args);
+    st = cpu_prim_create (be, &k->bwd_data, &bwd, k->fwd.pd, bwd_args, NULL);
   return st == AX_OK ? cpu_kernel_scratchpad (be, k) : st;
 }
 
@@ -48,9 +48,9 @@ cpu_lrn_prepare (cpu_backend *be, cpu_kernel *k, const ax_op *op,
           (float) p->k));
   DNNL_TRY (be, dnnl_lrn_backward_desc_init (&bwd, dnnl_lrn_across_channels,
           &md, &md, p->size, alpha, (float) p->beta, (float) p->k));
-  ax_status st = cpu_prim_create (be, &k->fwd, &fwd, NULL, fwd_args);
+  ax_status st = cpu_prim_create (be, &k->fwd, &fwd, NULL, fwd_args, NULL);
   if (st == AX_OK)
-    st = cpu_prim_create (be, &k->bwd_data, &bwd, k->fwd.pd, bwd_args);
+    st = cpu_prim_create (be, &k->bwd_data, &bwd, k->fwd.pd, bwd_args, NULL);
   if (st != AX_OK)
     return st;
   set_workspace (k);
@@ -77,9 +77,9 @@ cpu_pool_prepare (cpu_backend *be, cpu_kernel *k, const ax_op *op,
           dnnl_pooling_max, &src, &dst, strides, kernel, pad, pad_r));
   DNNL_TRY (be, dnnl_pooling_backward_desc_init (&bwd, dnnl_pooling_max,
           &src, &dst, strides, kernel, pad, pad_r));
-  ax_status st = cpu_prim_create (be, &k->fwd, &fwd, NULL, fwd_args);
+  ax_status st = cpu_prim_create (be, &k->fwd, &fwd, NULL, fwd_args, NULL);
   if (st == AX_OK)
-    st = cpu_prim_create (be, &k->bwd_data, &bwd, k->fwd.pd, bwd_args);
+    st = cpu_prim_create (be, &k->bwd_data, &bwd, k->fwd.pd, bwd_args, NULL);
   if (st != AX_OK)
     return st;
   set_workspace (k);

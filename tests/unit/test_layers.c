@@ -118,21 +118,37 @@ check_weighted (const ax_op *op, const char *label)
 }
 
 static void
+conv_cases (const char *layout)
+{
+  static const struct {
+    ax_shape in;
+    ax_conv_params p;
+    const char *what;
+  } cases[] = {
+    { { 2, 4, 9, 9 }, { 6, 3, 3, 1, 1, 2, 1 }, "3x3 pad 1 groups 2" },
+    { { 2, 3, 23, 23 }, { 8, 11, 11, 4, 2, 1, 1 }, "11x11 stride 4 pad 2" },
+    { { 3, 6, 7, 5 }, { 4, 3, 5, 2, 0, 2, 0 }, "3x5 stride 2 odd groups 2 no bias" },
+    { { 2, 8, 6, 6 }, { 10, 5, 5, 1, 2, 2, 1 }, "5x5 pad 2 groups 2" },
+    { { 2, 32, 7, 7 }, { 32, 3, 3, 1, 1, 2, 1 }, "3x3 32 maps groups 2" },
+    { { 2, 16, 9, 9 }, { 48, 5, 5, 1, 2, 1, 1 }, "5x5 16 -> 48 maps" },
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    ax_op op = { .type = AX_OP_CONV, .in = cases[i].in, .p.conv = cases[i].p };
+    char label[128];
+    snprintf (label, sizeof label, "conv %s, %s", cases[i].what, layout);
+    check_weighted (&op, label);
+  }
+}
+
+/* Both ways the CPU backend runs convolutions must agree with the reference. */
+static void
 test_conv (void)
 {
-  ax_op op = { .type = AX_OP_CONV };
-  op.in = ax_shape_make (2, 4, 9, 9);
-  op.p.conv = (ax_conv_params) { 6, 3, 3, 1, 1, 2, 1 };
-  check_weighted (&op, "conv 3x3 pad 1 groups 2");
-  op.in = ax_shape_make (2, 3, 23, 23);
-  op.p.conv = (ax_conv_params) { 8, 11, 11, 4, 2, 1, 1 };
-  check_weighted (&op, "conv 11x11 stride 4 pad 2 (conv1 style)");
-  op.in = ax_shape_make (3, 6, 7, 5);
-  op.p.conv = (ax_conv_params) { 4, 3, 5, 2, 0, 2, 0 };
-  check_weighted (&op, "conv 3x5 stride 2 odd sizes groups 2 no bias");
-  op.in = ax_shape_make (2, 8, 6, 6);
-  op.p.conv = (ax_conv_params) { 10, 5, 5, 1, 2, 2, 1 };
-  check_weighted (&op, "conv 5x5 pad 2 groups 2 (conv2 style)");
+  ax_cpu_backend_set_blocked_conv (be, 1);
+  conv_cases ("blocked");
+  ax_cpu_backend_set_blocked_conv (be, 0);
+  conv_cases ("plain");
+  ax_cpu_backend_set_blocked_conv (be, 1);
 }
 
 static void
