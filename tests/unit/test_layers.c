@@ -265,6 +265,12 @@ test_lrn (void)
   free (check_unary (&op, -30, 30, "lrn caffe k=1 alpha/n"));
   op.p.lrn = (ax_lrn_params) { 3, 0.5, 0.75, 1.0, 0 };
   free (check_unary (&op, -3, 3, "lrn size 3 strong alpha"));
+  /* 32 maps: the backend runs oneDNN's JIT LRN in a blocked layout. */
+  op.in = ax_shape_make (2, 32, 6, 5);
+  op.p.lrn = AX_LRN_PAPER;
+  free (check_unary (&op, -30, 30, "lrn paper, 32 maps (blocked)"));
+  op.p.lrn = AX_LRN_CAFFE;
+  free (check_unary (&op, -30, 30, "lrn caffe, 32 maps (blocked)"));
   free (paper);
   free (divided);
 }
