@@ -143,7 +143,8 @@ ax_tensor_upload (ax_tensor *dst, const void *host, size_t bytes)
         return ax_backend_fail (dst->backend, AX_ERR_NONFINITE,
             "upload: element %zu is %g", i, (double) v[i]);
   }
-  return dst->backend->iface->upload (dst->backend, dst->data, host, bytes);
+  ax_copy2d c = { bytes, 1, bytes, bytes };
+  return dst->backend->iface->upload (dst->backend, dst->data, host, &c);
 }
 
 ax_status
@@ -155,7 +156,25 @@ ax_tensor_download (void *host, size_t bytes, const ax_tensor *src)
     return ax_backend_fail (src->backend, AX_ERR_SHAPE,
         "download of a tensor of %zu bytes into %zu", ax_tensor_bytes (src),
         bytes);
-  return src->backend->iface->download (src->backend, host, src->data, bytes);
+  ax_copy2d c = { bytes, 1, bytes, bytes };
+  return src->backend->iface->download (src->backend, host, src->data, &c);
+}
+
+/* Moves a 2-D block between any two backends. */
+static ax_status
+transfer (ax_backend *db, void *dst, ax_backend *sb, const void *src,
+    const ax_copy2d *c)
+{
+  if (db == sb)
+    return db->iface->copy (db, dst, src, c);
+  if (sb->iface->host_memory)
+    return db->iface->upload (db, dst, src, c);
+  if (db->iface->host_memory)
+    return sb->iface->download (sb, dst, src, c);
+  if (db->iface->copy_peer)
+    return db->iface->copy_peer (db, dst, sb, src, c);
+  return ax_backend_fail (db, AX_ERR_UNSUPPORTED, "no copy from %s to %s",
+      sb->iface->name, db->iface->name);
 }
 
 ax_status
@@ -163,20 +182,32 @@ ax_tensor_copy (ax_tensor *dst, const ax_tensor *src)
 {
   if (!tensor_ok (dst) || !tensor_ok (src))
     return AX_ERR_INVALID_ARG;
-  ax_backend *db = dst->backend, *sb = src->backend;
   if (dst->dtype != src->dtype || !ax_shape_equal (dst->shape, src->shape))
-    return ax_backend_fail (db, AX_ERR_SHAPE, "copy between different shapes");
+    return ax_backend_fail (dst->backend, AX_ERR_SHAPE,
+        "copy between different shapes");
   size_t bytes = ax_tensor_bytes (src);
-  if (db == sb)
-    return db->iface->copy (db, dst->data, src->data, bytes);
-  if (sb->iface->host_memory)
-    return db->iface->upload (db, dst->data, src->data, bytes);
-  if (db->iface->host_memory)
-    return sb->iface->download (sb, dst->data, src->data, bytes);
-  if (db->iface->copy_peer)
-    return db->iface->copy_peer (db, dst->data, sb, src->data, bytes);
-  return ax_backend_fail (db, AX_ERR_UNSUPPORTED, "no copy from %s to %s",
-      sb->iface->name, db->iface->name);
+  ax_copy2d c = { bytes, 1, bytes, bytes };
+  return transfer (dst->backend, dst->data, src->backend, src->data, &c);
+}
+
+ax_status
+ax_tensor_copy_channels (ax_tensor *dst, int dst_channel,
+    const ax_tensor *src, int src_channel, int channels)
+{
+  if (!tensor_ok (dst) || !tensor_ok (src))
+    return AX_ERR_INVALID_ARG;
+  ax_shape d = dst->shape, s = src->shape;
+  if (dst->dtype != src->dtype || d.n != s.n || d.h != s.h || d.w != s.w
+      || channels <= 0 || dst_channel < 0 || src_channel < 0
+      || dst_channel > d.c - channels || src_channel > s.c - channels)
+    return ax_backend_fail (dst->backend, AX_ERR_SHAPE,
+        "copy of maps %d+%d of %dx%dx%dx%d to maps %d+ of %dx%dx%dx%d",
+        src_channel, channels, s.n, s.c, s.h, s.w, dst_channel, d.n, d.c,
+        d.h, d.w);
+  size_t map = (size_t) s.h * s.w * ax_dtype_size (src->dtype);
+  ax_copy2d c = { channels * map, (size_t) s.n, d.c * map, s.c * map };
+  return transfer (dst->backend, (char *) dst->data + dst_channel * map,
+      src->backend, (const char *) src->data + src_channel * map, &c);
 }
 
 ax_status

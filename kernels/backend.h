@@ -48,6 +48,11 @@ ax_status ax_tensor_upload (ax_tensor *dst, const void *host, size_t bytes);
 ax_status ax_tensor_download (void *host, size_t bytes, const ax_tensor *src);
 /* Any backend to any backend (same shape and type): the tower exchange. */
 ax_status ax_tensor_copy (ax_tensor *dst, const ax_tensor *src);
+/* Maps [src_channel, src_channel + channels) of every sample of `src` into
+ * maps from `dst_channel` of `dst` (same N, H, W, type), on any two
+ * backends: how a tower receives the other tower's maps for conv3. */
+ax_status ax_tensor_copy_channels (ax_tensor *dst, int dst_channel,
+    const ax_tensor *src, int src_channel, int channels);
 ax_status ax_tensor_fill (ax_tensor *dst, float value);
 /* AX_ERR_NONFINITE if `t` holds a NaN or an infinity. */
 ax_status ax_tensor_check_finite (const ax_tensor *t);

@@ -10,6 +10,13 @@
 extern "C" {
 #endif
 
+/* A transfer of `rows` rows of `width` bytes, each row `dst_pitch` and
+ * `src_pitch` bytes after the previous one (cudaMemcpy2D's shape). A plain
+ * copy is one row. */
+typedef struct {
+  size_t width, rows, dst_pitch, src_pitch;
+} ax_copy2d;
+
 typedef struct {
   /* Short name for messages: "cpu", "cuda:0". */
   const char *name;
@@ -21,16 +28,19 @@ typedef struct {
   ax_status (*alloc) (ax_backend *be, size_t bytes, void **ptr);
   /* Frees memory from alloc. */
   void (*free) (ax_backend *be, void *ptr);
-  /* Host -> device, `bytes` bytes. */
-  ax_status (*upload) (ax_backend *be, void *dst, const void *host, size_t bytes);
+  /* Host -> device, a 2-D block (ax_copy2d). */
+  ax_status (*upload) (ax_backend *be, void *dst, const void *host,
+      const ax_copy2d *c);
   /* Device -> host. */
-  ax_status (*download) (ax_backend *be, void *host, const void *src, size_t bytes);
+  ax_status (*download) (ax_backend *be, void *host, const void *src,
+      const ax_copy2d *c);
   /* Device -> same device. */
-  ax_status (*copy) (ax_backend *be, void *dst, const void *src, size_t bytes);
+  ax_status (*copy) (ax_backend *be, void *dst, const void *src,
+      const ax_copy2d *c);
   /* Device of `src_be` -> device of `be` when neither is host memory
-   * (cudaMemcpyPeer, NCCL); NULL if unsupported. */
+   * (cudaMemcpy2DPeer, NCCL); NULL if unsupported. */
   ax_status (*copy_peer) (ax_backend *be, void *dst, ax_backend *src_be,
-      const void *src, size_t bytes);
+      const void *src, const ax_copy2d *c);
   /* Sets every element of an F32 tensor. */
   ax_status (*fill) (ax_backend *be, ax_tensor *dst, float value);
   /* Counts NaN and infinite elements of an F32 tensor into *count. */

@@ -72,10 +72,12 @@ cpu_mem_free (ax_backend *be, void *ptr)
 }
 
 static ax_status
-cpu_memcpy (ax_backend *be, void *dst, const void *src, size_t bytes)
+cpu_memcpy (ax_backend *be, void *dst, const void *src, const ax_copy2d *c)
 {
   (void) be;
-  memmove (dst, src, bytes);
+  for (size_t r = 0; r < c->rows; r++)
+    memmove ((char *) dst + r * c->dst_pitch,
+        (const char *) src + r * c->src_pitch, c->width);
   return AX_OK;
 }
 
