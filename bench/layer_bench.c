@@ -117,18 +117,20 @@ main (int argc, char **argv)
   if (batch <= 0 || threads < 0 || repeats <= 0
       || ax_cpu_backend_create (threads, &be) != AX_OK)
     return 2;
+#define LAYER(name, op_type, c, hw, field, ...) { name, { .type = op_type, \
+      .in = { batch, c, hw, hw }, .p.field = __VA_ARGS__ } }
   const layer layers[] = {
-    { "relu1", { AX_OP_RELU, { batch, 96, 55, 55 }, { .conv = { 0 } } } },
-    { "lrn1", { AX_OP_LRN, { batch, 96, 55, 55 }, { .lrn = AX_LRN_PAPER } } },
-    { "pool1", { AX_OP_MAXPOOL, { batch, 96, 55, 55 }, { .pool = { 3, 2, 0 } } } },
-    { "lrn2", { AX_OP_LRN, { batch, 256, 27, 27 }, { .lrn = AX_LRN_PAPER } } },
-    { "pool2", { AX_OP_MAXPOOL, { batch, 256, 27, 27 }, { .pool = { 3, 2, 0 } } } },
-    { "pool5", { AX_OP_MAXPOOL, { batch, 256, 13, 13 }, { .pool = { 3, 2, 0 } } } },
-    { "fc6", { AX_OP_FC, { batch, 256, 6, 6 }, { .fc = { 4096, 1 } } } },
-    { "drop6", { AX_OP_DROPOUT, { batch, 4096, 1, 1 }, { .dropout = { 0.5f, 6 } } } },
-    { "fc7", { AX_OP_FC, { batch, 4096, 1, 1 }, { .fc = { 4096, 1 } } } },
-    { "fc8", { AX_OP_FC, { batch, 4096, 1, 1 }, { .fc = { 1000, 1 } } } },
-    { "xent", { AX_OP_SOFTMAX_XENT, { batch, 1000, 1, 1 }, { .conv = { 0 } } } },
+    LAYER ("relu1", AX_OP_RELU, 96, 55, fc, { 0, 0 }),
+    LAYER ("lrn1", AX_OP_LRN, 96, 55, lrn, AX_LRN_PAPER),
+    LAYER ("pool1", AX_OP_MAXPOOL, 96, 55, pool, { 3, 2, 0 }),
+    LAYER ("lrn2", AX_OP_LRN, 256, 27, lrn, AX_LRN_PAPER),
+    LAYER ("pool2", AX_OP_MAXPOOL, 256, 27, pool, { 3, 2, 0 }),
+    LAYER ("pool5", AX_OP_MAXPOOL, 256, 13, pool, { 3, 2, 0 }),
+    LAYER ("fc6", AX_OP_FC, 256, 6, fc, { 4096, 1 }),
+    LAYER ("drop6", AX_OP_DROPOUT, 4096, 1, dropout, { 0.5f, 6 }),
+    LAYER ("fc7", AX_OP_FC, 4096, 1, fc, { 4096, 1 }),
+    LAYER ("fc8", AX_OP_FC, 4096, 1, fc, { 1000, 1 }),
+    LAYER ("xent", AX_OP_SOFTMAX_XENT, 1000, 1, fc, { 0, 0 }),
   };
   printf ("AlexNet's other layers, batch %d, %d threads, best of %d\n", batch,
       ax_cpu_backend_threads (be), repeats);

@@ -15,6 +15,16 @@ check_kernel (ax_kernel *k, ax_op_type type, const char *fn)
   return AX_OK;
 }
 
+/* Backward passes need a kernel prepared for training. */
+static ax_status
+check_trainable (ax_kernel *k, const char *fn)
+{
+  if (k->op.forward_only)
+    return ax_backend_fail (k->backend, AX_ERR_INVALID_ARG,
+        "%s: the kernel was prepared forward-only", fn);
+  return AX_OK;
+}
+
 static ax_status
 check_tensor (ax_kernel *k, const char *fn, const char *name,
     const ax_tensor *t, ax_shape want, ax_dtype dtype)
@@ -48,6 +58,8 @@ check_optional (ax_kernel *k, const char *fn, const char *name,
 
 #define TRY(expr) do { ax_status st_ = (expr); if (st_ != AX_OK) return st_; } while (0)
 #define KERNEL(type) TRY (check_kernel (k, type, __func__))
+#define BACKWARD(type) do { KERNEL (type); \
+    TRY (check_trainable (k, __func__)); } while (0)
 #define F32(t, shape) TRY (check_tensor (k, __func__, #t, t, shape, AX_F32))
 #define OPT(t, shape) TRY (check_optional (k, __func__, #t, t, shape))
 #define SH (k->shapes)
@@ -67,7 +79,7 @@ ax_conv_backward (ax_kernel *k, ax_tensor *din, ax_tensor *dweight,
     ax_tensor *dbias, const ax_tensor *dout, const ax_tensor *in,
     const ax_tensor *weight)
 {
-  KERNEL (AX_OP_CONV);
+  BACKWARD (AX_OP_CONV);
   if (din)
     F32 (din, SH.in);
   F32 (dweight, SH.weight); OPT (dbias, SH.bias);
@@ -88,7 +100,7 @@ ax_status
 ax_relu_backward (ax_kernel *k, ax_tensor *din, const ax_tensor *dout,
     const ax_tensor *out)
 {
-  KERNEL (AX_OP_RELU);
+  BACKWARD (AX_OP_RELU);
   F32 (din, SH.in); F32 (dout, SH.out); F32 (out, SH.out);
   return k->backend->iface->relu_backward (k, din, dout, out);
 }
@@ -106,7 +118,7 @@ ax_status
 ax_lrn_backward (ax_kernel *k, ax_tensor *din, const ax_tensor *dout,
     const ax_tensor *in, const ax_tensor *out, const ax_tensor *workspace)
 {
-  KERNEL (AX_OP_LRN);
+  BACKWARD (AX_OP_LRN);
   F32 (din, SH.in); F32 (dout, SH.out); F32 (in, SH.in); F32 (out, SH.out);
   OPT (workspace, k->workspace);
   return k->backend->iface->lrn_backward (k, din, dout, in, out, workspace);
@@ -125,7 +137,7 @@ ax_status
 ax_maxpool_backward (ax_kernel *k, ax_tensor *din, const ax_tensor *dout,
     const ax_tensor *in, const ax_tensor *out, const ax_tensor *workspace)
 {
-  KERNEL (AX_OP_MAXPOOL);
+  BACKWARD (AX_OP_MAXPOOL);
   F32 (din, SH.in); F32 (dout, SH.out); F32 (in, SH.in); F32 (out, SH.out);
   OPT (workspace, k->workspace);
   return k->backend->iface->maxpool_backward (k, din, dout, in, out,
@@ -147,7 +159,7 @@ ax_fc_backward (ax_kernel *k, ax_tensor *din, ax_tensor *dweight,
     ax_tensor *dbias, const ax_tensor *dout, const ax_tensor *in,
     const ax_tensor *weight)
 {
-  KERNEL (AX_OP_FC);
+  BACKWARD (AX_OP_FC);
   if (din)
     F32 (din, SH.in);
   F32 (dweight, SH.weight); OPT (dbias, SH.bias);
@@ -170,7 +182,7 @@ ax_status
 ax_dropout_backward (ax_kernel *k, ax_tensor *din, const ax_tensor *dout,
     uint64_t seed, uint64_t step)
 {
-  KERNEL (AX_OP_DROPOUT);
+  BACKWARD (AX_OP_DROPOUT);
   F32 (din, SH.in); F32 (dout, SH.out);
   return k->backend->iface->dropout_backward (k, din, dout,
       ax_dropout_key (seed, step, k->op.p.dropout.stream));
@@ -193,7 +205,7 @@ ax_softmax_xent_backward (ax_kernel *k, ax_tensor *dlogits,
     const ax_tensor *probs, const ax_tensor *labels, float scale)
 {
   ax_shape per_sample = ax_shape_make (k ? k->shapes.in.n : 0, 1, 1, 1);
-  KERNEL (AX_OP_SOFTMAX_XENT);
+  BACKWARD (AX_OP_SOFTMAX_XENT);
   F32 (dlogits, SH.in); F32 (probs, SH.out);
   TRY (check_tensor (k, __func__, "labels", labels, per_sample, AX_I32));
   if (!ax_isfinite (scale))

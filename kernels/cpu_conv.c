@@ -17,7 +17,7 @@ typedef struct {
 static ax_status
 weighted_prims (cpu_backend *be, cpu_kernel *k, const weighted_mds *m,
     const_dnnl_op_desc_t fwd, const_dnnl_op_desc_t bwd_data,
-    const_dnnl_op_desc_t bwd_weights, int adapt)
+    const_dnnl_op_desc_t bwd_weights, int adapt, int forward_only)
 {
   dnnl_memory_desc_t fwd_plain[] = { m->src, m->weight, m->dst, m->bias };
   dnnl_memory_desc_t data_plain[] = { m->src, m->weight, m->dst };
@@ -29,6 +29,8 @@ weighted_prims (cpu_backend *be, cpu_kernel *k, const weighted_mds *m,
     m->has_bias ? DNNL_ARG_DIFF_BIAS : -1, -1 };
   ax_status st = cpu_prim_create (be, &k->fwd, fwd, NULL, fwd_args,
       adapt ? fwd_plain : NULL);
+  if (st == AX_OK && forward_only)
+    return cpu_kernel_scratchpad (be, k);
   if (st == AX_OK)
     st = cpu_prim_create (be, &k->bwd_data, bwd_data, k->fwd.pd, data_args,
         adapt ? data_plain : NULL);
@@ -82,7 +84,7 @@ cpu_conv_prepare (cpu_backend *be, cpu_kernel *k, const ax_op *op,
   dnnl_memory_desc_t dst = blocked ? cpu_md_any (&m.dst) : m.dst;
   dnnl_convolution_desc_t fwd, bwd_data, bwd_weights;
   DNNL_TRY (be, dnnl_convolution_forward_desc_init (&fwd,
-          dnnl_forward_training, dnnl_convolution_direct, &src, &weight,
+          prop_kind (op), dnnl_convolution_direct, &src, &weight,
           bias, &dst, strides, pad, pad_r));
   DNNL_TRY (be, dnnl_convolution_backward_data_desc_init (&bwd_data,
           dnnl_convolution_direct, &src, &weight, &dst, strides, pad,
@@ -90,7 +92,8 @@ cpu_conv_prepare (cpu_backend *be, cpu_kernel *k, const ax_op *op,
   DNNL_TRY (be, dnnl_convolution_backward_weights_desc_init (&bwd_weights,
           dnnl_convolution_direct, &src, &weight, bias, &dst, strides,
           pad, pad_r));
-  return weighted_prims (be, k, &m, &fwd, &bwd_data, &bwd_weights, blocked);
+  return weighted_prims (be, k, &m, &fwd, &bwd_data, &bwd_weights, blocked,
+      op->forward_only);
 }
 
 ax_status
@@ -110,12 +113,13 @@ cpu_fc_prepare (cpu_backend *be, cpu_kernel *k, const ax_op *op,
   const dnnl_memory_desc_t *bias = m.has_bias ? &m.bias : NULL;
   dnnl_inner_product_desc_t fwd, bwd_data, bwd_weights;
   DNNL_TRY (be, dnnl_inner_product_forward_desc_init (&fwd,
-          dnnl_forward_training, &m.src, &m.weight, bias, &m.dst));
+          prop_kind (op), &m.src, &m.weight, bias, &m.dst));
   DNNL_TRY (be, dnnl_inner_product_backward_data_desc_init (&bwd_data,
           &m.src, &m.weight, &m.dst));
   DNNL_TRY (be, dnnl_inner_product_backward_weights_desc_init (&bwd_weights,
           &m.src, &m.weight, bias, &m.dst));
-  return weighted_prims (be, k, &m, &fwd, &bwd_data, &bwd_weights, 0);
+  return weighted_prims (be, k, &m, &fwd, &bwd_data, &bwd_weights, 0,
+      op->forward_only);
 }
 
 ax_status

@@ -56,6 +56,13 @@ ax_status cpu_dnnl_fail (cpu_backend *be, dnnl_status_t st, const char *what);
 #define DNNL_TRY(be, call) do { dnnl_status_t s_ = (call); \
     if (s_ != dnnl_success) return cpu_dnnl_fail (be, s_, #call); } while (0)
 
+/* Training keeps a workspace for backward; inference does not. */
+static inline dnnl_prop_kind_t
+prop_kind (const ax_op *op)
+{
+  return op->forward_only ? dnnl_forward_inference : dnnl_forward_training;
+}
+
 /* Plain NCHW (or OIHW, GOIHW, X) fp32 memory descriptor. */
 dnnl_memory_desc_t cpu_md (int ndims, const dnnl_dim_t *dims,
     dnnl_format_tag_t tag);

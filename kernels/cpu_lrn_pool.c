@@ -17,17 +17,16 @@ ax_status
 cpu_relu_prepare (cpu_backend *be, cpu_kernel *k, const ax_op *op,
     const ax_op_shapes_t *s)
 {
-  (void) op;
   dnnl_memory_desc_t md = cpu_md_shape (s->in);
   dnnl_eltwise_desc_t fwd, bwd;
   int fwd_args[] = { DNNL_ARG_SRC, DNNL_ARG_DST, -1 };
   int bwd_args[] = { DNNL_ARG_DIFF_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DST, -1 };
-  DNNL_TRY (be, dnnl_eltwise_forward_desc_init (&fwd, dnnl_forward_training,
+  DNNL_TRY (be, dnnl_eltwise_forward_desc_init (&fwd, prop_kind (op),
           dnnl_eltwise_relu_use_dst_for_bwd, &md, 0.0f, 0.0f));
   DNNL_TRY (be, dnnl_eltwise_backward_desc_init (&bwd,
           dnnl_eltwise_relu_use_dst_for_bwd, &md, &md, 0.0f, 0.0f));
   ax_status st = cpu_prim_create (be, &k->fwd, &fwd, NULL, fwd_args, NULL);
-  if (st == AX_OK)
+  if (st == AX_OK && !op->forward_only)
     st = cpu_prim_create (be, &k->bwd_data, &bwd, k->fwd.pd, bwd_args, NULL);
   return st == AX_OK ? cpu_kernel_scratchpad (be, k) : st;
 }
@@ -51,14 +50,14 @@ cpu_lrn_prepare (cpu_backend *be, cpu_kernel *k, const ax_op *op,
     dnnl_dim_t dims[4] = { s->in.n, s->in.c, s->in.h, s->in.w };
     md = cpu_md (4, dims, dnnl_nChw16c);
   }
-  DNNL_TRY (be, dnnl_lrn_forward_desc_init (&fwd, dnnl_forward_training,
+  DNNL_TRY (be, dnnl_lrn_forward_desc_init (&fwd, prop_kind (op),
           dnnl_lrn_across_channels, &md, p->size, alpha, (float) p->beta,
           (float) p->k));
   DNNL_TRY (be, dnnl_lrn_backward_desc_init (&bwd, dnnl_lrn_across_channels,
           &md, &md, p->size, alpha, (float) p->beta, (float) p->k));
   ax_status st = cpu_prim_create (be, &k->fwd, &fwd, NULL, fwd_args,
       fwd_plain);
-  if (st == AX_OK)
+  if (st == AX_OK && !op->forward_only)
     st = cpu_prim_create (be, &k->bwd_data, &bwd, k->fwd.pd, bwd_args,
         bwd_plain);
   if (st != AX_OK)
@@ -83,12 +82,12 @@ cpu_pool_prepare (cpu_backend *be, cpu_kernel *k, const ax_op *op,
   int fwd_args[] = { DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_WORKSPACE, -1 };
   int bwd_args[] = { DNNL_ARG_DIFF_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_WORKSPACE,
     -1 };
-  DNNL_TRY (be, dnnl_pooling_forward_desc_init (&fwd, dnnl_forward_training,
+  DNNL_TRY (be, dnnl_pooling_forward_desc_init (&fwd, prop_kind (op),
           dnnl_pooling_max, &src, &dst, strides, kernel, pad, pad_r));
   DNNL_TRY (be, dnnl_pooling_backward_desc_init (&bwd, dnnl_pooling_max,
           &src, &dst, strides, kernel, pad, pad_r));
   ax_status st = cpu_prim_create (be, &k->fwd, &fwd, NULL, fwd_args, NULL);
-  if (st == AX_OK)
+  if (st == AX_OK && !op->forward_only)
     st = cpu_prim_create (be, &k->bwd_data, &bwd, k->fwd.pd, bwd_args, NULL);
   if (st != AX_OK)
     return st;

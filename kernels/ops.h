@@ -81,6 +81,7 @@ typedef struct {
     ax_fc_params fc;
     ax_dropout_params dropout;
   } p;
+  int forward_only;       /* inference: no backward, no workspace */
 } ax_op;
 
 /* Every shape an op touches. Absent tensors have count 0 (all dims 0). */

@@ -289,6 +289,69 @@ test_maxpool (void)
   free (check_unary (&op, -1, 1, "maxpool 3/2 55 -> 27"));
 }
 
+/* Kernels prepared forward-only (inference) need no workspace, give the
+ * training forward's numbers, and refuse a backward pass. */
+static void
+test_forward_only (void)
+{
+  ax_op ops[3] = {
+    { .type = AX_OP_LRN, .in = { 2, 32, 7, 7 }, .p.lrn = AX_LRN_PAPER },
+    { .type = AX_OP_MAXPOOL, .in = { 2, 32, 7, 7 }, .p.pool = { 3, 2, 0 } },
+    { .type = AX_OP_CONV, .in = { 2, 32, 7, 7 }, .p.conv = { 16, 3, 3, 1, 1, 2, 0 } },
+  };
+  for (int i = 0; i < 3; i++) {
+    ax_kernel *train = NULL, *infer = NULL;
+    ax_op op = ops[i];
+    CHECK_OK (be, ax_kernel_prepare (be, &op, &train));
+    op.forward_only = 1;
+    CHECK_OK (be, ax_kernel_prepare (be, &op, &infer));
+    if (!train || !infer)
+      return;
+    AX_CHECK (ax_shape_count (ax_kernel_workspace_shape (infer)) == 0,
+        "no workspace when forward-only");
+    const ax_op_shapes_t *s = ax_kernel_shapes (train);
+    arena_reset (&mem);
+    ax_tensor x = arena_tensor (&mem, s->in, AX_F32);
+    ax_tensor a = arena_tensor (&mem, s->out, AX_F32);
+    ax_tensor b = arena_tensor (&mem, s->out, AX_F32);
+    ax_tensor w = arena_tensor (&mem, ax_shape_count (s->weight) ? s->weight
+        : s->out, AX_F32);
+    ax_shape ws_shape = ax_kernel_workspace_shape (train);
+    ax_tensor ws = arena_tensor (&mem, ax_shape_count (ws_shape) ? ws_shape
+        : s->out, AX_F32);
+    double *v = new_uniform (ax_shape_count (s->in), -1, 1);
+    CHECK_OK (be, upload_doubles (&x, v));
+    CHECK_OK (be, ax_tensor_fill (&w, 0.1f));
+    ax_tensor *ws_or_null = ax_shape_count (ws_shape) ? &ws : NULL;
+    ax_status back = AX_OK;
+    if (op.type == AX_OP_LRN) {
+      CHECK_OK (be, ax_lrn_forward (train, &a, ws_or_null, &x));
+      CHECK_OK (be, ax_lrn_forward (infer, &b, NULL, &x));
+      back = ax_lrn_backward (infer, &x, &a, &x, &b, NULL);
+    } else if (op.type == AX_OP_MAXPOOL) {
+      CHECK_OK (be, ax_maxpool_forward (train, &a, ws_or_null, &x));
+      CHECK_OK (be, ax_maxpool_forward (infer, &b, NULL, &x));
+      back = ax_maxpool_backward (infer, &x, &a, &x, &b, NULL);
+    } else {
+      CHECK_OK (be, ax_conv_forward (train, &a, &x, &w, NULL));
+      CHECK_OK (be, ax_conv_forward (infer, &b, &x, &w, NULL));
+      back = ax_conv_backward (infer, &x, &w, NULL, &a, &x, &w);
+    }
+    size_t n = ax_shape_count (s->out);
+    double *ra = new_zeros (n), *rb = new_zeros (n);
+    CHECK_OK (be, download_doubles (ra, &a));
+    CHECK_OK (be, download_doubles (rb, &b));
+    double err = normalised_error (rb, ra, n);
+    printf ("  %s forward-only vs training: %.1e\n", ax_op_name (op.type), err);
+    AX_CHECK (err < 1e-6, "same forward");
+    AX_CHECK (back == AX_ERR_INVALID_ARG, "backward refused: %s",
+        ax_status_str (back));
+    ax_kernel_release (train);
+    ax_kernel_release (infer);
+    free (v); free (ra); free (rb);
+  }
+}
+
 int
 main (void)
 {
@@ -303,6 +366,7 @@ main (void)
   AX_RUN (test_relu);
   AX_RUN (test_lrn);
   AX_RUN (test_maxpool);
+  AX_RUN (test_forward_only);
   ax_slab_free (&mem.slab);
   ax_backend_destroy (be);
   return ax_test_finish ();
