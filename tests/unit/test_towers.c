@@ -45,108 +45,146 @@ compare_tensors (const ax_tensor *a, const ax_tensor *b)
   return err;
 }
 
+/* conv2 style: in 16 maps, out 24 maps 5x5 pad 2, groups 2 (8 -> 12 per
+ * tower); then conv3 style: 24 -> 16 maps 3x3 pad 1 reading both towers. */
+enum { N = 2, C = 16, H = 9, W = 9, C2 = 24, C3 = 16 };
+
+typedef struct {
+  double *x, *w2, *b2, *dy, *w3;       /* host data shared by both runs */
+  /* One device: */
+  ax_tensor X, DY, Y, DX, DW2, DB2, Z;
+  /* Two towers: */
+  ax_tensor Yt[2], DXt[2], DWt[2], DBt[2], Zt[2];
+} towers_case;
+
+static const ax_conv_params conv2 = { C2, 5, 5, 1, 2, 2, 1 };
+static const ax_conv_params conv3 = { C3, 3, 3, 1, 1, 1, 0 };
+static const size_t w2_half = (size_t) (C2 / 2) * (C / 2) * 25;
+static const size_t w3_half = (size_t) (C3 / 2) * C2 * 9;
+
+static void
+run_one_device (towers_case *c)
+{
+  ax_shape x_shape = ax_shape_make (N, C, H, W), y_shape = ax_shape_make (N, C2, H, W);
+  ax_kernel *k2 = prepare (one, x_shape, conv2), *k3 = prepare (one, y_shape, conv3);
+  c->X = tensor_with (&mem_one, x_shape, c->x);
+  c->DY = tensor_with (&mem_one, y_shape, c->dy);
+  ax_tensor w2 = tensor_with (&mem_one, ax_shape_make (C2, C / 2, 5, 5), c->w2);
+  ax_tensor b2 = tensor_with (&mem_one, ax_shape_make (C2, 1, 1, 1), c->b2);
+  ax_tensor w3 = tensor_with (&mem_one, ax_shape_make (C3, C2, 3, 3), c->w3);
+  c->Y = arena_tensor (&mem_one, y_shape, AX_F32);
+  c->DX = arena_tensor (&mem_one, x_shape, AX_F32);
+  c->DW2 = arena_tensor (&mem_one, w2.shape, AX_F32);
+  c->DB2 = arena_tensor (&mem_one, b2.shape, AX_F32);
+  c->Z = arena_tensor (&mem_one, ax_shape_make (N, C3, H, W), AX_F32);
+  CHECK_OK (one, ax_tensor_fill (&c->DW2, 0.0f));
+  CHECK_OK (one, ax_tensor_fill (&c->DB2, 0.0f));
+  CHECK_OK (one, ax_conv_forward (k2, &c->Y, &c->X, &w2, &b2));
+  CHECK_OK (one, ax_conv_backward (k2, &c->DX, &c->DW2, &c->DB2, &c->DY, &c->X, &w2));
+  CHECK_OK (one, ax_conv_forward (k3, &c->Z, &c->Y, &w3, NULL));
+  ax_kernel_release (k2);
+  ax_kernel_release (k3);
+}
+
+/* Tower t takes its maps of the input and of the gradient from the one
+ * device's tensors, and runs conv2 on its own half of the weights. */
+static void
+run_tower_conv2 (towers_case *c, int t)
+{
+  arena *m = &mem_tower[t];
+  ax_shape half_x = ax_shape_make (N, C / 2, H, W), half_y = ax_shape_make (N, C2 / 2, H, W);
+  ax_conv_params p = conv2;
+  p.out_channels = C2 / 2;
+  p.groups = 1;
+  ax_kernel *k = prepare (tower[t], half_x, p);
+  ax_tensor x = arena_tensor (m, half_x, AX_F32), dy = arena_tensor (m, half_y, AX_F32);
+  CHECK_OK (tower[t], ax_tensor_copy_channels (&x, 0, &c->X, t * C / 2, C / 2));
+  CHECK_OK (tower[t], ax_tensor_copy_channels (&dy, 0, &c->DY, t * C2 / 2, C2 / 2));
+  ax_tensor w = tensor_with (m, ax_shape_make (C2 / 2, C / 2, 5, 5), c->w2 + t * w2_half);
+  ax_tensor b = tensor_with (m, ax_shape_make (C2 / 2, 1, 1, 1), c->b2 + t * C2 / 2);
+  c->Yt[t] = arena_tensor (m, half_y, AX_F32);
+  c->DXt[t] = arena_tensor (m, half_x, AX_F32);
+  c->DWt[t] = arena_tensor (m, w.shape, AX_F32);
+  c->DBt[t] = arena_tensor (m, b.shape, AX_F32);
+  CHECK_OK (tower[t], ax_tensor_fill (&c->DWt[t], 0.0f));
+  CHECK_OK (tower[t], ax_tensor_fill (&c->DBt[t], 0.0f));
+  CHECK_OK (tower[t], ax_conv_forward (k, &c->Yt[t], &x, &w, &b));
+  CHECK_OK (tower[t], ax_conv_backward (k, &c->DXt[t], &c->DWt[t], &c->DBt[t],
+          &dy, &x, &w));
+  ax_kernel_release (k);
+}
+
+/* Tower t gathers both towers' conv2 maps and computes its half of conv3. */
+static void
+run_tower_conv3 (towers_case *c, int t)
+{
+  arena *m = &mem_tower[t];
+  ax_shape y_shape = ax_shape_make (N, C2, H, W);
+  ax_conv_params p = conv3;
+  p.out_channels = C3 / 2;
+  ax_kernel *k = prepare (tower[t], y_shape, p);
+  ax_tensor both = arena_tensor (m, y_shape, AX_F32);
+  for (int from = 0; from < 2; from++)
+    CHECK_OK (tower[t], ax_tensor_copy_channels (&both, from * C2 / 2,
+            &c->Yt[from], 0, C2 / 2));
+  ax_tensor w = tensor_with (m, ax_shape_make (C3 / 2, C2, 3, 3), c->w3 + t * w3_half);
+  c->Zt[t] = arena_tensor (m, ax_shape_make (N, C3 / 2, H, W), AX_F32);
+  CHECK_OK (tower[t], ax_conv_forward (k, &c->Zt[t], &both, &w, NULL));
+  ax_kernel_release (k);
+}
+
+/* Error between the one device's `whole` and the towers' halves joined. */
+static double
+joined_error (const ax_tensor *whole, const ax_tensor halves[2])
+{
+  int half = halves[0].shape.c;
+  ax_tensor joined = arena_tensor (&mem_one, whole->shape, AX_F32);
+  for (int t = 0; t < 2; t++)
+    CHECK_OK (one, ax_tensor_copy_channels (&joined, t * half, &halves[t], 0, half));
+  return compare_tensors (&joined, whole);
+}
+
+/* Weight gradients: tower t's are rows [t * half, (t + 1) * half). */
+static double
+stacked_error (const ax_tensor *whole, const ax_tensor halves[2])
+{
+  size_t n = ax_shape_count (whole->shape), half = n / 2;
+  double *a = new_zeros (n), *b = new_zeros (n);
+  CHECK_OK (one, download_doubles (a, whole));
+  for (int t = 0; t < 2; t++)
+    CHECK_OK (tower[t], download_doubles (b + t * half, &halves[t]));
+  double err = normalised_error (b, a, n);
+  free (a);
+  free (b);
+  return err;
+}
+
 static void
 test_towers (void)
 {
-  const int N = 2, C = 16, H = 9, W = 9, C2 = 24, C3 = 16;
-  ax_shape x_shape = ax_shape_make (N, C, H, W), y_shape = ax_shape_make (N, C2, H, W);
-  ax_shape half_x = ax_shape_make (N, C / 2, H, W), half_y = ax_shape_make (N, C2 / 2, H, W);
-  ax_conv_params conv2 = { C2, 5, 5, 1, 2, 2, 1 }, conv2_tower = conv2;
-  conv2_tower.out_channels = C2 / 2;
-  conv2_tower.groups = 1;
-  ax_conv_params conv3 = { C3, 3, 3, 1, 1, 1, 0 }, conv3_tower = conv3;
-  conv3_tower.out_channels = C3 / 2;
-  double *x = new_uniform (ax_shape_count (x_shape), -1, 1);
-  double *w2 = new_uniform ((size_t) C2 * (C / 2) * 25, -0.2, 0.2);
-  double *b2 = new_uniform (C2, -1, 1);
-  double *dy = new_uniform (ax_shape_count (y_shape), -1, 1);
-  double *w3 = new_uniform ((size_t) C3 * C2 * 9, -0.2, 0.2);
-  size_t w2_half = (size_t) (C2 / 2) * (C / 2) * 25, w3_half = (size_t) (C3 / 2) * C2 * 9;
-
-  /* One device: grouped conv2, full conv3. */
-  ax_kernel *k2 = prepare (one, x_shape, conv2), *k3 = prepare (one, y_shape, conv3);
-  ax_tensor X = tensor_with (&mem_one, x_shape, x);
-  ax_tensor W2 = tensor_with (&mem_one, ax_shape_make (C2, C / 2, 5, 5), w2);
-  ax_tensor B2 = tensor_with (&mem_one, ax_shape_make (C2, 1, 1, 1), b2);
-  ax_tensor DY = tensor_with (&mem_one, y_shape, dy);
-  ax_tensor W3 = tensor_with (&mem_one, ax_shape_make (C3, C2, 3, 3), w3);
-  ax_tensor Y = arena_tensor (&mem_one, y_shape, AX_F32);
-  ax_tensor DX = arena_tensor (&mem_one, x_shape, AX_F32);
-  ax_tensor DW2 = arena_tensor (&mem_one, W2.shape, AX_F32);
-  ax_tensor DB2 = arena_tensor (&mem_one, B2.shape, AX_F32);
-  ax_tensor Z = arena_tensor (&mem_one, ax_shape_make (N, C3, H, W), AX_F32);
-  ax_tensor joined = arena_tensor (&mem_one, y_shape, AX_F32);
-  ax_tensor check = arena_tensor (&mem_one, Z.shape, AX_F32);
-  ax_tensor check_x = arena_tensor (&mem_one, x_shape, AX_F32);
-  CHECK_OK (one, ax_tensor_fill (&DW2, 0.0f));
-  CHECK_OK (one, ax_tensor_fill (&DB2, 0.0f));
-  CHECK_OK (one, ax_conv_forward (k2, &Y, &X, &W2, &B2));
-  CHECK_OK (one, ax_conv_backward (k2, &DX, &DW2, &DB2, &DY, &X, &W2));
-  CHECK_OK (one, ax_conv_forward (k3, &Z, &Y, &W3, NULL));
-
-  /* Two towers, each on its own instance and thread. */
+  towers_case c = {
+    .x = new_uniform ((size_t) N * C * H * W, -1, 1),
+    .w2 = new_uniform (2 * w2_half, -0.2, 0.2),
+    .b2 = new_uniform (C2, -1, 1),
+    .dy = new_uniform ((size_t) N * C2 * H * W, -1, 1),
+    .w3 = new_uniform (2 * w3_half, -0.2, 0.2),
+  };
+  run_one_device (&c);
   int threads_before = omp_get_max_threads ();
-  ax_tensor Yt[2], Zt[2], DWt[2], DBt[2];
-  for (int t = 0; t < 2; t++) {
-    arena *m = &mem_tower[t];
-    ax_kernel *t2 = prepare (tower[t], half_x, conv2_tower);
-    ax_tensor Xt = arena_tensor (m, half_x, AX_F32);
-    CHECK_OK (tower[t], ax_tensor_copy_channels (&Xt, 0, &X, t * C / 2, C / 2));
-    ax_tensor Wt = tensor_with (m, ax_shape_make (C2 / 2, C / 2, 5, 5), w2 + t * w2_half);
-    ax_tensor Bt = tensor_with (m, ax_shape_make (C2 / 2, 1, 1, 1), b2 + t * C2 / 2);
-    ax_tensor DYt = arena_tensor (m, half_y, AX_F32);
-    ax_tensor DXt = arena_tensor (m, half_x, AX_F32);
-    CHECK_OK (tower[t], ax_tensor_copy_channels (&DYt, 0, &DY, t * C2 / 2, C2 / 2));
-    Yt[t] = arena_tensor (m, half_y, AX_F32);
-    DWt[t] = arena_tensor (m, Wt.shape, AX_F32);
-    DBt[t] = arena_tensor (m, Bt.shape, AX_F32);
-    CHECK_OK (tower[t], ax_tensor_fill (&DWt[t], 0.0f));
-    CHECK_OK (tower[t], ax_tensor_fill (&DBt[t], 0.0f));
-    CHECK_OK (tower[t], ax_conv_forward (t2, &Yt[t], &Xt, &Wt, &Bt));
-    CHECK_OK (tower[t], ax_conv_backward (t2, &DXt, &DWt[t], &DBt[t], &DYt, &Xt, &Wt));
-    CHECK_OK (one, ax_tensor_copy_channels (&joined, t * C2 / 2, &Yt[t], 0, C2 / 2));
-    CHECK_OK (one, ax_tensor_copy_channels (&check_x, t * C / 2, &DXt, 0, C / 2));
-    ax_kernel_release (t2);
-  }
+  for (int t = 0; t < 2; t++)
+    run_tower_conv2 (&c, t);
+  for (int t = 0; t < 2; t++)
+    run_tower_conv3 (&c, t);
   AX_CHECK (omp_get_max_threads () == threads_before,
       "the caller's thread count is given back");
-  double e_y = compare_tensors (&joined, &Y), e_dx = compare_tensors (&check_x, &DX);
-  /* Tower t's weight gradients are rows [t*C2/2, (t+1)*C2/2) of DW2. */
-  size_t n_dw = ax_shape_count (DW2.shape);
-  double *dw_one = new_zeros (n_dw), *dw_towers = new_zeros (n_dw);
-  double *db_one = new_zeros (C2), *db_towers = new_zeros (C2);
-  CHECK_OK (one, download_doubles (dw_one, &DW2));
-  CHECK_OK (one, download_doubles (db_one, &DB2));
-  for (int t = 0; t < 2; t++) {
-    CHECK_OK (tower[t], download_doubles (dw_towers + t * w2_half, &DWt[t]));
-    CHECK_OK (tower[t], download_doubles (db_towers + t * C2 / 2, &DBt[t]));
-  }
-  double e_dw = normalised_error (dw_towers, dw_one, n_dw);
-  double e_db = normalised_error (db_towers, db_one, C2);
-
-  /* conv3: each tower gathers both towers' maps, computes half the maps. */
-  for (int t = 0; t < 2; t++) {
-    arena *m = &mem_tower[t];
-    ax_kernel *t3 = prepare (tower[t], y_shape, conv3_tower);
-    ax_tensor both = arena_tensor (m, y_shape, AX_F32);
-    for (int from = 0; from < 2; from++)
-      CHECK_OK (tower[t], ax_tensor_copy_channels (&both, from * C2 / 2,
-              &Yt[from], 0, C2 / 2));
-    ax_tensor W3t = tensor_with (m, ax_shape_make (C3 / 2, C2, 3, 3), w3 + t * w3_half);
-    Zt[t] = arena_tensor (m, ax_shape_make (N, C3 / 2, H, W), AX_F32);
-    CHECK_OK (tower[t], ax_conv_forward (t3, &Zt[t], &both, &W3t, NULL));
-    CHECK_OK (one, ax_tensor_copy_channels (&check, t * C3 / 2, &Zt[t], 0, C3 / 2));
-    ax_kernel_release (t3);
-  }
-  double e_z = compare_tensors (&check, &Z);
+  double e_y = joined_error (&c.Y, c.Yt), e_dx = joined_error (&c.DX, c.DXt);
+  double e_dw = stacked_error (&c.DW2, c.DWt), e_db = stacked_error (&c.DB2, c.DBt);
+  double e_z = joined_error (&c.Z, c.Zt);
   printf ("  towers vs groups: conv2 out %.1e din %.1e dw %.1e db %.1e; "
       "conv3 out %.1e\n", e_y, e_dx, e_dw, e_db, e_z);
   AX_CHECK (e_y < TOL && e_dx < TOL && e_dw < TOL && e_db < TOL && e_z < TOL,
       "two towers give the grouped numbers");
-  ax_kernel_release (k2);
-  ax_kernel_release (k3);
-  free (x); free (w2); free (b2); free (dy); free (w3);
-  free (dw_one); free (dw_towers); free (db_one); free (db_towers);
+  free (c.x); free (c.w2); free (c.b2); free (c.dy); free (c.w3);
 }
 
 static void
