@@ -73,16 +73,26 @@ bind_arg (cpu_prim *p, int arg, dnnl_memory_t mem, int ptr_index)
   p->nargs++;
 }
 
+/* A primitive attribute asking for a user-managed scratchpad, so that no
+ * execution allocates: the kernel's scratchpad is passed in instead. */
+static dnnl_status_t
+user_scratchpad_attr (dnnl_primitive_attr_t *attr)
+{
+  dnnl_status_t st = dnnl_primitive_attr_create (attr);
+  if (st == dnnl_success)
+    st = dnnl_primitive_attr_set_scratchpad_mode (*attr,
+        dnnl_scratchpad_mode_user);
+  return st;
+}
+
 static ax_status
 create_pd (cpu_backend *be, cpu_prim *p, const_dnnl_op_desc_t desc,
     const_dnnl_primitive_desc_t hint)
 {
   dnnl_primitive_attr_t attr;
-  DNNL_TRY (be, dnnl_primitive_attr_create (&attr));
-  dnnl_status_t st = dnnl_primitive_attr_set_scratchpad_mode (attr,
-      dnnl_scratchpad_mode_user);
-  if (st == dnnl_success)
-    st = dnnl_primitive_desc_create (&p->pd, desc, attr, be->engine, hint);
+  DNNL_TRY (be, user_scratchpad_attr (&attr));
+  dnnl_status_t st = dnnl_primitive_desc_create (&p->pd, desc, attr,
+      be->engine, hint);
   dnnl_primitive_attr_destroy (attr);
   if (st != dnnl_success)
     return cpu_dnnl_fail (be, st, "dnnl_primitive_desc_create");
@@ -102,18 +112,28 @@ adapter_create (cpu_backend *be, cpu_adapter *a, int arg,
     const dnnl_memory_desc_t *chosen, const dnnl_memory_desc_t *plain)
 {
   dnnl_primitive_desc_t rpd;
+  dnnl_primitive_attr_t attr;
   if (dnnl_memory_desc_equal (chosen, plain))
     return AX_OK;
   a->is_output = is_output_arg (arg);
   DNNL_TRY (be, dnnl_memory_create (&a->plain, plain, be->engine,
           DNNL_MEMORY_NONE));
-  if (a->is_output)
-    DNNL_TRY (be, dnnl_reorder_primitive_desc_create (&rpd, chosen, be->engine,
-            plain, be->engine, NULL));
-  else
-    DNNL_TRY (be, dnnl_reorder_primitive_desc_create (&rpd, plain, be->engine,
-            chosen, be->engine, NULL));
-  dnnl_status_t st = dnnl_primitive_create (&a->reorder, rpd);
+  DNNL_TRY (be, user_scratchpad_attr (&attr));
+  dnnl_status_t st = a->is_output
+      ? dnnl_reorder_primitive_desc_create (&rpd, chosen, be->engine, plain,
+          be->engine, attr)
+      : dnnl_reorder_primitive_desc_create (&rpd, plain, be->engine, chosen,
+          be->engine, attr);
+  dnnl_primitive_attr_destroy (attr);
+  if (st != dnnl_success)
+    return cpu_dnnl_fail (be, st, "reorder descriptor");
+  const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md (rpd,
+      dnnl_query_scratchpad_md, 0);
+  a->scratch_bytes = smd ? dnnl_memory_desc_get_size (smd) : 0;
+  if (a->scratch_bytes)
+    st = dnnl_memory_create (&a->scratch, smd, be->engine, DNNL_MEMORY_NONE);
+  if (st == dnnl_success)
+    st = dnnl_primitive_create (&a->reorder, rpd);
   dnnl_primitive_desc_destroy (rpd);
   if (st != dnnl_success)
     return cpu_dnnl_fail (be, st, "reorder");
@@ -171,6 +191,8 @@ cpu_prim_destroy (cpu_prim *p)
       dnnl_primitive_destroy (p->adapt[i].reorder);
     if (p->adapt[i].plain)
       dnnl_memory_destroy (p->adapt[i].plain);
+    if (p->adapt[i].scratch)
+      dnnl_memory_destroy (p->adapt[i].scratch);
     cpu_free (p->adapt[i].buffer);
   }
   if (p->prim)
@@ -196,6 +218,10 @@ cpu_kernel_scratchpad (cpu_backend *be, cpu_kernel *k)
   for (int i = 0; i < 3; i++) {
     size_t b = cpu_prim_arg_bytes (prims[i], DNNL_ARG_SCRATCHPAD);
     bytes = b > bytes ? b : bytes;
+    for (int j = 0; j < prims[i]->nargs; j++) {
+      b = prims[i]->adapt[j].scratch_bytes;
+      bytes = b > bytes ? b : bytes;
+    }
   }
   k->scratchpad_bytes = bytes;
   if (bytes && !(k->scratchpad = cpu_alloc (bytes)))
@@ -206,16 +232,23 @@ cpu_kernel_scratchpad (cpu_backend *be, cpu_kernel *k)
 
 /* Runs the reorders of the inputs (outputs = 0) or of the outputs. */
 static dnnl_status_t
-run_adapters (cpu_backend *be, cpu_prim *p, int outputs)
+run_adapters (cpu_backend *be, cpu_kernel *k, cpu_prim *p, int outputs)
 {
   for (int i = 0; i < p->nargs; i++) {
     cpu_adapter *a = &p->adapt[i];
     if (!a->reorder || a->is_output != outputs)
       continue;
-    dnnl_exec_arg_t args[2] = {
+    dnnl_exec_arg_t args[3] = {
       { DNNL_ARG_FROM, outputs ? p->args[i].memory : a->plain },
-      { DNNL_ARG_TO, outputs ? a->plain : p->args[i].memory } };
-    dnnl_status_t st = dnnl_primitive_execute (a->reorder, be->stream, 2, args);
+      { DNNL_ARG_TO, outputs ? a->plain : p->args[i].memory },
+      { DNNL_ARG_SCRATCHPAD, a->scratch } };
+    if (a->scratch) {
+      dnnl_status_t st = dnnl_memory_set_data_handle (a->scratch, k->scratchpad);
+      if (st != dnnl_success)
+        return st;
+    }
+    dnnl_status_t st = dnnl_primitive_execute (a->reorder, be->stream,
+        a->scratch ? 3 : 2, args);
     if (st != dnnl_success)
       return st;
   }
@@ -235,11 +268,11 @@ cpu_prim_run (cpu_backend *be, cpu_kernel *k, cpu_prim *p, void *const *ptrs)
     DNNL_TRY (be, dnnl_memory_set_data_handle (p->args[i].memory, data));
   }
   int before = threads_enter (be);
-  dnnl_status_t st = run_adapters (be, p, 0);
+  dnnl_status_t st = run_adapters (be, k, p, 0);
   if (st == dnnl_success)
     st = dnnl_primitive_execute (p->prim, be->stream, p->nargs, p->args);
   if (st == dnnl_success)
-    st = run_adapters (be, p, 1);
+    st = run_adapters (be, k, p, 1);
   if (st == dnnl_success)
     st = dnnl_stream_wait (be->stream);
   omp_set_num_threads (before);

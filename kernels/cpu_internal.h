@@ -27,6 +27,8 @@ typedef struct {
   dnnl_primitive_t reorder;       /* NULL: the tensor is used directly */
   void *buffer;
   int is_output;
+  dnnl_memory_t scratch;          /* the reorder's scratchpad, if it needs one */
+  size_t scratch_bytes;
 } cpu_adapter;
 
 /* A oneDNN primitive with one memory object per execution argument. */
