@@ -106,7 +106,8 @@ is_output_arg (int arg)
       || arg == DNNL_ARG_DIFF_WEIGHTS || arg == DNNL_ARG_DIFF_BIAS;
 }
 
-/* Buffer and reorder for argument `i` when its layout differs from plain. */
+/* Buffer and reorder for argument `arg` when the layout the primitive
+ * chose differs from the tensor's plain one. */
 static ax_status
 adapter_create (cpu_backend *be, cpu_adapter *a, int arg,
     const dnnl_memory_desc_t *chosen, const dnnl_memory_desc_t *plain)
@@ -142,14 +143,12 @@ adapter_create (cpu_backend *be, cpu_adapter *a, int arg,
   return AX_OK;
 }
 
-ax_status
-cpu_prim_create (cpu_backend *be, cpu_prim *p, const_dnnl_op_desc_t desc,
+static ax_status
+prim_create (cpu_backend *be, cpu_prim *p, const_dnnl_op_desc_t desc,
     const_dnnl_primitive_desc_t hint, const int *args,
     const dnnl_memory_desc_t *plain)
 {
-  int before = threads_enter (be);
   ax_status st = create_pd (be, p, desc, hint);
-  omp_set_num_threads (before);
   if (st != AX_OK)
     return st;
   DNNL_TRY (be, dnnl_primitive_create (&p->prim, p->pd));
@@ -180,6 +179,19 @@ cpu_prim_create (cpu_backend *be, cpu_prim *p, const_dnnl_op_desc_t desc,
     bind_arg (p, DNNL_ARG_SCRATCHPAD, mem, -1);
   }
   return AX_OK;
+}
+
+/* oneDNN sizes its work split by the thread count when it creates a
+ * primitive, so create with the count it will run with. */
+ax_status
+cpu_prim_create (cpu_backend *be, cpu_prim *p, const_dnnl_op_desc_t desc,
+    const_dnnl_primitive_desc_t hint, const int *args,
+    const dnnl_memory_desc_t *plain)
+{
+  int before = threads_enter (be);
+  ax_status st = prim_create (be, p, desc, hint, args, plain);
+  omp_set_num_threads (before);
+  return st;
 }
 
 void
