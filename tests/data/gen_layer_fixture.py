@@ -65,6 +65,22 @@ def build():
     # fc6 style: flattens NCHW channel-major, weight [out, in].
     case("fc", lambda x, w, b: F.linear(x.flatten(1), w, b),
          x=rand(4, 8, 3, 3), w=rand(10, 72, scale=0.1), b=rand(10))
+    # Softmax with cross-entropy, mean over the batch; labels as floats.
+    labels = torch.randint(0, 10, (4,))
+    case("xent", lambda x: F.cross_entropy(x, labels).reshape(1),
+         x=rand(4, 10, scale=3.0))
+    add("xent.labels", labels.float())
+    # torch.optim.SGD with momentum and weight decay equals the paper's
+    # update at a constant lr (its buffer is the paper's v divided by -lr).
+    w = torch.nn.Parameter(rand(5, 7))
+    opt = torch.optim.SGD([w], lr=0.01, momentum=0.9, weight_decay=5e-4)
+    grads = rand(3, 5, 7)
+    add("sgd.w0", w)
+    add("sgd.g", grads)
+    for g in grads:
+        w.grad = g.clone()
+        opt.step()
+    add("sgd.w3", w)
 
 
 torch.backends.mkldnn.enabled = False

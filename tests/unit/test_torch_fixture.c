@@ -1,6 +1,6 @@
 /* The CPU backend against PyTorch: outputs and autograd gradients of conv
  * (11x11/4, grouped 5x5 and 3x3), LRN with the paper's constants, max-pool
- * 3/2 and fc, from tests/data/layer_fixture.bin (gen_layer_fixture.py),
+ * 3/2, fc, softmax with cross-entropy and three SGD steps, from tests/data/layer_fixture.bin (gen_layer_fixture.py),
  * found through ALEXNET_TEST_DATA. Skips (77) when the fixture is absent. */
 #include "kernels/cpu_backend.h"
 #include "backend_test_util.h"
@@ -184,6 +184,66 @@ test_lrn_and_pool (void)
   check_lrn_or_pool ("pool", &op);
 }
 
+static void
+test_softmax_xent (void)
+{
+  ax_shape s = ax_shape_make (4, 10, 1, 1), per = ax_shape_make (4, 1, 1, 1);
+  ax_op op = { .type = AX_OP_SOFTMAX_XENT, .in = s };
+  ax_kernel *k = NULL;
+  CHECK_OK (be, ax_kernel_prepare (be, &op, &k));
+  if (!k)
+    return;
+  arena_reset (&mem);
+  ax_tensor x = tensor_from ("xent", "x", s);
+  ax_tensor probs = arena_tensor (&mem, s, AX_F32), gx = arena_tensor (&mem, s, AX_F32);
+  ax_tensor losses = arena_tensor (&mem, per, AX_F32);
+  ax_tensor labels = arena_tensor (&mem, per, AX_I32);
+  ax_shape one = ax_shape_make (1, 1, 1, 1);
+  double *lf = fixture ("xent", "labels", per), *want = fixture ("xent", "y", one);
+  double *gy = fixture ("xent", "gy", one), l[4];
+  int32_t li[4];
+  for (int i = 0; i < 4; i++)
+    li[i] = (int32_t) lf[i];
+  CHECK_OK (be, ax_tensor_upload (&labels, li, sizeof li));
+  CHECK_OK (be, ax_softmax_xent_forward (k, &losses, &probs, &x, &labels));
+  /* The upstream gradient of the mean loss scales the logits' gradient. */
+  CHECK_OK (be, ax_softmax_xent_backward (k, &gx, &probs, &labels,
+          (float) (gy[0] / 4)));
+  CHECK_OK (be, download_doubles (l, &losses));
+  double mean = (l[0] + l[1] + l[2] + l[3]) / 4;
+  printf ("  xent.y: %.7f vs %.7f\n", mean, want[0]);
+  AX_CHECK_CLOSE (mean, want[0], 1e-6, 1e-6);
+  compare ("xent", "gx", &gx);
+  ax_kernel_release (k);
+  free (lf);
+  free (want);
+  free (gy);
+}
+
+static void
+test_sgd (void)
+{
+  ax_shape s = ax_shape_make (5, 7, 1, 1);
+  ax_op op = { .type = AX_OP_SGD, .in = s };
+  ax_kernel *k = NULL;
+  CHECK_OK (be, ax_kernel_prepare (be, &op, &k));
+  if (!k)
+    return;
+  arena_reset (&mem);
+  ax_tensor w = tensor_from ("sgd", "w0", s);
+  ax_tensor v = arena_tensor (&mem, s, AX_F32), g = arena_tensor (&mem, s, AX_F32);
+  double *grads = fixture ("sgd", "g", ax_shape_make (3, 5, 7, 1));
+  ax_sgd_step step = { 0.01f, 0.9f, 0.0005f };
+  CHECK_OK (be, ax_tensor_fill (&v, 0.0f));
+  for (int i = 0; i < 3; i++) {
+    CHECK_OK (be, upload_doubles (&g, grads + i * 35));
+    CHECK_OK (be, ax_sgd_update (k, &w, &v, &g, &step));
+  }
+  compare ("sgd", "w3", &w);
+  ax_kernel_release (k);
+  free (grads);
+}
+
 int
 main (void)
 {
@@ -198,6 +258,8 @@ main (void)
     return 1;
   AX_RUN (test_conv_and_fc);
   AX_RUN (test_lrn_and_pool);
+  AX_RUN (test_softmax_xent);
+  AX_RUN (test_sgd);
   ax_slab_free (&mem.slab);
   ax_backend_destroy (be);
   for (uint32_t i = 0; i < n_records; i++)
