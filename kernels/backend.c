@@ -219,6 +219,23 @@ ax_tensor_fill (ax_tensor *dst, float value)
 }
 
 ax_status
+ax_tensor_axpy (ax_tensor *dst, float alpha, const ax_tensor *src)
+{
+  if (!tensor_ok (dst) || !tensor_ok (src) || !ax_isfinite (alpha))
+    return AX_ERR_INVALID_ARG;
+  if (dst->backend != src->backend)
+    return ax_backend_fail (dst->backend, AX_ERR_WRONG_BACKEND,
+        "axpy: the tensors are on two backends; copy first");
+  if (dst->dtype != AX_F32 || src->dtype != AX_F32
+      || !ax_shape_equal (dst->shape, src->shape))
+    return ax_backend_fail (dst->backend, AX_ERR_SHAPE,
+        "axpy: %dx%dx%dx%d += %dx%dx%dx%d", dst->shape.n, dst->shape.c,
+        dst->shape.h, dst->shape.w, src->shape.n, src->shape.c, src->shape.h,
+        src->shape.w);
+  return dst->backend->iface->axpy (dst->backend, dst, alpha, src);
+}
+
+ax_status
 ax_tensor_check_finite (const ax_tensor *t)
 {
   size_t count = 0;

@@ -54,6 +54,9 @@ ax_status ax_tensor_copy (ax_tensor *dst, const ax_tensor *src);
 ax_status ax_tensor_copy_channels (ax_tensor *dst, int dst_channel,
     const ax_tensor *src, int src_channel, int channels);
 ax_status ax_tensor_fill (ax_tensor *dst, float value);
+/* dst += alpha * src (same backend, shape and F32): sums gradients, e.g.
+ * the two towers' gradients of the maps they exchanged. */
+ax_status ax_tensor_axpy (ax_tensor *dst, float alpha, const ax_tensor *src);
 /* AX_ERR_NONFINITE if `t` holds a NaN or an infinity. */
 ax_status ax_tensor_check_finite (const ax_tensor *t);
 

@@ -43,6 +43,9 @@ typedef struct {
       const void *src, const ax_copy2d *c);
   /* Sets every element of an F32 tensor. */
   ax_status (*fill) (ax_backend *be, ax_tensor *dst, float value);
+  /* dst += alpha * src, F32 tensors of one shape on this backend. */
+  ax_status (*axpy) (ax_backend *be, ax_tensor *dst, float alpha,
+      const ax_tensor *src);
   /* Counts NaN and infinite elements of an F32 tensor into *count. */
   ax_status (*count_nonfinite) (ax_backend *be, const ax_tensor *t, size_t *count);
   /* Nonzero if prepare would succeed for this op (shapes already valid). */

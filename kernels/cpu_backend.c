@@ -138,6 +138,7 @@ static const ax_backend_i cpu_iface = {
   .copy = cpu_memcpy,
   .copy_peer = NULL,
   .fill = cpu_fill,
+  .axpy = cpu_axpy,
   .count_nonfinite = cpu_count_nonfinite,
   .supports_op = cpu_supports_op,
   .prepare = cpu_prepare,

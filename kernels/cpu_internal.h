@@ -133,6 +133,8 @@ ax_status cpu_softmax_xent_backward (ax_kernel *k, ax_tensor *dlogits,
 ax_status cpu_sgd_update (ax_kernel *k, ax_tensor *weight,
     ax_tensor *velocity, const ax_tensor *grad, const ax_sgd_step *step);
 ax_status cpu_fill (ax_backend *be, ax_tensor *dst, float value);
+ax_status cpu_axpy (ax_backend *be, ax_tensor *dst, float alpha,
+    const ax_tensor *src);
 ax_status cpu_count_nonfinite (ax_backend *be, const ax_tensor *t,
     size_t *count);
 /* dst[i] += src[i], on the backend's threads. */

@@ -1,5 +1,5 @@
 /* The CPU backend's hand-written loops, where oneDNN has nothing: fill,
- * finiteness checks, dropout, softmax with cross-entropy and the SGD update.
+ * axpy, finiteness checks, dropout, softmax with cross-entropy and the SGD update.
  * The per-element maths is layer_math.h's, shared with the CUDA kernels. */
 #include "cpu_internal.h"
 #include "layer_math.h"
@@ -12,6 +12,18 @@ cpu_fill (ax_backend *be, ax_tensor *dst, float value)
 #pragma omp parallel for num_threads (CPU_BE (be)->threads) schedule (static)
   for (size_t i = 0; i < n; i++)
     d[i] = value;
+  return AX_OK;
+}
+
+ax_status
+cpu_axpy (ax_backend *be, ax_tensor *dst, float alpha, const ax_tensor *src)
+{
+  float *d = dst->data;
+  const float *x = src->data;
+  size_t n = ax_shape_count (dst->shape);
+#pragma omp parallel for num_threads (CPU_BE (be)->threads) schedule (static)
+  for (size_t i = 0; i < n; i++)
+    d[i] += alpha * x[i];
   return AX_OK;
 }
 

@@ -1,7 +1,8 @@
 /* The paper's two towers (section 3.2) on two CPU backend instances give
  * the same numbers as one instance running grouped convolutions: conv2
- * style (each tower sees its own maps), forward and backward, and conv3
- * style (each tower reads both towers' maps, exchanged by channel copies). */
+ * style (each tower sees its own maps) and conv3 style (each tower reads
+ * both towers' maps, exchanged by channel copies, and the gradients of
+ * those maps are summed back across the towers), forward and backward. */
 #include "kernels/cpu_backend.h"
 #include "backend_test_util.h"
 #include "layer_test_util.h"
@@ -50,11 +51,11 @@ compare_tensors (const ax_tensor *a, const ax_tensor *b)
 enum { N = 2, C = 16, H = 9, W = 9, C2 = 24, C3 = 16 };
 
 typedef struct {
-  double *x, *w2, *b2, *dy, *w3;       /* host data shared by both runs */
+  double *x, *w2, *b2, *dy, *w3, *dz;  /* host data shared by both runs */
   /* One device: */
-  ax_tensor X, DY, Y, DX, DW2, DB2, Z;
-  /* Two towers: */
-  ax_tensor Yt[2], DXt[2], DWt[2], DBt[2], Zt[2];
+  ax_tensor X, DY, Y, DX, DW2, DB2, Z, DZ, DY3, DW3;
+  /* Two towers (DY3t: each tower's share of DY3 after the exchange): */
+  ax_tensor Yt[2], DXt[2], DWt[2], DBt[2], Zt[2], DBOTH[2], DY3t[2], DW3t[2];
 } towers_case;
 
 static const ax_conv_params conv2 = { C2, 5, 5, 1, 2, 2, 1 };
@@ -77,11 +78,16 @@ run_one_device (towers_case *c)
   c->DW2 = arena_tensor (&mem_one, w2.shape, AX_F32);
   c->DB2 = arena_tensor (&mem_one, b2.shape, AX_F32);
   c->Z = arena_tensor (&mem_one, ax_shape_make (N, C3, H, W), AX_F32);
+  c->DZ = tensor_with (&mem_one, c->Z.shape, c->dz);
+  c->DY3 = arena_tensor (&mem_one, y_shape, AX_F32);
+  c->DW3 = arena_tensor (&mem_one, w3.shape, AX_F32);
   CHECK_OK (one, ax_tensor_fill (&c->DW2, 0.0f));
   CHECK_OK (one, ax_tensor_fill (&c->DB2, 0.0f));
+  CHECK_OK (one, ax_tensor_fill (&c->DW3, 0.0f));
   CHECK_OK (one, ax_conv_forward (k2, &c->Y, &c->X, &w2, &b2));
   CHECK_OK (one, ax_conv_backward (k2, &c->DX, &c->DW2, &c->DB2, &c->DY, &c->X, &w2));
   CHECK_OK (one, ax_conv_forward (k3, &c->Z, &c->Y, &w3, NULL));
+  CHECK_OK (one, ax_conv_backward (k3, &c->DY3, &c->DW3, NULL, &c->DZ, &c->Y, &w3));
   ax_kernel_release (k2);
   ax_kernel_release (k3);
 }
@@ -128,9 +134,32 @@ run_tower_conv3 (towers_case *c, int t)
     CHECK_OK (tower[t], ax_tensor_copy_channels (&both, from * C2 / 2,
             &c->Yt[from], 0, C2 / 2));
   ax_tensor w = tensor_with (m, ax_shape_make (C3 / 2, C2, 3, 3), c->w3 + t * w3_half);
-  c->Zt[t] = arena_tensor (m, ax_shape_make (N, C3 / 2, H, W), AX_F32);
+  ax_tensor dz = arena_tensor (m, ax_shape_make (N, C3 / 2, H, W), AX_F32);
+  CHECK_OK (tower[t], ax_tensor_copy_channels (&dz, 0, &c->DZ, t * C3 / 2, C3 / 2));
+  c->Zt[t] = arena_tensor (m, dz.shape, AX_F32);
+  c->DBOTH[t] = arena_tensor (m, y_shape, AX_F32);
+  c->DW3t[t] = arena_tensor (m, w.shape, AX_F32);
+  CHECK_OK (tower[t], ax_tensor_fill (&c->DW3t[t], 0.0f));
   CHECK_OK (tower[t], ax_conv_forward (k, &c->Zt[t], &both, &w, NULL));
+  CHECK_OK (tower[t], ax_conv_backward (k, &c->DBOTH[t], &c->DW3t[t], NULL,
+          &dz, &both, &w));
   ax_kernel_release (k);
+}
+
+/* Each tower's conv3 backward gave gradients for both towers' maps: tower
+ * t's maps get its own share plus the one the other tower sends back. */
+static void
+exchange_conv3_gradients (towers_case *c, int t)
+{
+  arena *m = &mem_tower[t];
+  ax_shape half_y = ax_shape_make (N, C2 / 2, H, W);
+  ax_tensor from_other = arena_tensor (m, half_y, AX_F32);
+  c->DY3t[t] = arena_tensor (m, half_y, AX_F32);
+  CHECK_OK (tower[t], ax_tensor_copy_channels (&c->DY3t[t], 0, &c->DBOTH[t],
+          t * C2 / 2, C2 / 2));
+  CHECK_OK (tower[t], ax_tensor_copy_channels (&from_other, 0,
+          &c->DBOTH[1 - t], t * C2 / 2, C2 / 2));
+  CHECK_OK (tower[t], ax_tensor_axpy (&c->DY3t[t], 1.0f, &from_other));
 }
 
 /* Error between the one device's `whole` and the towers' halves joined. */
@@ -168,6 +197,7 @@ test_towers (void)
     .b2 = new_uniform (C2, -1, 1),
     .dy = new_uniform ((size_t) N * C2 * H * W, -1, 1),
     .w3 = new_uniform (2 * w3_half, -0.2, 0.2),
+    .dz = new_uniform ((size_t) N * C3 * H * W, -1, 1),
   };
   run_one_device (&c);
   int threads_before = omp_get_max_threads ();
@@ -175,20 +205,24 @@ test_towers (void)
     run_tower_conv2 (&c, t);
   for (int t = 0; t < 2; t++)
     run_tower_conv3 (&c, t);
+  for (int t = 0; t < 2; t++)
+    exchange_conv3_gradients (&c, t);
   AX_CHECK (omp_get_max_threads () == threads_before,
       "the caller's thread count is given back");
   double e_y = joined_error (&c.Y, c.Yt), e_dx = joined_error (&c.DX, c.DXt);
   double e_dw = stacked_error (&c.DW2, c.DWt), e_db = stacked_error (&c.DB2, c.DBt);
-  double e_z = joined_error (&c.Z, c.Zt);
+  double e_z = joined_error (&c.Z, c.Zt), e_dy3 = joined_error (&c.DY3, c.DY3t);
+  double e_dw3 = stacked_error (&c.DW3, c.DW3t);
   printf ("  towers vs groups: conv2 out %.1e din %.1e dw %.1e db %.1e; "
-      "conv3 out %.1e\n", e_y, e_dx, e_dw, e_db, e_z);
-  AX_CHECK (e_y < TOL && e_dx < TOL && e_dw < TOL && e_db < TOL && e_z < TOL,
-      "two towers give the grouped numbers");
-  free (c.x); free (c.w2); free (c.b2); free (c.dy); free (c.w3);
+      "conv3 out %.1e din %.1e dw %.1e\n", e_y, e_dx, e_dw, e_db, e_z,
+      e_dy3, e_dw3);
+  AX_CHECK (e_y < TOL && e_dx < TOL && e_dw < TOL && e_db < TOL, "conv2");
+  AX_CHECK (e_z < TOL && e_dy3 < TOL && e_dw3 < TOL, "conv3 with exchange");
+  free (c.x); free (c.w2); free (c.b2); free (c.dy); free (c.w3); free (c.dz);
 }
 
 static void
-test_channel_copy_bounds (void)
+test_channel_copy_and_axpy (void)
 {
   arena_reset (&mem_one);
   ax_tensor a = arena_tensor (&mem_one, ax_shape_make (2, 4, 3, 3), AX_F32);
@@ -198,6 +232,21 @@ test_channel_copy_bounds (void)
   AX_CHECK (ax_tensor_copy_channels (&b, 0, &a, -1, 2) == AX_ERR_SHAPE, "negative");
   AX_CHECK (ax_tensor_copy_channels (&c, 0, &a, 0, 2) == AX_ERR_SHAPE, "other width");
   AX_CHECK (ax_tensor_copy_channels (&b, 2, &a, 0, 4) == AX_OK, "fits exactly");
+  AX_CHECK (ax_tensor_axpy (&a, 1.0f, &b) == AX_ERR_SHAPE, "axpy shapes");
+  ax_tensor other = arena_tensor (&mem_tower[0], a.shape, AX_F32);
+  AX_CHECK (ax_tensor_axpy (&a, 1.0f, &other) == AX_ERR_WRONG_BACKEND,
+      "axpy across backends");
+  float ones[72], twos[72], back[72];
+  for (int i = 0; i < 72; i++) {
+    ones[i] = 1.0f;
+    twos[i] = 2.0f;
+  }
+  CHECK_OK (one, ax_tensor_upload (&a, ones, sizeof ones));
+  ax_tensor d = arena_tensor (&mem_one, a.shape, AX_F32);
+  CHECK_OK (one, ax_tensor_upload (&d, twos, sizeof twos));
+  CHECK_OK (one, ax_tensor_axpy (&a, -0.5f, &d));
+  CHECK_OK (one, ax_tensor_download (back, sizeof back, &a));
+  AX_CHECK (back[0] == 0.0f && back[71] == 0.0f, "1 - 0.5 * 2 = 0");
 }
 
 int
@@ -212,7 +261,7 @@ main (void)
       || !arena_init (&mem_tower[1], tower[1], 4 << 20))
     return 1;
   AX_RUN (test_towers);
-  AX_RUN (test_channel_copy_bounds);
+  AX_RUN (test_channel_copy_and_axpy);
   for (int t = 0; t < 2; t++) {
     ax_slab_free (&mem_tower[t].slab);
     ax_backend_destroy (tower[t]);
