@@ -5,6 +5,8 @@
 #include "kernels/cpu_backend.h"
 #include "backend_test_util.h"
 
+#include "kernels/rng.h"
+
 #include <math.h>
 
 static ax_backend *be;
@@ -130,6 +132,49 @@ test_nonfinite (void)
   ax_kernel_release (sgd);
 }
 
+/* Random parameters, sensible or not: prepare either succeeds or returns a
+ * status, never crashes, and succeeds exactly when the shape rules accept
+ * the op (the backend supports everything ops.c accepts). */
+static void
+test_random_parameters (void)
+{
+  ax_rng rng;
+  ax_rng_seed (&rng, 77);
+  int accepted = 0, disagreements = 0;
+  for (int i = 0; i < 1500; i++) {
+#define R(lo, hi) ((int) ax_rng_below (&rng, (hi) - (lo) + 1) + (lo))
+    ax_op op = { .type = (ax_op_type) R (0, 4),
+      .in = { R (-1, 3), R (-1, 34), R (-1, 12), R (-1, 12) } };
+    op.p.conv = (ax_conv_params) { R (-1, 34), R (-1, 6), R (-1, 6), R (-1, 4),
+      R (-1, 3), R (-1, 3), R (0, 1) };
+    if (op.type == AX_OP_LRN)
+      op.p.lrn = (ax_lrn_params) { R (-1, 7), R (-1, 2) * 1e-3, R (-1, 2) * 0.5,
+        R (-1, 2), R (0, 1) };
+    else if (op.type == AX_OP_MAXPOOL)
+      op.p.pool = (ax_pool_params) { R (-1, 5), R (-1, 3), R (-1, 2) };
+    else if (op.type == AX_OP_FC)
+      op.p.fc = (ax_fc_params) { R (-1, 9), R (0, 1) };
+#undef R
+    ax_op_shapes_t shapes;
+    ax_kernel *k = NULL;
+    int valid = ax_op_shapes (&op, &shapes) == AX_OK;
+    ax_status st = ax_kernel_prepare (be, &op, &k);
+    if ((st == AX_OK) != valid) {
+      disagreements++;
+      printf ("  %s %dx%dx%dx%d: shapes %s, prepare %s (%s)\n",
+          ax_op_name (op.type), op.in.n, op.in.c, op.in.h, op.in.w,
+          valid ? "valid" : "invalid", ax_status_str (st),
+          ax_backend_last_error (be));
+    }
+    accepted += st == AX_OK;
+    ax_kernel_release (k);
+  }
+  printf ("  1500 random ops: %d prepared, %d disagreements\n", accepted,
+      disagreements);
+  AX_CHECK (disagreements == 0, "prepare agrees with the shape rules");
+  AX_CHECK (accepted > 50 && accepted < 1400, "the draw tests both sides");
+}
+
 /* Two instances, as two towers: copies between them, and each refuses the
  * other's tensors. */
 static void
@@ -173,6 +218,7 @@ main (void)
   AX_RUN (test_bad_op_parameters);
   AX_RUN (test_mismatched_tensors);
   AX_RUN (test_nonfinite);
+  AX_RUN (test_random_parameters);
   AX_RUN (test_two_instances);
   ax_slab_free (&mem.slab);
   ax_backend_destroy (be);
