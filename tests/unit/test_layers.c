@@ -289,6 +289,48 @@ test_maxpool (void)
   free (check_unary (&op, -1, 1, "maxpool 3/2 55 -> 27"));
 }
 
+/* Random valid shapes: strides that do not divide the padded input, odd
+ * sizes, kernels up to the input's size, groups of one or two. */
+static void
+test_random_shapes (void)
+{
+  ax_rng rng;
+  ax_rng_seed (&rng, 4242);
+  int conv_cases = 0, pool_cases = 0;
+  while (conv_cases < 25 || pool_cases < 25) {
+#define R(lo, hi) ((int) ax_rng_below (&rng, (hi) - (lo) + 1) + (lo))
+    int groups = R (1, 2);
+    ax_op op = { .type = AX_OP_CONV,
+      .in = { R (1, 3), groups * R (1, 5), R (1, 13), R (1, 13) } };
+    op.p.conv = (ax_conv_params) { groups * R (1, 5), R (1, 5), R (1, 5),
+      R (1, 4), R (0, 2), groups, R (0, 1) };
+    int pool = R (0, 1);
+    if (pool) {
+      op.type = AX_OP_MAXPOOL;
+      op.p.pool = (ax_pool_params) { R (1, 4), R (1, 3), R (0, 1) };
+    }
+#undef R
+    ax_op_shapes_t s;
+    if (ax_op_shapes (&op, &s) != AX_OK || (pool ? pool_cases : conv_cases) >= 25)
+      continue;
+    char label[160];
+    if (pool) {
+      snprintf (label, sizeof label, "maxpool %dx%dx%dx%d k%d s%d p%d",
+          op.in.n, op.in.c, op.in.h, op.in.w, op.p.pool.kernel,
+          op.p.pool.stride, op.p.pool.pad);
+      free (check_unary (&op, -1, 1, label));
+      pool_cases++;
+    } else {
+      snprintf (label, sizeof label, "conv %dx%dx%dx%d -> %d k%dx%d s%d p%d g%d",
+          op.in.n, op.in.c, op.in.h, op.in.w, op.p.conv.out_channels,
+          op.p.conv.kernel_h, op.p.conv.kernel_w, op.p.conv.stride,
+          op.p.conv.pad, op.p.conv.groups);
+      check_weighted (&op, label);
+      conv_cases++;
+    }
+  }
+}
+
 /* Kernels prepared forward-only (inference) need no workspace, give the
  * training forward's numbers, and refuse a backward pass. */
 static void
@@ -367,6 +409,7 @@ main (void)
   AX_RUN (test_lrn);
   AX_RUN (test_maxpool);
   AX_RUN (test_forward_only);
+  AX_RUN (test_random_shapes);
   ax_slab_free (&mem.slab);
   ax_backend_destroy (be);
   return ax_test_finish ();
