@@ -1,0 +1,416 @@
+/* The CPU backend's oneDNN layers against the float64 references: forward
+ * outputs, data gradients and accumulated parameter gradients of conv (with
+ * groups), fc, ReLU, LRN (paper and Caffe constants) and max-pool 3/2. */
+#include "kernels/cpu_backend.h"
+#include "kernels/ref_layers.h"
+#include "backend_test_util.h"
+#include "layer_test_util.h"
+
+static ax_backend *be;
+static arena mem;
+
+#define TOL 2e-5
+
+/* --- conv and fc: forward, backward data, accumulated weight gradients --- */
+
+typedef struct {
+  ax_shape in, out, weight, bias;
+  double *x, *w, *b, *dout, *dw0, *db0;  /* inputs, and the gradients' start */
+} weighted_data;
+
+static void
+weighted_data_init (weighted_data *d, const ax_op_shapes_t *s)
+{
+  d->in = s->in; d->out = s->out; d->weight = s->weight; d->bias = s->bias;
+  d->x = new_uniform (ax_shape_count (s->in), -1, 1);
+  d->w = new_uniform (ax_shape_count (s->weight), -1, 1);
+  d->b = new_uniform (ax_shape_count (s->bias), -1, 1);
+  d->dout = new_uniform (ax_shape_count (s->out), -1, 1);
+  d->dw0 = new_uniform (ax_shape_count (s->weight), -1, 1);
+  d->db0 = new_uniform (ax_shape_count (s->bias), -1, 1);
+}
+
+static void
+weighted_data_clear (weighted_data *d)
+{
+  free (d->x); free (d->w); free (d->b); free (d->dout); free (d->dw0);
+  free (d->db0);
+}
+
+/* Runs the op on the backend; fills out, din, dw, db (host arrays). */
+static void
+run_weighted (const ax_op *op, const weighted_data *d, double *out,
+    double *din, double *dw, double *db)
+{
+  ax_kernel *k = NULL;
+  int has_bias = ax_shape_count (d->bias) > 0;
+  CHECK_OK (be, ax_kernel_prepare (be, op, &k));
+  if (!k)
+    return;
+  arena_reset (&mem);
+  ax_tensor x = arena_tensor (&mem, d->in, AX_F32);
+  ax_tensor w = arena_tensor (&mem, d->weight, AX_F32);
+  ax_tensor y = arena_tensor (&mem, d->out, AX_F32);
+  ax_tensor dy = arena_tensor (&mem, d->out, AX_F32);
+  ax_tensor dx = arena_tensor (&mem, d->in, AX_F32);
+  ax_tensor dwt = arena_tensor (&mem, d->weight, AX_F32);
+  ax_tensor b, dbt;
+  if (has_bias) {
+    b = arena_tensor (&mem, d->bias, AX_F32);
+    dbt = arena_tensor (&mem, d->bias, AX_F32);
+    CHECK_OK (be, upload_doubles (&b, d->b));
+    CHECK_OK (be, upload_doubles (&dbt, d->db0));
+  }
+  CHECK_OK (be, upload_doubles (&x, d->x));
+  CHECK_OK (be, upload_doubles (&w, d->w));
+  CHECK_OK (be, upload_doubles (&dy, d->dout));
+  CHECK_OK (be, upload_doubles (&dwt, d->dw0));
+  int conv = op->type == AX_OP_CONV;
+  CHECK_OK (be, (conv ? ax_conv_forward : ax_fc_forward) (k, &y, &x, &w,
+          has_bias ? &b : NULL));
+  CHECK_OK (be, (conv ? ax_conv_backward : ax_fc_backward) (k, &dx, &dwt,
+          has_bias ? &dbt : NULL, &dy, &x, &w));
+  CHECK_OK (be, download_doubles (out, &y));
+  CHECK_OK (be, download_doubles (din, &dx));
+  CHECK_OK (be, download_doubles (dw, &dwt));
+  if (has_bias)
+    CHECK_OK (be, download_doubles (db, &dbt));
+  ax_kernel_release (k);
+}
+
+static void
+check_weighted (const ax_op *op, const char *label)
+{
+  ax_op_shapes_t s;
+  AX_CHECK (ax_op_shapes (op, &s) == AX_OK, "%s: shapes", label);
+  weighted_data d;
+  weighted_data_init (&d, &s);
+  size_t n_in = ax_shape_count (s.in), n_out = ax_shape_count (s.out);
+  size_t n_w = ax_shape_count (s.weight), n_b = ax_shape_count (s.bias);
+  double *out = new_zeros (n_out), *din = new_zeros (n_in);
+  double *dw = new_zeros (n_w), *db = new_zeros (n_b);
+  double *r_out = new_zeros (n_out), *r_din = new_zeros (n_in);
+  double *r_dw = new_zeros (n_w), *r_db = new_zeros (n_b);
+  memcpy (r_dw, d.dw0, n_w * sizeof (double));
+  memcpy (r_db, d.db0, n_b * sizeof (double));
+  const double *b = n_b ? d.b : NULL;
+  if (op->type == AX_OP_CONV) {
+    ref_conv_forward (r_out, d.x, d.w, b, s.in, &op->p.conv);
+    ref_conv_backward (r_din, r_dw, n_b ? r_db : NULL, d.dout, d.x, d.w, s.in,
+        &op->p.conv);
+  } else {
+    int in_f = s.in.c * s.in.h * s.in.w;
+    ref_fc_forward (r_out, d.x, d.w, b, s.in.n, in_f, s.out.c);
+    ref_fc_backward (r_din, r_dw, n_b ? r_db : NULL, d.dout, d.x, d.w, s.in.n,
+        in_f, s.out.c);
+  }
+  run_weighted (op, &d, out, din, dw, db);
+  double e_out = normalised_error (out, r_out, n_out);
+  double e_in = normalised_error (din, r_din, n_in);
+  double e_w = normalised_error (dw, r_dw, n_w);
+  double e_b = n_b ? normalised_error (db, r_db, n_b) : 0.0;
+  printf ("  %s: error out %.1e din %.1e dw %.1e db %.1e\n", label, e_out,
+      e_in, e_w, e_b);
+  AX_CHECK (e_out < TOL && e_in < TOL && e_w < TOL && e_b < TOL, "%s", label);
+  weighted_data_clear (&d);
+  free (out); free (din); free (dw); free (db);
+  free (r_out); free (r_din); free (r_dw); free (r_db);
+}
+
+static void
+conv_cases (const char *layout)
+{
+  static const struct {
+    ax_shape in;
+    ax_conv_params p;
+    const char *what;
+  } cases[] = {
+    { { 2, 4, 9, 9 }, { 6, 3, 3, 1, 1, 2, 1 }, "3x3 pad 1 groups 2" },
+    { { 2, 3, 23, 23 }, { 8, 11, 11, 4, 2, 1, 1 }, "11x11 stride 4 pad 2" },
+    { { 3, 6, 7, 5 }, { 4, 3, 5, 2, 0, 2, 0 }, "3x5 stride 2 odd groups 2 no bias" },
+    { { 2, 8, 6, 6 }, { 10, 5, 5, 1, 2, 2, 1 }, "5x5 pad 2 groups 2" },
+    { { 2, 32, 7, 7 }, { 32, 3, 3, 1, 1, 2, 1 }, "3x3 32 maps groups 2" },
+    { { 2, 16, 9, 9 }, { 48, 5, 5, 1, 2, 1, 1 }, "5x5 16 -> 48 maps" },
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    ax_op op = { .type = AX_OP_CONV, .in = cases[i].in, .p.conv = cases[i].p };
+    char label[128];
+    snprintf (label, sizeof label, "conv %s, %s", cases[i].what, layout);
+    check_weighted (&op, label);
+  }
+}
+
+/* Both ways the CPU backend runs convolutions must agree with the reference. */
+static void
+test_conv (void)
+{
+  ax_cpu_backend_set_blocked_conv (be, 1);
+  conv_cases ("blocked");
+  ax_cpu_backend_set_blocked_conv (be, 0);
+  conv_cases ("plain");
+  ax_cpu_backend_set_blocked_conv (be, 1);
+}
+
+static void
+test_fc (void)
+{
+  ax_op op = { .type = AX_OP_FC, .in = ax_shape_make (3, 5, 3, 3),
+    .p.fc = { 7, 1 } };
+  check_weighted (&op, "fc 5x3x3 -> 7");
+  op.in = ax_shape_make (4, 33, 1, 1);
+  op.p.fc = (ax_fc_params) { 10, 0 };
+  check_weighted (&op, "fc 33 -> 10 no bias");
+}
+
+/* --- ReLU, LRN, max-pool: one input, one output, maybe a workspace --- */
+
+static void
+run_unary (ax_kernel *k, const double *x, const double *dout, double *out,
+    double *din)
+{
+  const ax_op_shapes_t *s = ax_kernel_shapes (k);
+  ax_shape ws_shape = ax_kernel_workspace_shape (k);
+  arena_reset (&mem);
+  ax_tensor tx = arena_tensor (&mem, s->in, AX_F32);
+  ax_tensor ty = arena_tensor (&mem, s->out, AX_F32);
+  ax_tensor tdy = arena_tensor (&mem, s->out, AX_F32);
+  ax_tensor tdx = arena_tensor (&mem, s->in, AX_F32);
+  ax_tensor tws, *ws = NULL;
+  if (ax_shape_count (ws_shape)) {
+    tws = arena_tensor (&mem, ws_shape, AX_F32);
+    ws = &tws;
+  }
+  CHECK_OK (be, upload_doubles (&tx, x));
+  CHECK_OK (be, upload_doubles (&tdy, dout));
+  switch (ax_kernel_op (k)->type) {
+    case AX_OP_RELU:
+      CHECK_OK (be, ax_relu_forward (k, &ty, &tx));
+      CHECK_OK (be, ax_relu_backward (k, &tdx, &tdy, &ty));
+      break;
+    case AX_OP_LRN:
+      CHECK_OK (be, ax_lrn_forward (k, &ty, ws, &tx));
+      CHECK_OK (be, ax_lrn_backward (k, &tdx, &tdy, &tx, &ty, ws));
+      break;
+    default:
+      CHECK_OK (be, ax_maxpool_forward (k, &ty, ws, &tx));
+      CHECK_OK (be, ax_maxpool_backward (k, &tdx, &tdy, &tx, &ty, ws));
+      break;
+  }
+  CHECK_OK (be, download_doubles (out, &ty));
+  CHECK_OK (be, download_doubles (din, &tdx));
+}
+
+/* Backend against reference; returns the forward output for more checks. */
+static double *
+check_unary (const ax_op *op, double lo, double hi, const char *label)
+{
+  ax_op_shapes_t s;
+  ax_kernel *k = NULL;
+  AX_CHECK (ax_op_shapes (op, &s) == AX_OK, "%s: shapes", label);
+  CHECK_OK (be, ax_kernel_prepare (be, op, &k));
+  size_t n_in = ax_shape_count (s.in), n_out = ax_shape_count (s.out);
+  double *x = new_uniform (n_in, lo, hi), *dout = new_uniform (n_out, -1, 1);
+  double *out = new_zeros (n_out), *din = new_zeros (n_in);
+  double *r_out = new_zeros (n_out), *r_din = new_zeros (n_in);
+  if (k)
+    run_unary (k, x, dout, out, din);
+  switch (op->type) {
+    case AX_OP_RELU:
+      ref_relu_forward (r_out, x, n_in);
+      ref_relu_backward (r_din, dout, r_out, n_in);
+      break;
+    case AX_OP_LRN:
+      ref_lrn_forward (r_out, x, s.in, &op->p.lrn);
+      ref_lrn_backward (r_din, dout, x, s.in, &op->p.lrn);
+      break;
+    default:
+      ref_maxpool_forward (r_out, x, s.in, &op->p.pool);
+      ref_maxpool_backward (r_din, dout, x, s.in, &op->p.pool);
+      break;
+  }
+  double e_out = normalised_error (out, r_out, n_out);
+  double e_in = normalised_error (din, r_din, n_in);
+  printf ("  %s: error out %.1e din %.1e\n", label, e_out, e_in);
+  AX_CHECK (e_out < TOL && e_in < TOL, "%s", label);
+  ax_kernel_release (k);
+  free (x); free (dout); free (din); free (r_out); free (r_din);
+  return out;
+}
+
+static void
+test_relu (void)
+{
+  ax_op op = { .type = AX_OP_RELU, .in = ax_shape_make (2, 3, 5, 7) };
+  free (check_unary (&op, -1, 1, "relu"));
+}
+
+static void
+test_lrn (void)
+{
+  /* Inputs up to 30 so that alpha * sum a^2 is comparable to k, and the
+   * two conventions for alpha give visibly different outputs. */
+  ax_op op = { .type = AX_OP_LRN, .in = ax_shape_make (2, 9, 5, 3) };
+  ax_rng saved = test_rng;
+  op.p.lrn = AX_LRN_PAPER;
+  double *paper = check_unary (&op, -30, 30, "lrn paper k=2 n=5 alpha=1e-4");
+  test_rng = saved;
+  op.p.lrn = AX_LRN_PAPER;
+  op.p.lrn.alpha_divided_by_size = 1;
+  double *divided = check_unary (&op, -30, 30, "lrn alpha divided by n");
+  size_t n = ax_shape_count (op.in);
+  double diff = normalised_error (paper, divided, n);
+  printf ("  paper vs divided alpha differ by %.1e\n", diff);
+  AX_CHECK (diff > 1e-2, "the alpha convention must matter for this input");
+  op.p.lrn = AX_LRN_CAFFE;
+  free (check_unary (&op, -30, 30, "lrn caffe k=1 alpha/n"));
+  op.p.lrn = (ax_lrn_params) { 3, 0.5, 0.75, 1.0, 0 };
+  free (check_unary (&op, -3, 3, "lrn size 3 strong alpha"));
+  /* 32 maps: the backend runs oneDNN's JIT LRN in a blocked layout. */
+  op.in = ax_shape_make (2, 32, 6, 5);
+  op.p.lrn = AX_LRN_PAPER;
+  free (check_unary (&op, -30, 30, "lrn paper, 32 maps (blocked)"));
+  op.p.lrn = AX_LRN_CAFFE;
+  free (check_unary (&op, -30, 30, "lrn caffe, 32 maps (blocked)"));
+  free (paper);
+  free (divided);
+}
+
+static void
+test_maxpool (void)
+{
+  ax_op op = { .type = AX_OP_MAXPOOL, .in = ax_shape_make (2, 3, 13, 13),
+    .p.pool = { 3, 2, 0 } };
+  free (check_unary (&op, -1, 1, "maxpool 3/2 13 -> 6"));
+  op.in = ax_shape_make (3, 2, 8, 11);
+  op.p.pool = (ax_pool_params) { 3, 2, 1 };
+  free (check_unary (&op, -1, 1, "maxpool 3/2 pad 1 odd sizes"));
+  op.in = ax_shape_make (2, 4, 55, 55);
+  op.p.pool = (ax_pool_params) { 3, 2, 0 };
+  free (check_unary (&op, -1, 1, "maxpool 3/2 55 -> 27"));
+}
+
+/* Random valid shapes: strides that do not divide the padded input, odd
+ * sizes, kernels up to the input's size, groups of one or two. */
+static void
+test_random_shapes (void)
+{
+  ax_rng rng;
+  ax_rng_seed (&rng, 4242);
+  int conv_cases = 0, pool_cases = 0;
+  while (conv_cases < 25 || pool_cases < 25) {
+#define R(lo, hi) ((int) ax_rng_below (&rng, (hi) - (lo) + 1) + (lo))
+    int groups = R (1, 2);
+    ax_op op = { .type = AX_OP_CONV,
+      .in = { R (1, 3), groups * R (1, 5), R (1, 13), R (1, 13) } };
+    op.p.conv = (ax_conv_params) { groups * R (1, 5), R (1, 5), R (1, 5),
+      R (1, 4), R (0, 2), groups, R (0, 1) };
+    int pool = R (0, 1);
+    if (pool) {
+      op.type = AX_OP_MAXPOOL;
+      op.p.pool = (ax_pool_params) { R (1, 4), R (1, 3), R (0, 1) };
+    }
+#undef R
+    ax_op_shapes_t s;
+    if (ax_op_shapes (&op, &s) != AX_OK || (pool ? pool_cases : conv_cases) >= 25)
+      continue;
+    char label[160];
+    if (pool) {
+      snprintf (label, sizeof label, "maxpool %dx%dx%dx%d k%d s%d p%d",
+          op.in.n, op.in.c, op.in.h, op.in.w, op.p.pool.kernel,
+          op.p.pool.stride, op.p.pool.pad);
+      free (check_unary (&op, -1, 1, label));
+      pool_cases++;
+    } else {
+      snprintf (label, sizeof label, "conv %dx%dx%dx%d -> %d k%dx%d s%d p%d g%d",
+          op.in.n, op.in.c, op.in.h, op.in.w, op.p.conv.out_channels,
+          op.p.conv.kernel_h, op.p.conv.kernel_w, op.p.conv.stride,
+          op.p.conv.pad, op.p.conv.groups);
+      check_weighted (&op, label);
+      conv_cases++;
+    }
+  }
+}
+
+/* Kernels prepared forward-only (inference) need no workspace, give the
+ * training forward's numbers, and refuse a backward pass. */
+static void
+test_forward_only (void)
+{
+  ax_op ops[3] = {
+    { .type = AX_OP_LRN, .in = { 2, 32, 7, 7 }, .p.lrn = AX_LRN_PAPER },
+    { .type = AX_OP_MAXPOOL, .in = { 2, 32, 7, 7 }, .p.pool = { 3, 2, 0 } },
+    { .type = AX_OP_CONV, .in = { 2, 32, 7, 7 }, .p.conv = { 16, 3, 3, 1, 1, 2, 0 } },
+  };
+  for (int i = 0; i < 3; i++) {
+    ax_kernel *train = NULL, *infer = NULL;
+    ax_op op = ops[i];
+    CHECK_OK (be, ax_kernel_prepare (be, &op, &train));
+    op.forward_only = 1;
+    CHECK_OK (be, ax_kernel_prepare (be, &op, &infer));
+    if (!train || !infer)
+      return;
+    AX_CHECK (ax_shape_count (ax_kernel_workspace_shape (infer)) == 0,
+        "no workspace when forward-only");
+    const ax_op_shapes_t *s = ax_kernel_shapes (train);
+    arena_reset (&mem);
+    ax_tensor x = arena_tensor (&mem, s->in, AX_F32);
+    ax_tensor a = arena_tensor (&mem, s->out, AX_F32);
+    ax_tensor b = arena_tensor (&mem, s->out, AX_F32);
+    ax_tensor w = arena_tensor (&mem, ax_shape_count (s->weight) ? s->weight
+        : s->out, AX_F32);
+    ax_shape ws_shape = ax_kernel_workspace_shape (train);
+    ax_tensor ws = arena_tensor (&mem, ax_shape_count (ws_shape) ? ws_shape
+        : s->out, AX_F32);
+    double *v = new_uniform (ax_shape_count (s->in), -1, 1);
+    CHECK_OK (be, upload_doubles (&x, v));
+    CHECK_OK (be, ax_tensor_fill (&w, 0.1f));
+    ax_tensor *ws_or_null = ax_shape_count (ws_shape) ? &ws : NULL;
+    ax_status back = AX_OK;
+    if (op.type == AX_OP_LRN) {
+      CHECK_OK (be, ax_lrn_forward (train, &a, ws_or_null, &x));
+      CHECK_OK (be, ax_lrn_forward (infer, &b, NULL, &x));
+      back = ax_lrn_backward (infer, &x, &a, &x, &b, NULL);
+    } else if (op.type == AX_OP_MAXPOOL) {
+      CHECK_OK (be, ax_maxpool_forward (train, &a, ws_or_null, &x));
+      CHECK_OK (be, ax_maxpool_forward (infer, &b, NULL, &x));
+      back = ax_maxpool_backward (infer, &x, &a, &x, &b, NULL);
+    } else {
+      CHECK_OK (be, ax_conv_forward (train, &a, &x, &w, NULL));
+      CHECK_OK (be, ax_conv_forward (infer, &b, &x, &w, NULL));
+      back = ax_conv_backward (infer, &x, &w, NULL, &a, &x, &w);
+    }
+    size_t n = ax_shape_count (s->out);
+    double *ra = new_zeros (n), *rb = new_zeros (n);
+    CHECK_OK (be, download_doubles (ra, &a));
+    CHECK_OK (be, download_doubles (rb, &b));
+    double err = normalised_error (rb, ra, n);
+    printf ("  %s forward-only vs training: %.1e\n", ax_op_name (op.type), err);
+    AX_CHECK (err < 1e-6, "same forward");
+    AX_CHECK (back == AX_ERR_INVALID_ARG, "backward refused: %s",
+        ax_status_str (back));
+    ax_kernel_release (train);
+    ax_kernel_release (infer);
+    free (v); free (ra); free (rb);
+  }
+}
+
+int
+main (void)
+{
+  ax_rng_seed (&test_rng, 1409);
+  if (ax_cpu_backend_create (0, &be) != AX_OK || !arena_init (&mem, be, 64 << 20)) {
+    fprintf (stderr, "cannot create the CPU backend\n");
+    return 1;
+  }
+  printf ("cpu backend: %d threads\n", ax_cpu_backend_threads (be));
+  AX_RUN (test_conv);
+  AX_RUN (test_fc);
+  AX_RUN (test_relu);
+  AX_RUN (test_lrn);
+  AX_RUN (test_maxpool);
+  AX_RUN (test_forward_only);
+  AX_RUN (test_random_shapes);
+  ax_slab_free (&mem.slab);
+  ax_backend_destroy (be);
+  return ax_test_finish ();
+}

@@ -1,0 +1,281 @@
+/* The float64 reference layers checked against themselves: every backward
+ * pass against central finite differences of its forward pass, on small
+ * random shapes with groups, strides, padding and odd sizes. */
+#include "kernels/ref_layers.h"
+#include "kernels/ops.h"
+#include "tests/ax_test.h"
+#include "layer_test_util.h"
+
+#include <string.h>
+
+/* The scalar loss sum(out * r) of a layer, evaluated by `loss`. */
+typedef double (*loss_fn) (void *ctx);
+
+static double
+weighted_sum (const double *out, const double *r, size_t n)
+{
+  double s = 0.0;
+  for (size_t i = 0; i < n; i++)
+    s += out[i] * r[i];
+  return s;
+}
+
+/* Normalised max error between `analytic` and central differences of
+ * `loss` with respect to each element of x. */
+static double
+finite_difference_error (loss_fn loss, void *ctx, double *x, size_t n,
+    const double *analytic)
+{
+  const double h = 1e-5;
+  double *numeric = new_zeros (n);
+  for (size_t i = 0; i < n; i++) {
+    double saved = x[i];
+    x[i] = saved + h;
+    double up = loss (ctx);
+    x[i] = saved - h;
+    double down = loss (ctx);
+    x[i] = saved;
+    numeric[i] = (up - down) / (2 * h);
+  }
+  double err = normalised_error (analytic, numeric, n);
+  free (numeric);
+  return err;
+}
+
+#define FD_TOL 1e-7
+
+/* --- convolution --- */
+
+typedef struct {
+  ax_shape in_shape;
+  ax_conv_params p;
+  double *in, *w, *b, *out, *r;
+  size_t n_out;
+} conv_case;
+
+static double
+conv_loss (void *ctx)
+{
+  conv_case *c = ctx;
+  ref_conv_forward (c->out, c->in, c->w, c->b, c->in_shape, &c->p);
+  return weighted_sum (c->out, c->r, c->n_out);
+}
+
+static void
+check_conv (ax_shape in_shape, ax_conv_params p)
+{
+  ax_op op = { .type = AX_OP_CONV, .in = in_shape, .p.conv = p };
+  ax_op_shapes_t s;
+  AX_CHECK (ax_op_shapes (&op, &s) == AX_OK, "conv shapes");
+  conv_case c = { in_shape, p, NULL, NULL, NULL, NULL, NULL,
+    ax_shape_count (s.out) };
+  size_t n_in = ax_shape_count (s.in), n_w = ax_shape_count (s.weight);
+  c.in = new_uniform (n_in, -1, 1);
+  c.w = new_uniform (n_w, -1, 1);
+  c.b = p.has_bias ? new_uniform (p.out_channels, -1, 1) : NULL;
+  c.out = new_zeros (c.n_out);
+  c.r = new_uniform (c.n_out, -1, 1);
+  double *din = new_zeros (n_in), *dw = new_zeros (n_w);
+  double *db = p.has_bias ? new_zeros (p.out_channels) : NULL;
+  ref_conv_backward (din, dw, db, c.r, c.in, c.w, in_shape, &p);
+  double e_in = finite_difference_error (conv_loss, &c, c.in, n_in, din);
+  double e_w = finite_difference_error (conv_loss, &c, c.w, n_w, dw);
+  double e_b = p.has_bias ? finite_difference_error (conv_loss, &c, c.b,
+      p.out_channels, db) : 0.0;
+  printf ("  conv %dx%dx%dx%d k%dx%d s%d p%d g%d: fd error in %.1e w %.1e b %.1e\n",
+      in_shape.n, in_shape.c, in_shape.h, in_shape.w, p.kernel_h, p.kernel_w,
+      p.stride, p.pad, p.groups, e_in, e_w, e_b);
+  AX_CHECK (e_in < FD_TOL && e_w < FD_TOL && e_b < FD_TOL, "conv gradients");
+  /* Backward accumulates into dw: a second call doubles it. */
+  double *dw2 = new_zeros (n_w);
+  memcpy (dw2, dw, n_w * sizeof *dw);
+  ref_conv_backward (NULL, dw2, NULL, c.r, c.in, c.w, in_shape, &p);
+  AX_CHECK_CLOSE (dw2[0], 2 * dw[0], 1e-12, 1e-12);
+  free (c.in); free (c.w); free (c.b); free (c.out); free (c.r);
+  free (din); free (dw); free (db); free (dw2);
+}
+
+static void
+test_conv_gradients (void)
+{
+  check_conv (ax_shape_make (2, 4, 7, 7),
+      (ax_conv_params) { 6, 3, 3, 1, 1, 2, 1 });
+  check_conv (ax_shape_make (1, 3, 13, 11),
+      (ax_conv_params) { 4, 5, 5, 4, 2, 1, 1 });
+  check_conv (ax_shape_make (2, 6, 6, 5),
+      (ax_conv_params) { 4, 3, 2, 2, 0, 2, 0 });
+}
+
+/* --- fully connected --- */
+
+typedef struct {
+  int batch, in_f, out_f;
+  double *in, *w, *b, *out, *r;
+} fc_case;
+
+static double
+fc_loss (void *ctx)
+{
+  fc_case *c = ctx;
+  ref_fc_forward (c->out, c->in, c->w, c->b, c->batch, c->in_f, c->out_f);
+  return weighted_sum (c->out, c->r, (size_t) c->batch * c->out_f);
+}
+
+static void
+test_fc_gradients (void)
+{
+  fc_case c = { 3, 20, 7, NULL, NULL, NULL, NULL, NULL };
+  size_t n_in = 60, n_w = 140, n_out = 21;
+  c.in = new_uniform (n_in, -1, 1);
+  c.w = new_uniform (n_w, -1, 1);
+  c.b = new_uniform (7, -1, 1);
+  c.out = new_zeros (n_out);
+  c.r = new_uniform (n_out, -1, 1);
+  double *din = new_zeros (n_in), *dw = new_zeros (n_w), *db = new_zeros (7);
+  ref_fc_backward (din, dw, db, c.r, c.in, c.w, 3, 20, 7);
+  double e_in = finite_difference_error (fc_loss, &c, c.in, n_in, din);
+  double e_w = finite_difference_error (fc_loss, &c, c.w, n_w, dw);
+  double e_b = finite_difference_error (fc_loss, &c, c.b, 7, db);
+  printf ("  fc 3x20 -> 7: fd error in %.1e w %.1e b %.1e\n", e_in, e_w, e_b);
+  AX_CHECK (e_in < FD_TOL && e_w < FD_TOL && e_b < FD_TOL, "fc gradients");
+  free (c.in); free (c.w); free (c.b); free (c.out); free (c.r);
+  free (din); free (dw); free (db);
+}
+
+/* --- ReLU, LRN, max-pool: layers with one input --- */
+
+typedef struct {
+  ax_op op;
+  double *in, *out, *r;
+  size_t n_out;
+} unary_case;
+
+static void
+unary_forward (unary_case *c)
+{
+  size_t n = ax_shape_count (c->op.in);
+  switch (c->op.type) {
+    case AX_OP_RELU: ref_relu_forward (c->out, c->in, n); break;
+    case AX_OP_LRN: ref_lrn_forward (c->out, c->in, c->op.in, &c->op.p.lrn); break;
+    default: ref_maxpool_forward (c->out, c->in, c->op.in, &c->op.p.pool); break;
+  }
+}
+
+static double
+unary_loss (void *ctx)
+{
+  unary_case *c = ctx;
+  unary_forward (c);
+  return weighted_sum (c->out, c->r, c->n_out);
+}
+
+static double
+unary_error (ax_op op, double lo, double hi)
+{
+  ax_op_shapes_t s;
+  ax_op_shapes (&op, &s);
+  size_t n_in = ax_shape_count (s.in);
+  unary_case c = { op, new_uniform (n_in, lo, hi), NULL, NULL,
+    ax_shape_count (s.out) };
+  c.out = new_zeros (c.n_out);
+  c.r = new_uniform (c.n_out, -1, 1);
+  /* ReLU's kink: keep inputs away from zero. */
+  for (size_t i = 0; op.type == AX_OP_RELU && i < n_in; i++)
+    if (fabs (c.in[i]) < 1e-3)
+      c.in[i] = 0.5;
+  double *din = new_zeros (n_in);
+  unary_forward (&c);
+  switch (op.type) {
+    case AX_OP_RELU: ref_relu_backward (din, c.r, c.out, n_in); break;
+    case AX_OP_LRN: ref_lrn_backward (din, c.r, c.in, op.in, &op.p.lrn); break;
+    default: ref_maxpool_backward (din, c.r, c.in, op.in, &op.p.pool); break;
+  }
+  double err = finite_difference_error (unary_loss, &c, c.in, n_in, din);
+  free (c.in); free (c.out); free (c.r); free (din);
+  return err;
+}
+
+static void
+test_relu_gradients (void)
+{
+  double e = unary_error ((ax_op) { .type = AX_OP_RELU,
+        .in = ax_shape_make (2, 3, 5, 7) }, -1, 1);
+  printf ("  relu: fd error %.1e\n", e);
+  AX_CHECK (e < FD_TOL, "relu gradient");
+}
+
+static void
+test_lrn_gradients (void)
+{
+  /* Large inputs so that alpha * sum a^2 is comparable to k. */
+  ax_shape s = ax_shape_make (2, 7, 3, 4);
+  double paper = unary_error ((ax_op) { .type = AX_OP_LRN, .in = s,
+        .p.lrn = AX_LRN_PAPER }, -30, 30);
+  double caffe = unary_error ((ax_op) { .type = AX_OP_LRN, .in = s,
+        .p.lrn = AX_LRN_CAFFE }, -30, 30);
+  ax_lrn_params strong = { 3, 0.3, 0.75, 1.0, 0 };
+  double big = unary_error ((ax_op) { .type = AX_OP_LRN, .in = s,
+        .p.lrn = strong }, -3, 3);
+  printf ("  lrn: fd error paper %.1e caffe %.1e strong %.1e\n", paper,
+      caffe, big);
+  AX_CHECK (paper < FD_TOL && caffe < FD_TOL && big < FD_TOL, "lrn gradient");
+}
+
+static void
+test_maxpool_gradients (void)
+{
+  double a = unary_error ((ax_op) { .type = AX_OP_MAXPOOL,
+        .in = ax_shape_make (2, 3, 9, 9), .p.pool = { 3, 2, 0 } }, -1, 1);
+  double b = unary_error ((ax_op) { .type = AX_OP_MAXPOOL,
+        .in = ax_shape_make (1, 2, 8, 11), .p.pool = { 3, 2, 1 } }, -1, 1);
+  printf ("  maxpool 3/2: fd error %.1e, padded odd %.1e\n", a, b);
+  AX_CHECK (a < FD_TOL && b < FD_TOL, "maxpool gradient");
+}
+
+/* --- softmax with cross-entropy --- */
+
+typedef struct {
+  int batch, classes;
+  double *logits, *probs, *losses;
+  int32_t *labels;
+} xent_case;
+
+static double
+xent_loss (void *ctx)
+{
+  xent_case *c = ctx;
+  ref_softmax_xent_forward (c->losses, c->probs, c->logits, c->labels,
+      c->batch, c->classes);
+  double sum = 0.0;
+  for (int i = 0; i < c->batch; i++)
+    sum += c->losses[i];
+  return sum / c->batch;
+}
+
+static void
+test_softmax_xent_gradients (void)
+{
+  int32_t labels[4] = { 0, 4, 2, 4 };
+  xent_case c = { 4, 5, new_uniform (20, -3, 3), new_zeros (20),
+    new_zeros (4), labels };
+  double *d = new_zeros (20);
+  xent_loss (&c);
+  ref_softmax_xent_backward (d, c.probs, labels, 4, 5, 1.0 / 4);
+  double e = finite_difference_error (xent_loss, &c, c.logits, 20, d);
+  printf ("  softmax-xent: fd error %.1e\n", e);
+  AX_CHECK (e < FD_TOL, "softmax-xent gradient");
+  free (c.logits); free (c.probs); free (c.losses); free (d);
+}
+
+int
+main (void)
+{
+  ax_rng_seed (&test_rng, 20121203);
+  AX_RUN (test_conv_gradients);
+  AX_RUN (test_fc_gradients);
+  AX_RUN (test_relu_gradients);
+  AX_RUN (test_lrn_gradients);
+  AX_RUN (test_maxpool_gradients);
+  AX_RUN (test_softmax_xent_gradients);
+  return ax_test_finish ();
+}
