@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "plugin/gstalexnetmeta.h"
+#include "tests/gst_test_util.h"
 
 static gchar *tmpdir;
 
@@ -324,35 +325,15 @@ GST_START_TEST (test_list_file)
 
 GST_END_TEST;
 
-/* Sets the element to PAUSED, expects failure and an error whose message
- * contains @needle. */
 static void
 expect_start_error (const gchar * location, const gchar * needle)
 {
-  GstElement *pipe = gst_pipeline_new (NULL);
   GstElement *src = gst_element_factory_make ("dataset-src", NULL);
-  GstElement *sink = gst_element_factory_make ("fakesink", NULL);
-  GstBus *bus = gst_element_get_bus (pipe);
-  GstMessage *msg;
-  GError *err = NULL;
 
-  fail_unless (src && sink);
+  fail_unless (src != NULL);
   if (location)
     g_object_set (src, "location", location, NULL);
-  gst_bin_add_many (GST_BIN (pipe), src, sink, NULL);
-  fail_unless (gst_element_link (src, sink));
-  fail_unless (gst_element_set_state (pipe, GST_STATE_PAUSED) ==
-      GST_STATE_CHANGE_FAILURE);
-  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
-  fail_unless (msg != NULL, "no error message for %s", location);
-  gst_message_parse_error (msg, &err, NULL);
-  fail_unless (strstr (err->message, needle) != NULL,
-      "error '%s' does not mention '%s'", err->message, needle);
-  g_error_free (err);
-  gst_message_unref (msg);
-  gst_element_set_state (pipe, GST_STATE_NULL);
-  gst_object_unref (bus);
-  gst_object_unref (pipe);
+  check_start_fails_with (src, needle, NULL);
 }
 
 GST_START_TEST (test_bad_locations)
@@ -411,27 +392,6 @@ setup (void)
 {
   tmpdir = g_dir_make_tmp ("dataset-src-XXXXXX", NULL);
   fail_unless (tmpdir != NULL);
-}
-
-static void
-remove_tree (const gchar * path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  const gchar *name;
-
-  if (dir != NULL) {
-    while ((name = g_dir_read_name (dir)) != NULL) {
-      gchar *child = g_build_filename (path, name, NULL);
-      if (g_file_test (child, G_FILE_TEST_IS_DIR)
-          && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_unlink (child);
-      g_free (child);
-    }
-    g_dir_close (dir);
-  }
-  g_rmdir (path);
 }
 
 static void

@@ -11,6 +11,7 @@
 #include "kernels/rng.h"
 #include "plugin/gstalexnetmeta.h"
 #include "plugin/gstalexnetstats.h"
+#include "tests/gst_test_util.h"
 
 /* ImageNet values as published (design.md), written out here so the test
  * does not depend on the code it checks. */
@@ -397,27 +398,9 @@ static void
 check_start_fails (const gchar * location, const gchar * problem)
 {
   GstElement *el = gst_element_factory_make ("pca-jitter", NULL);
-  GstBus *bus = gst_bus_new ();
-  GstMessage *msg;
-  GError *err = NULL;
 
-  gst_element_set_bus (el, bus);
   g_object_set (el, "stats-location", location, NULL);
-  fail_unless_equals_int (gst_element_set_state (el, GST_STATE_PAUSED),
-      GST_STATE_CHANGE_FAILURE);
-  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
-  fail_unless (msg != NULL, "no error message");
-  gst_message_parse_error (msg, &err, NULL);
-  fail_unless (strstr (err->message, location) != NULL,
-      "error does not name the file: %s", err->message);
-  fail_unless (strstr (err->message, problem) != NULL,
-      "error does not say \"%s\": %s", problem, err->message);
-  g_error_free (err);
-  gst_message_unref (msg);
-  gst_element_set_state (el, GST_STATE_NULL);
-  gst_element_set_bus (el, NULL);
-  gst_object_unref (bus);
-  gst_object_unref (el);
+  check_start_fails_with (el, location, problem, NULL);
 }
 
 GST_START_TEST (test_bad_stats_file)

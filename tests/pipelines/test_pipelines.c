@@ -8,6 +8,7 @@
 #include <turbojpeg.h>
 
 #include "plugin/gstalexnetmeta.h"
+#include "tests/gst_test_util.h"
 
 #ifndef PIPELINES_DIR
 #error "PIPELINES_DIR must point at the pipelines/ folder"
@@ -342,26 +343,6 @@ GST_START_TEST (test_caps_that_cannot_be_met)
 }
 
 GST_END_TEST;
-
-static void
-remove_tree (const gchar * path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  const gchar *name;
-
-  if (dir != NULL) {
-    while ((name = g_dir_read_name (dir)) != NULL) {
-      gchar *child = g_build_filename (path, name, NULL);
-      if (g_file_test (child, G_FILE_TEST_IS_DIR))
-        remove_tree (child);
-      else
-        g_unlink (child);
-      g_free (child);
-    }
-    g_dir_close (dir);
-  }
-  g_rmdir (path);
-}
 
 static void
 setup (void)
