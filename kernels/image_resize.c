@@ -233,6 +233,12 @@ ax_resize_set_simd (int allow)
 
 #define AX_FAST_MAX_HQUADS 2    /* horizontal: up to 8 taps */
 #define AX_FAST_MAX_VQUADS 8    /* vertical: up to 32 taps */
+#ifndef AX_HPREFETCH
+#define AX_HPREFETCH 8          /* rows ahead the horizontal pass prefetches */
+#endif
+#ifndef AX_HROWS
+#define AX_HROWS 4              /* rows the horizontal pass does at once */
+#endif
 
 /* Layout of plan->fast: this header, then the arrays it points to. */
 typedef struct {
@@ -613,26 +619,33 @@ vertical_pass (uint8_t *dst, int dst_stride, ax_resize_plan *plan)
 }
 
 #if AX_HAVE_AVX512
-/* One 16-value group of a row: gather its window's bytes into the
- * dot-product lanes of each quad, then the three digit products (Horner),
- * shifted back to 8 bits (not yet clamped). */
-AX_AVX512_INLINE __m512i
-hgroup_avx512 (const uint8_t *row, int32_t off, uint64_t mask,
-    const uint8_t *tab, const int quads)
+/* One 16-value group of `rows` rows: gather each row's window bytes into
+ * the dot-product lanes of each quad, then the three digit products
+ * (Horner), shifted back to 8 bits (not yet clamped). The group's tables
+ * are loaded once for all the rows. */
+AX_AVX512_INLINE void
+hgroup_avx512 (__m512i *acc, const uint8_t *const *row, int32_t off,
+    uint64_t mask, const uint8_t *tab, const int quads, const int rows)
 {
-  const __m512i win = _mm512_maskz_loadu_epi8 (mask, row + off);
-  __m512i px[AX_FAST_MAX_HQUADS], acc = _mm512_set1_epi32 (32);
+  __m512i px[4][AX_FAST_MAX_HQUADS];
 
-  for (int q = 0; q < quads; q++)
-    px[q] = _mm512_permutexvar_epi8 (_mm512_load_si512 (tab + q * 256), win);
-  for (int k = 1; k <= 3; k++) {
-    if (k > 1)
-      acc = _mm512_slli_epi32 (acc, 8);
+  for (int k = 0; k < rows; k++) {
+    const __m512i win = _mm512_maskz_loadu_epi8 (mask, row[k] + off);
     for (int q = 0; q < quads; q++)
-      acc = _mm512_dpbusd_epi32 (acc, px[q],
-          _mm512_load_si512 (tab + q * 256 + k * 64));
+      px[k][q] = _mm512_permutexvar_epi8 (
+          _mm512_load_si512 (tab + q * 256), win);
+    acc[k] = _mm512_set1_epi32 (32);
   }
-  return _mm512_srai_epi32 (acc, AX_PRECISION_BITS);
+  for (int d = 1; d <= 3; d++) {
+    for (int q = 0; q < quads; q++) {
+      const __m512i dig = _mm512_load_si512 (tab + q * 256 + d * 64);
+      for (int k = 0; k < rows; k++)
+        acc[k] = _mm512_dpbusd_epi32 (acc[k], px[k][q], dig);
+    }
+    for (int k = 0; k < rows; k++)
+      acc[k] = d < 3 ? _mm512_slli_epi32 (acc[k], 8)
+          : _mm512_srai_epi32 (acc[k], AX_PRECISION_BITS);
+  }
 }
 
 /* Four groups of clamped values -> 64 bytes in order. The two in-lane
@@ -648,17 +661,57 @@ pack_groups_avx512 (__m512i g0, __m512i g1, __m512i g2, __m512i g3,
   return _mm512_permutexvar_epi8 (order, p);
 }
 
-/* Horizontal pass on the rows as they lie: each block of 64 output bytes
- * is four groups (see build_fast_tables), no transposes. */
+/* Horizontal pass of `rows` (1..4) rows from input row y0 of the window
+ * into tmp row r0.., on the rows as they lie: each block of 64 output
+ * bytes is four groups (see build_fast_tables), no transposes. */
 AX_AVX512_INLINE void
-hpass_avx512_q (uint8_t *tmp, const uint8_t *src, int src_stride,
-    const ax_resize_plan *plan, const int quads)
+hrows_avx512 (uint8_t *tmp, const uint8_t *src, int src_stride,
+    const ax_resize_plan *plan, int r0, __m512i order, const int quads,
+    const int rows)
 {
   const fast_tables *f = plan->fast;
   const int n = plan->out_w * 3, groups = f->groups;
   const size_t gbytes = (size_t) quads * 256;
+  const uint8_t *row[4], *ahead[4];
+
+  for (int k = 0; k < rows; k++) {
+    int later = r0 + k + AX_HPREFETCH < plan->row_count
+        ? r0 + k + AX_HPREFETCH : plan->row_count - 1;
+    row[k] = src + (size_t) (plan->row_first + r0 + k) * src_stride;
+    ahead[k] = src + (size_t) (plan->row_first + later) * src_stride;
+  }
+  for (int g = 0; g < groups; g += 4) {
+    const uint8_t *tab = f->htab + (size_t) g * gbytes;
+    __m512i a[4][4];            /* [group][row] */
+    int left = n - 16 * g;
+    /* images often come from memory: fetch the same bytes of a later row */
+    for (int k = 0; k < rows; k++) {
+      _mm_prefetch ((const char *) ahead[k] + f->off[g], _MM_HINT_T0);
+      _mm_prefetch ((const char *) ahead[k] + f->off[g] + 64, _MM_HINT_T0);
+    }
+    for (int m = 0; m < 4; m++)
+      hgroup_avx512 (a[m], row, f->off[g + m], f->mask[g + m],
+          tab + m * gbytes, quads, rows);
+    for (int k = 0; k < rows; k++) {
+      __m512i p = pack_groups_avx512 (a[0][k], a[1][k], a[2][k], a[3][k],
+          order);
+      uint8_t *out = tmp + (size_t) (r0 + k) * n + 16 * g;
+      /* the row's last block may be short: store only its bytes */
+      if (left >= 64)
+        _mm512_storeu_si512 (out, p);
+      else
+        _mm512_mask_storeu_epi8 (out, ((uint64_t) 1 << left) - 1, p);
+    }
+  }
+}
+
+AX_AVX512_INLINE void
+hpass_avx512_q (uint8_t *tmp, const uint8_t *src, int src_stride,
+    const ax_resize_plan *plan, const int quads)
+{
   uint8_t order_b[64];
   __m512i order;
+  int r = 0;
 
   /* byte v of the packed block holds value 16 m + 4 L + j where
    * v = 16 L + 4 m + j: the inverse permutation gathers them back */
@@ -666,28 +719,11 @@ hpass_avx512_q (uint8_t *tmp, const uint8_t *src, int src_stride,
     order_b[v] = (uint8_t) (16 * ((v >> 2) & 3) + 4 * (v >> 4) + (v & 3));
   order = _mm512_loadu_si512 (order_b);
 
-  for (int r = 0; r < plan->row_count; r++) {
-    const uint8_t *row = src + (size_t) (plan->row_first + r) * src_stride;
-    uint8_t *out = tmp + (size_t) r * n;
-    for (int g = 0; g < groups; g += 4) {
-      const uint8_t *tab = f->htab + (size_t) g * gbytes;
-      __m512i a0 = hgroup_avx512 (row, f->off[g], f->mask[g], tab, quads);
-      __m512i a1 = hgroup_avx512 (row, f->off[g + 1], f->mask[g + 1],
-          tab + gbytes, quads);
-      __m512i a2 = hgroup_avx512 (row, f->off[g + 2], f->mask[g + 2],
-          tab + 2 * gbytes, quads);
-      __m512i a3 = hgroup_avx512 (row, f->off[g + 3], f->mask[g + 3],
-          tab + 3 * gbytes, quads);
-      __m512i p = pack_groups_avx512 (a0, a1, a2, a3, order);
-      int left = n - 16 * g;
-      /* the row's last block may be short: store only its bytes */
-      if (left >= 64)
-        _mm512_storeu_si512 (out + 16 * g, p);
-      else
-        _mm512_mask_storeu_epi8 (out + 16 * g,
-            ((uint64_t) 1 << left) - 1, p);
-    }
-  }
+  /* AX_HROWS rows at a time share the loads of the tables */
+  for (; r + AX_HROWS <= plan->row_count; r += AX_HROWS)
+    hrows_avx512 (tmp, src, src_stride, plan, r, order, quads, AX_HROWS);
+  for (; r < plan->row_count; r++)
+    hrows_avx512 (tmp, src, src_stride, plan, r, order, quads, 1);
 }
 
 AX_AVX512 static void
