@@ -164,7 +164,8 @@ compact_taps (int32_t *coef, int32_t *start, int taps, int count,
       int old = s + t - start[i];
       row[t] = old >= 0 && old < taps ? c[old] : 0;
     }
-    memcpy (o, row, sizeof (int32_t) * (size_t) width);
+    for (int t = 0; t < width; t++)     /* (a memcpy call costs more) */
+      o[t] = row[t];
     start[i] = s;
   }
   return width;
@@ -333,41 +334,45 @@ build_fast_tables (ax_resize_plan *plan)
         f->vdig[((size_t) y * vq + q) * 3 + k] = quad_digits (dig, vt, q, k);
   }
 
-  /* horizontal groups: window, then each value's taps (unused lanes: index
-   * 0, digits 0) */
+  /* horizontal groups: first each group's window (its values' lowest
+   * first input byte), then, pixel by pixel, the lanes of its three values
+   * (unused lanes: index 0, digits 0) */
   plan->fast_h = hq <= AX_FAST_MAX_HQUADS;
   if (!plan->fast_h)
     return;
   memset (f->htab, 0, htab);
   for (int g = 0; g < groups; g++) {
-    int v0 = 16 * g, v1 = v0 + 16 < n ? v0 + 16 : n, off = row_bytes;
-    uint8_t *tab = f->htab + (size_t) g * hq * 256;
-    if (v0 >= n) {              /* padding group: reads nothing */
-      f->off[g] = 0;
-      f->mask[g] = 0;
-      continue;
-    }
-    for (int v = v0; v < v1; v++)
-      if (3 * plan->h_start[v / 3] < off)
-        off = 3 * plan->h_start[v / 3];
-    f->off[g] = off;
-    f->mask[g] = row_bytes - off >= 64 ? ~(uint64_t) 0
-        : ((uint64_t) 1 << (row_bytes - off)) - 1;
-    for (int v = v0; v < v1; v++) {
-      int x = v / 3, c = v - 3 * x, j = v - v0;
+    f->off[g] = 16 * g < n ? row_bytes : 0;     /* padding: reads nothing */
+    f->mask[g] = 0;
+  }
+  for (int x = 0; x < plan->out_w; x++)
+    for (int g = 3 * x / 16; g <= (3 * x + 2) / 16; g++)
+      if (3 * plan->h_start[x] < f->off[g])
+        f->off[g] = 3 * plan->h_start[x];
+  for (int g = 0; g < groups && 16 * g < n; g++)
+    f->mask[g] = row_bytes - f->off[g] >= 64 ? ~(uint64_t) 0
+        : ((uint64_t) 1 << (row_bytes - f->off[g])) - 1;
+  for (int x = 0; x < plan->out_w; x++) {
+    const int32_t *coef = plan->h_coef + (size_t) x * ht;
+    for (int t = 0; t < ht; t++)
+      if (split_coef (coef[t], dig[t]) != 0) {
+        plan->fast_h = 0;
+        return;
+      }
+    for (int c = 0; c < 3; c++) {
+      const int v = 3 * x + c, g = v / 16;
+      const int first = 3 * plan->h_start[x] + c - f->off[g];
+      uint8_t *lane = f->htab + (size_t) g * hq * 256 + 4 * (v % 16);
+      if (first + 3 * (ht - 1) >= 64) {
+        plan->fast_h = 0;
+        return;
+      }
       for (int t = 0; t < ht; t++) {
-        int idx = 3 * (plan->h_start[x] + t) + c - off;
-        uint8_t *lane = tab + (t / 4) * 256 + 4 * j + t % 4;
-        int8_t d[3];
-        if (idx >= 64 || split_coef (plan->h_coef[(size_t) x * ht + t], d)
-            != 0) {
-          plan->fast_h = 0;
-          return;
-        }
-        lane[0] = (uint8_t) idx;
-        lane[64] = (uint8_t) d[0];
-        lane[128] = (uint8_t) d[1];
-        lane[192] = (uint8_t) d[2];
+        uint8_t *l = lane + (t / 4) * 256 + t % 4;
+        l[0] = (uint8_t) (first + 3 * t);
+        l[64] = (uint8_t) dig[t][0];
+        l[128] = (uint8_t) dig[t][1];
+        l[192] = (uint8_t) dig[t][2];
       }
     }
   }
@@ -472,6 +477,14 @@ ax_resize_plan_update (ax_resize_plan *plan, int src_w, int src_h, int size)
     return -1;
   }
   ax_resize_geometry (&sw, &sh, &cx, &cy, src_w, src_h, size);
+  /* same geometry as the plan has (data sets repeat a few sizes), with the
+   * AVX-512 tables iff that code is allowed: nothing to do */
+  if (plan->mem != NULL && plan->scratch != NULL && plan->src_w == src_w
+      && plan->src_h == src_h && plan->scaled_w == sw && plan->scaled_h == sh
+      && plan->crop_x == cx && plan->crop_y == cy && plan->out_w == size
+      && plan->out_h == size
+      && (plan->fast_h || plan->fast_v) == simd_allowed ())
+    return 0;
   if (plan_window (plan, src_w, src_h, sw, sh, cx, cy, size, size) != 0) {
     ax_resize_plan_clear (plan);
     return -1;
