@@ -270,7 +270,7 @@ split_coef (int32_t c, int8_t d[3])
 /* Four digits (taps 4q .. 4q+3 of coef[taps], missing taps 0) as a dword
  * with the first tap in its low byte: the layout a dot product reads. */
 static int32_t
-quad_digits (const int8_t (*dig)[3], int taps, int q, int k)
+quad_digits (int8_t (*dig)[3], int taps, int q, int k)
 {
   uint32_t v = 0;
   for (int b = 0; b < 4; b++)
