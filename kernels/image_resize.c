@@ -782,7 +782,10 @@ vpass_avx512_q (uint8_t *dst, int dst_stride, const ax_resize_plan *plan,
         __m512i a = _mm512_maskz_loadu_epi8 (mask, rows[4 * q] + i);
         __m512i b = _mm512_maskz_loadu_epi8 (mask, rows[4 * q + 1] + i);
         __m512i c = _mm512_maskz_loadu_epi8 (mask, rows[4 * q + 2] + i);
-        __m512i d = _mm512_maskz_loadu_epi8 (mask, rows[4 * q + 3] + i);
+        /* (3 taps, the usual case: no fourth row to read) */
+        __m512i d = 4 * q + 3 < taps
+            ? _mm512_maskz_loadu_epi8 (mask, rows[4 * q + 3] + i)
+            : _mm512_setzero_si512 ();
         __m512i ab0 = _mm512_unpacklo_epi8 (a, b);
         __m512i ab1 = _mm512_unpackhi_epi8 (a, b);
         __m512i cd0 = _mm512_unpacklo_epi8 (c, d);
