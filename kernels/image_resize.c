@@ -354,11 +354,16 @@ build_fast_tables (ax_resize_plan *plan)
         : ((uint64_t) 1 << (row_bytes - f->off[g])) - 1;
   for (int x = 0; x < plan->out_w; x++) {
     const int32_t *coef = plan->h_coef + (size_t) x * ht;
+    uint32_t dq[AX_FAST_MAX_HQUADS][3];
     for (int t = 0; t < ht; t++)
       if (split_coef (coef[t], dig[t]) != 0) {
         plan->fast_h = 0;
         return;
       }
+    /* the pixel's digits as dot-product dwords, shared by its 3 values */
+    for (int q = 0; q < hq; q++)
+      for (int k = 0; k < 3; k++)
+        dq[q][k] = (uint32_t) quad_digits (dig, ht, q, k);
     for (int c = 0; c < 3; c++) {
       const int v = 3 * x + c, g = v / 16;
       const int first = 3 * plan->h_start[x] + c - f->off[g];
@@ -367,12 +372,14 @@ build_fast_tables (ax_resize_plan *plan)
         plan->fast_h = 0;
         return;
       }
-      for (int t = 0; t < ht; t++) {
-        uint8_t *l = lane + (t / 4) * 256 + t % 4;
-        l[0] = (uint8_t) (first + 3 * t);
-        l[64] = (uint8_t) dig[t][0];
-        l[128] = (uint8_t) dig[t][1];
-        l[192] = (uint8_t) dig[t][2];
+      for (int q = 0; q < hq; q++) {
+        uint32_t idx = 0;
+        for (int b = 0; b < 4 && 4 * q + b < ht; b++)
+          idx |= (uint32_t) (first + 3 * (4 * q + b)) << (8 * b);
+        memcpy (lane + q * 256, &idx, 4);
+        memcpy (lane + q * 256 + 64, &dq[q][0], 4);
+        memcpy (lane + q * 256 + 128, &dq[q][1], 4);
+        memcpy (lane + q * 256 + 192, &dq[q][2], 4);
       }
     }
   }
