@@ -84,10 +84,25 @@ axis_taps (int in_size, int scaled)
   return taps < in_size ? taps : in_size;
 }
 
+/* Normalisation of n weights, PIL's w / ww * 2^22 rounded half away from
+ * zero: the divisions dominate the plan's cost and are exact IEEE
+ * operations, so doing them vectorised gives the same coefficients. */
+AX_HOT static void
+normalise_weights (int32_t *restrict coef, const double *restrict k,
+    const double *restrict ww, size_t n)
+{
+  for (size_t j = 0; j < n; j++) {
+    double w = k[j] / ww[j];
+    w *= (double) (1 << AX_PRECISION_BITS);
+    coef[j] = (int32_t) (w < 0 ? w - 0.5 : w + 0.5);
+  }
+}
+
 /* Coefficients of outputs first..first+count-1 of that axis, as PIL
  * computes them. Each output gets exactly `taps` coefficients starting at
  * start[i], zero-padded; the start moves left where the window would run
- * past the input, so every read stays inside it. k: scratch of in_size. */
+ * past the input, so every read stays inside it. k: scratch of
+ * 2 * count * taps doubles (the weights, then each one's divisor). */
 static void
 axis_coeffs (int32_t *coef, int32_t *start, double *k, int taps, int in_size,
     int scaled, int first, int count)
@@ -96,35 +111,39 @@ axis_coeffs (int32_t *coef, int32_t *start, double *k, int taps, int in_size,
   double filterscale = scale < 1.0 ? 1.0 : scale;
   double support = 1.0 * filterscale;
   double ss = 1.0 / filterscale;
+  const size_t n = (size_t) count * taps;
+  double *div = k + n;
 
+  /* the triangle's weights of every output, in its taps-wide row */
   for (int i = 0; i < count; i++) {
     int xx = first + i;
     double center = (xx + 0.5) * scale;
     double ww = 0.0;
     int xmin = (int) (center - support + 0.5);
     int xmax = (int) (center + support + 0.5);
+    double *kk = k + (size_t) i * taps;
     int s;
     if (xmin < 0)
       xmin = 0;
     if (xmax > in_size)
       xmax = in_size;
     xmax -= xmin;
-    for (int x = 0; x < xmax; x++) {
-      k[x] = bilinear_filter ((x + xmin - center + 0.5) * ss);
-      ww += k[x];
-    }
     s = xmin;
     if (s + taps > in_size)
       s = in_size - taps;
     for (int t = 0; t < taps; t++)
-      coef[i * taps + t] = 0;
+      kk[t] = 0.0;
     for (int x = 0; x < xmax; x++) {
-      double w = ww != 0.0 ? k[x] / ww : k[x];
-      w *= (double) (1 << AX_PRECISION_BITS);
-      coef[i * taps + (xmin - s) + x] = (int32_t) (w < 0 ? w - 0.5 : w + 0.5);
+      double w = bilinear_filter ((x + xmin - center + 0.5) * ss);
+      kk[(xmin - s) + x] = w;
+      ww += w;
     }
+    /* (a zero sum leaves the weights as they are, as PIL) */
+    for (int t = 0; t < taps; t++)
+      div[(size_t) i * taps + t] = ww != 0.0 ? ww : 1.0;
     start[i] = s;
   }
+  normalise_weights (coef, k, div, n);
 }
 
 /* PIL's kernel size (2 ceil(scale) + 1) is an upper bound: the triangle
@@ -416,7 +435,7 @@ plan_window (ax_resize_plan *plan, int src_w, int src_h,
   n_vc = (size_t) out_h * plan->v_taps;
   mem = reuse_block (&plan->mem, &plan->mem_bytes,
       (n_hc + out_w + n_vc + out_h + (size_t) out_w * 3) * sizeof (int32_t)
-      + sizeof (double) * (size_t) ((src_w > src_h ? src_w : src_h) + 1), 0);
+      + sizeof (double) * 2 * (n_hc > n_vc ? n_hc : n_vc) + 8, 0);
   if (mem == NULL)
     return -1;
   plan->acc = mem;
