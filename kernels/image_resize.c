@@ -178,13 +178,21 @@ compact_taps (int32_t *coef, int32_t *start, int taps, int count,
     s = start[i] + lo;
     if (s + width > in_size)
       s = in_size - width;
-    /* taps of the new window [s, s + width) from the old [start, +taps) */
-    for (int t = 0; t < width; t++) {
-      int old = s + t - start[i];
-      row[t] = old >= 0 && old < taps ? c[old] : 0;
+    /* taps of the new window [s, s + width) from the old [start, +taps),
+     * straight into place once the new row lies before the old one (a
+     * small memcpy call per output costs more than the rest) */
+    if ((size_t) i * taps >= (size_t) (i + 1) * width) {
+      for (int t = 0; t < width; t++) {
+        int old = s + t - start[i];
+        o[t] = old >= 0 && old < taps ? c[old] : 0;
+      }
+    } else {
+      for (int t = 0; t < width; t++) {
+        int old = s + t - start[i];
+        row[t] = old >= 0 && old < taps ? c[old] : 0;
+      }
+      memcpy (o, row, sizeof (int32_t) * (size_t) width);
     }
-    for (int t = 0; t < width; t++)     /* (a memcpy call costs more) */
-      o[t] = row[t];
     start[i] = s;
   }
   return width;
