@@ -41,6 +41,10 @@ typedef struct {
   void *mem;                    /* block holding taps and acc */
   void *scratch;                /* block holding tmp and the strips */
   size_t mem_bytes, scratch_bytes;      /* their capacities */
+  int strips_zeroed;            /* strip_in cleared (portable path) */
+  int fast_h, fast_v;           /* the AVX-512 tables of each pass are valid */
+  void *fast;                   /* block holding those tables */
+  size_t fast_bytes;            /* its capacity */
 } ax_resize_plan;
 
 /* Plan for Resize(size) + CenterCrop(size): output size x size.
@@ -64,6 +68,13 @@ void ax_resize_plan_clear (ax_resize_plan *plan);
  * No allocation; uses the plan's scratch. */
 void ax_resize_rgb (uint8_t *dst, int dst_stride, const uint8_t *src,
     int src_stride, ax_resize_plan *plan);
+
+/* For tests and benchmarks: 0 makes ax_resize_rgb use the portable code
+ * even where the CPU runs the AVX-512 (VBMI + VNNI) code, 1 allows that code
+ * again (the default; the environment variable AX_RESIZE_PORTABLE=1 turns it
+ * off at start). Both give the same bytes. Not thread-safe: set it before
+ * resizing. Returns 1 when the AVX-512 code is now in use. */
+int ax_resize_set_simd (int allow);
 
 #ifdef __cplusplus
 }
