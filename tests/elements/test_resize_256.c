@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "plugin/gstalexnetmeta.h"
+#include "tests/ref_resize.h"
 
 /* An RGB w x h buffer with GStreamer's default strides, LCG pixels. */
 static GstBuffer *
@@ -36,62 +37,6 @@ make_image (gint w, gint h, guint64 seed)
 }
 
 static void
-ref_weights (double *wt, int in, int out, int o)
-{
-  double scale = (double) in / out, fs = scale > 1.0 ? scale : 1.0;
-  double centre = (o + 0.5) * scale, sum = 0.0;
-  for (int i = 0; i < in; i++) {
-    double d = fabs (i + 0.5 - centre) / fs;
-    wt[i] = d < 1.0 ? 1.0 - d : 0.0;
-    sum += wt[i];
-  }
-  for (int i = 0; i < in; i++)
-    wt[i] /= sum;
-}
-
-/* Independent float64 torchvision Resize(S) + CenterCrop(S): out is S*S*3. */
-static void
-ref_resize (guint8 * out, const guint8 * src, int stride, int w, int h, int S)
-{
-  int sw, sh, cx, cy;
-  double *wx = g_new (double, w), *wy = g_new (double, h);
-  double *rows = g_new (double, (gsize) h * S * 3);
-
-  if (w <= h) {
-    sw = S;
-    sh = (int) floor ((double) S * h / w);
-  } else {
-    sh = S;
-    sw = (int) floor ((double) S * w / h);
-  }
-  cx = (int) rint ((sw - S) / 2.0);
-  cy = (int) rint ((sh - S) / 2.0);
-  for (int ox = 0; ox < S; ox++) {
-    ref_weights (wx, w, sw, cx + ox);
-    for (int y = 0; y < h; y++)
-      for (int c = 0; c < 3; c++) {
-        double a = 0.0;
-        for (int x = 0; x < w; x++)
-          a += wx[x] * src[y * stride + x * 3 + c];
-        rows[((gsize) y * S + ox) * 3 + c] = a;
-      }
-  }
-  for (int oy = 0; oy < S; oy++) {
-    ref_weights (wy, h, sh, cy + oy);
-    for (int i = 0; i < S * 3; i++) {
-      double a = 0.0;
-      for (int y = 0; y < h; y++)
-        a += wy[y] * rows[(gsize) y * S * 3 + i];
-      long v = lround (a);
-      out[oy * S * 3 + i] = v < 0 ? 0 : v > 255 ? 255 : v;
-    }
-  }
-  g_free (wx);
-  g_free (wy);
-  g_free (rows);
-}
-
-static void
 set_caps (GstHarness * h, gint w, gint hh)
 {
   gchar *caps = g_strdup_printf ("video/x-raw,format=RGB,width=%d,height=%d,"
@@ -115,7 +60,7 @@ push_and_check (GstHarness * h, gint w, gint hh, gint S, guint64 seed)
   set_caps (h, w, hh);
   gst_video_info_set_format (&in_info, GST_VIDEO_FORMAT_RGB, w, hh);
   fail_unless (gst_video_frame_map (&fin, &in_info, in, GST_MAP_READ));
-  ref_resize (ref, GST_VIDEO_FRAME_PLANE_DATA (&fin, 0),
+  ref_resize_center (ref, GST_VIDEO_FRAME_PLANE_DATA (&fin, 0),
       GST_VIDEO_FRAME_PLANE_STRIDE (&fin, 0), w, hh, S);
   gst_video_frame_unmap (&fin);
 

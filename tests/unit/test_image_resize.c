@@ -3,6 +3,7 @@
  * fixtures made by PIL (tests/data/gen_resize_fixture.py). */
 #include "kernels/image_resize.h"
 #include "tests/ax_test.h"
+#include "tests/ref_resize.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -23,67 +24,6 @@ make_lcg_image (uint8_t *img, int w, int h, int stride, uint64_t seed)
       s = s * 6364136223846793005ULL + 1442695040888963407ULL;
       img[(size_t) y * stride + i] = (uint8_t) (s >> 56);
     }
-}
-
-/* torchvision: shorter side to S, longer int(S * long / short), crop at
- * int(round(d / 2.0)) — rint rounds half to even as Python's round. */
-static void
-ref_geometry (int w, int h, int S, int *sw, int *sh, int *cx, int *cy)
-{
-  if (w <= h) {
-    *sw = S;
-    *sh = (int) floor ((double) S * h / w);
-  } else {
-    *sh = S;
-    *sw = (int) floor ((double) S * w / h);
-  }
-  *cx = (int) rint ((*sw - S) / 2.0);
-  *cy = (int) rint ((*sh - S) / 2.0);
-}
-
-/* Weights of output o along an axis: a triangle of half-width
- * max(in/out, 1) around the output centre, in input units, normalised. */
-static void
-ref_weights (double *wt, int in, int out, int o)
-{
-  double scale = (double) in / out, fs = scale > 1.0 ? scale : 1.0;
-  double centre = (o + 0.5) * scale, sum = 0.0;
-  for (int i = 0; i < in; i++) {
-    double d = fabs (i + 0.5 - centre) / fs;
-    wt[i] = d < 1.0 ? 1.0 - d : 0.0;
-    sum += wt[i];
-  }
-  for (int i = 0; i < in; i++)
-    wt[i] /= sum;
-}
-
-/* Float64 resize of the whole image to sw x sh, window (cx, cy, S, S). */
-static void
-ref_resize (uint8_t *dst, const uint8_t *src, int stride, int w, int h,
-    int sw, int sh, int cx, int cy, int S)
-{
-  double *wx = malloc (sizeof (double) * w), *wy = malloc (sizeof (double) * h);
-  for (int oy = 0; oy < S; oy++) {
-    ref_weights (wy, h, sh, cy + oy);
-    for (int ox = 0; ox < S; ox++) {
-      ref_weights (wx, w, sw, cx + ox);
-      for (int c = 0; c < 3; c++) {
-        double acc = 0.0;
-        for (int y = 0; y < h; y++) {
-          double row = 0.0;
-          if (wy[y] == 0.0)
-            continue;
-          for (int x = 0; x < w; x++)
-            row += wx[x] * src[(size_t) y * stride + x * 3 + c];
-          acc += wy[y] * row;
-        }
-        long v = lround (acc);
-        dst[((size_t) oy * S + ox) * 3 + c] = v < 0 ? 0 : v > 255 ? 255 : v;
-      }
-    }
-  }
-  free (wx);
-  free (wy);
 }
 
 /* Resizes a w x h image (strided) to S and compares with the reference;
