@@ -27,7 +27,7 @@ import numpy as np
 DTYPE_ORDER = ["BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "I16", "U16", "F16",
                "BF16", "I32", "U32", "F32", "F64", "I64", "U64"]
 NUMPY_DTYPE = {"F16": "<f2", "F32": "<f4", "F64": "<f8", "I64": "<i8",
-               "U64": "<u8", "U8": "u1"}
+               "I32": "<i4", "U8": "u1"}
 
 
 def tensors():
@@ -42,8 +42,7 @@ def tensors():
     t["fc8.bias"] = ("F32", np.array([0.25, -0.5, 0.75], np.float32))
     t["momentum.fc8.bias"] = ("F32", np.array([-1e-3, 0, 1e-3], np.float32))
     t["counter"] = ("I64", np.array(123456789012345, dtype=np.int64))
-    t["state"] = ("U64", np.array([0x0123456789abcdef, 0xfedcba9876543210,
-                                   1, 2 ** 64 - 1], dtype=np.uint64))
+    t["state"] = ("I32", np.array([-2 ** 31, -1, 0, 2 ** 31 - 1], np.int32))
     t["mask"] = ("U8", np.array([0, 1, 2, 254, 255], dtype=np.uint8))
     t["half"] = ("F16", np.array([1.0, -2.0], dtype=np.float16))
     t["doubles"] = ("F64", np.array([0.1, -1e300], dtype=np.float64))
