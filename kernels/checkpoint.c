@@ -184,7 +184,8 @@ load_file (const char *path, ax_checkpoint *ck, char *err, size_t err_len)
 {
   struct stat st;
   ax_ckpt_status s = AX_CKPT_OK;
-  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: a FIFO is refused below instead of blocking the open. */
+  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     ax_ckpt_set_error (err, err_len, "%s: cannot open: %s", path,
         strerror (errno));

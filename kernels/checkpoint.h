@@ -1,7 +1,6 @@
-/* Checkpoints as safetensors files: a writer that collects named host
- * tensors and string metadata and replaces a file atomically, and a reader
- * that maps a file, validates all of its header and looks tensors up.
- * Names and metadata keys of AlexNet checkpoints: docs/checkpoint-format.md. */
+/* Checkpoints as safetensors files: a writer that replaces a file atomically
+ * with named host tensors and string metadata, and a reader that maps and
+ * validates a file and looks tensors up. Names/keys: docs/checkpoint-format.md. */
 #ifndef AX_CHECKPOINT_H
 #define AX_CHECKPOINT_H
 

@@ -314,10 +314,10 @@ write_atomic (const char *path, const ax_strbuf *header, wtensor **order,
     ok = 0;
   }
   if (!ok) {
-    if (fd >= 0)
-      unlink (tmp);
-    ax_ckpt_set_error (err, err_len, "%s: %s failed: %s", path, step,
-        strerror (saved));
+    int removed = fd < 0 || unlink (tmp) == 0;
+    ax_ckpt_set_error (err, err_len, "%s: %s failed: %s%s%s", path, step,
+        strerror (saved), removed ? "" : "; could not remove ",
+        removed ? "" : tmp);
   } else if (!sync_folder (path)) {
     ax_ckpt_set_error (err, err_len, "%s: written and renamed, but syncing its "
         "folder failed: %s", path, strerror (errno));

@@ -3,6 +3,7 @@
  * its byte offset; plus the small text buffer the writers use. */
 #include "kernels/json.h"
 
+#include <errno.h>
 #include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -274,7 +275,10 @@ parse_number (parser *p, ax_json *out)
   char *dot = strchr (text, '.');
   if (dot)
     *dot = localeconv ()->decimal_point[0];
+  errno = 0;
   out->number = strtod (text, NULL);
+  if (errno == ERANGE && (out->number > 1.0 || out->number < -1.0))
+    return fail (p, start, "number out of range");
   return 1;
 }
 
