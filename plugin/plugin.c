@@ -1,5 +1,5 @@
 /* The alexnet GStreamer plugin: one library that registers every element of
- * the project (data set source, image stages, statistics). */
+ * the project (data set source, image stages, statistics, overlay). */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -7,6 +7,7 @@
 #include <gst/gst.h>
 #include "elements/gstalexnetelements.h"
 #include "plugin/gstalexnetmeta.h"
+#include "plugin/gstalexnetclassmeta.h"
 
 GST_DEBUG_CATEGORY (gst_alexnet_debug);
 
@@ -16,8 +17,9 @@ plugin_init (GstPlugin * plugin)
   gboolean ok = TRUE;
 
   GST_DEBUG_CATEGORY_INIT (gst_alexnet_debug, "alexnet", 0, "alexnet plugin");
-  /* Register the meta API up front so it exists before any element runs. */
+  /* Register the meta APIs up front so they exist before any element runs. */
   (void) gst_alexnet_label_meta_get_info ();
+  (void) gst_alexnet_class_meta_get_info ();
 
   ok &= GST_ELEMENT_REGISTER (dataset_src, plugin);
   ok &= GST_ELEMENT_REGISTER (alexnet_decode, plugin);
@@ -25,6 +27,7 @@ plugin_init (GstPlugin * plugin)
   ok &= GST_ELEMENT_REGISTER (random_crop_flip, plugin);
   ok &= GST_ELEMENT_REGISTER (pca_jitter, plugin);
   ok &= GST_ELEMENT_REGISTER (dataset_stats, plugin);
+  ok &= GST_ELEMENT_REGISTER (classify_overlay, plugin);
   return ok;
 }
 
