@@ -338,3 +338,37 @@ gst_alexnet_class_meta_to_json_line (const GstAlexnetClassMeta * meta,
   g_string_append (out, "}\n");
   return g_string_free (out, FALSE);
 }
+
+GstMessage *
+gst_alexnet_classification_message_new (GstObject * src, GstBuffer * buffer)
+{
+  GstAlexnetClassMeta *meta;
+  GstStructure *s;
+  gchar *id;
+
+  g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
+  meta = gst_buffer_get_alexnet_class_meta (buffer);
+  if (meta == NULL)
+    return NULL;
+  id = gst_alexnet_class_result_id (buffer);
+  s = gst_alexnet_class_meta_to_structure (meta, id, GST_BUFFER_PTS (buffer));
+  g_free (id);
+  return gst_message_new_element (src, s);
+}
+
+gchar *
+gst_alexnet_classification_json_line (GstBuffer * buffer)
+{
+  GstAlexnetClassMeta *meta;
+  gchar *id, *line;
+
+  g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
+  meta = gst_buffer_get_alexnet_class_meta (buffer);
+  if (meta == NULL)
+    return NULL;
+  id = gst_alexnet_class_result_id (buffer);
+  line = gst_alexnet_class_meta_to_json_line (meta, id,
+      GST_BUFFER_PTS (buffer));
+  g_free (id);
+  return line;
+}

@@ -101,5 +101,12 @@ GstStructure *gst_alexnet_class_meta_to_structure (const GstAlexnetClassMeta *
 gchar *gst_alexnet_class_meta_to_json_line (const GstAlexnetClassMeta * meta,
     const gchar * id, GstClockTime pts);
 
+/* The two above for the class meta of @buffer, with the id of
+ * gst_alexnet_class_result_id() and the buffer's PTS; NULL when the buffer
+ * has no class meta. The message is an element message from @src. */
+GstMessage *gst_alexnet_classification_message_new (GstObject * src,
+    GstBuffer * buffer);
+gchar *gst_alexnet_classification_json_line (GstBuffer * buffer);
+
 G_END_DECLS
 #endif

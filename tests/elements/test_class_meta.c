@@ -407,6 +407,53 @@ GST_START_TEST (test_json_non_finite)
 
 GST_END_TEST;
 
+/* The buffer-level helpers alexnet-infer calls: id from the label meta,
+ * else the PTS; NULL without a class meta. */
+GST_START_TEST (test_buffer_helpers)
+{
+  JsonParser *parser = json_parser_new ();
+  GstBuffer *buf = classified_buffer (8, FALSE);
+  GstBuffer *plain = gst_buffer_new ();
+  GstMessage *msg;
+  gchar *line;
+  JsonObject *o;
+  const GstStructure *s;
+
+  GST_BUFFER_PTS (buf) = 2 * GST_SECOND;
+  msg = gst_alexnet_classification_message_new (NULL, buf);
+  fail_unless (msg != NULL);
+  fail_unless_equals_int (GST_MESSAGE_TYPE (msg), GST_MESSAGE_ELEMENT);
+  s = gst_message_get_structure (msg);
+  check_message_structure (s, "0:00:02.000000000", 2 * GST_SECOND, FALSE);
+  gst_message_unref (msg);
+  line = gst_alexnet_classification_json_line (buf);
+  o = parse_line (parser, line);
+  fail_unless_equals_string (json_object_get_string_member (o, "id"),
+      "0:00:02.000000000");
+  fail_unless_equals_int64 (json_object_get_int_member (o, "pts"),
+      2 * GST_SECOND);
+  g_free (line);
+
+  gst_buffer_add_alexnet_label_meta (buf, 281, "tabby", "/val/cat.jpg");
+  msg = gst_alexnet_classification_message_new (NULL, buf);
+  check_message_structure (gst_message_get_structure (msg), "/val/cat.jpg",
+      2 * GST_SECOND, FALSE);
+  gst_message_unref (msg);
+  line = gst_alexnet_classification_json_line (buf);
+  o = parse_line (parser, line);
+  fail_unless_equals_string (json_object_get_string_member (o, "id"),
+      "/val/cat.jpg");
+  g_free (line);
+
+  fail_unless (gst_alexnet_classification_message_new (NULL, plain) == NULL);
+  fail_unless (gst_alexnet_classification_json_line (plain) == NULL);
+  gst_buffer_unref (plain);
+  gst_buffer_unref (buf);
+  g_object_unref (parser);
+}
+
+GST_END_TEST;
+
 static Suite *
 class_meta_suite (void)
 {
@@ -421,6 +468,7 @@ class_meta_suite (void)
   tcase_add_test (tc, test_json_round_trip);
   tcase_add_test (tc, test_json_escaping);
   tcase_add_test (tc, test_json_non_finite);
+  tcase_add_test (tc, test_buffer_helpers);
   return s;
 }
 
