@@ -162,13 +162,18 @@ def full_case(prefix, m):
         add(prefix + ".logits", m.forward(x))
 
 
-torch.backends.mkldnn.enabled = False
-torch.set_num_threads(2)
-small_case()
-full_case("paper224", paper_alexnet(1000))
-full_case("tv224", torchvision_alexnet(1000))
-with open(sys.argv[1] if len(sys.argv) > 1 else "net_fixture.bin", "wb") as f:
-    f.write(b"AXLF" + struct.pack("<II", 1, len(records)))
-    for name, shape, data in records:
-        f.write(name.encode().ljust(32, b"\0") + struct.pack("<4i", *shape))
-        f.write(data)
+def main():
+    torch.backends.mkldnn.enabled = False
+    torch.set_num_threads(2)
+    small_case()
+    full_case("paper224", paper_alexnet(1000))
+    full_case("tv224", torchvision_alexnet(1000))
+    with open(sys.argv[1] if len(sys.argv) > 1 else "net_fixture.bin", "wb") as f:
+        f.write(b"AXLF" + struct.pack("<II", 1, len(records)))
+        for name, shape, data in records:
+            f.write(name.encode().ljust(32, b"\0") + struct.pack("<4i", *shape))
+            f.write(data)
+
+
+if __name__ == "__main__":
+    main()
