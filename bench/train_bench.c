@@ -117,7 +117,7 @@ run_ours (ax_placement place, int reps)
   ax_net_spec_alexnet_paper (&spec, 1000, 224);
   ax_net *net = make (&spec, 128, place, 1);
   if (net) {
-    r.gflop_fwd = forward_flops (net) / 128 / 1e9;
+    r.gflop_fwd = forward_flops (net) / 1e9;
     r.train_ips = 128 / time_net (net, 128, 1, reps);
     ax_net_destroy (net);
   }

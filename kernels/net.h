@@ -135,6 +135,12 @@ ax_status ax_net_activation (ax_net *net, const char *layer, float *host,
 ax_status ax_net_activation_shape (const ax_net *net, const char *layer,
     ax_shape *shape);
 
+/* Profiling: with it on, each pass adds the time every layer takes (its
+ * exchange included) on each tower; ax_net_profile reads the sums. */
+void ax_net_set_profiling (ax_net *net, int on);
+ax_status ax_net_profile (const ax_net *net, int layer, int tower,
+    double *forward_s, double *backward_s);
+
 /* --- parameters by name, in PyTorch layout whatever the placement --- */
 
 typedef enum {

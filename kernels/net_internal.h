@@ -30,6 +30,7 @@ typedef struct {
   int has_params, row0;
   ax_tensor w, b, dw, db, vw, vb;
   ax_kernel *sgd_w, *sgd_b;
+  double fwd_s, bwd_s;    /* profiling: seconds spent, exchanges included */
 } tower_layer;
 
 typedef struct {
@@ -68,6 +69,7 @@ struct ax_net {
   float *host_losses;
   ax_slab scratch;        /* ax_net_activation's join buffer (lazily, once) */
   int have_loss;
+  int profiling;
   uint64_t step, dropout_seed;
   char err[512];
   /* The workers (AX_PLACE_TOWERS): one thread per tower. */

@@ -6,8 +6,42 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define RUN(expr) do { if (st == AX_OK) st = (expr); } while (0)
+
+static double
+clock_s (const ax_net *net)
+{
+  struct timespec ts;
+  if (!net->profiling)
+    return 0.0;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
+}
+
+void
+ax_net_set_profiling (ax_net *net, int on)
+{
+  if (!net)
+    return;
+  net->profiling = on;
+  for (int t = 0; t < AX_MAX_TOWERS; t++)
+    for (int i = 0; i < AX_NET_MAX_LAYERS; i++)
+      net->towers[t].layers[i].fwd_s = net->towers[t].layers[i].bwd_s = 0.0;
+}
+
+ax_status
+ax_net_profile (const ax_net *net, int layer, int tower, double *forward_s,
+    double *backward_s)
+{
+  if (!net || layer < 0 || layer >= net->spec.n_layers || tower < 0
+      || tower >= net->n_towers || !forward_s || !backward_s)
+    return AX_ERR_INVALID_ARG;
+  *forward_s = net->towers[tower].layers[layer].fwd_s;
+  *backward_s = net->towers[tower].layers[layer].bwd_s;
+  return AX_OK;
+}
 
 static void
 sync_towers (ax_net *net)
@@ -96,6 +130,7 @@ net_tower_forward (ax_net *net, int t, const float *images, int training)
       ax_tensor_bytes (&tw->image));
   for (int i = 0; i < net->spec.n_layers; i++) {
     tower_layer *L = &tw->layers[i];
+    double t0 = clock_s (net);
     if (net->gathers[i]) {
       /* The exchange: every tower's share of the previous maps. */
       sync_towers (net);
@@ -106,6 +141,7 @@ net_tower_forward (ax_net *net, int t, const float *images, int training)
     }
     if (L->runs)
       RUN (layer_forward (net, &net->spec.layers[i], L, training));
+    L->fwd_s += clock_s (net) - t0;
   }
   return st;
 }
@@ -147,12 +183,14 @@ net_tower_backward (ax_net *net, int t)
             &tw->probs, &tw->labels, 1.0f / (float) net->cfg.batch));
   for (int i = n - 1; i >= 0; i--) {
     tower_layer *L = &tw->layers[i];
+    double t0 = clock_s (net);
     if (L->bwd)
       RUN (layer_backward (net, &net->spec.layers[i], L));
     if (net->gathers[i]) {
       sync_towers (net);
       RUN (exchange_gradients (net, t, i));
     }
+    L->bwd_s += clock_s (net) - t0;
   }
   return st;
 }
