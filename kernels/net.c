@@ -99,6 +99,10 @@ derive_shapes (ax_net *net)
         return net_fail (net, st, "%s: parameters do not fit its input "
             "%dx%dx%dx%d", l->name, cur.n, cur.c, cur.h, cur.w);
       out = sh.out;
+      if ((l->kind == AX_LAYER_CONV && !l->p.conv.has_bias)
+          || (l->kind == AX_LAYER_FC && !l->p.fc.has_bias))
+        return net_fail (net, AX_ERR_UNSUPPORTED, "%s: layers without a bias "
+            "are not supported yet", l->name);
       if (l->kind == AX_LAYER_FC)
         net->last_fc = i;
     } else {
@@ -675,9 +679,12 @@ ax_net_forward (ax_net *net, const float *images, size_t count, int training)
     return net_fail (net, AX_ERR_INVALID_ARG, "forward: training mode on an "
         "inference net");
   net->have_loss = 0;
+  net->trained_forward = 0;
   net->cmd_images = images;
   net->cmd_training = training;
-  return net_run (net, CMD_FORWARD);
+  ax_status st = net_run (net, CMD_FORWARD);
+  net->trained_forward = st == AX_OK && training;
+  return st;
 }
 
 static tower_layer *
@@ -717,10 +724,11 @@ ax_net_backward (ax_net *net)
 {
   if (!net)
     return AX_ERR_INVALID_ARG;
-  if (!net->cfg.training || !net->have_loss)
+  if (!net->cfg.training || !net->have_loss || !net->trained_forward)
     return net_fail (net, AX_ERR_INVALID_ARG, "backward: %s",
-        net->cfg.training ? "no loss computed since the last forward"
-        : "an inference net");
+        !net->cfg.training ? "an inference net"
+        : !net->trained_forward ? "the last forward was not in training mode"
+        : "no loss computed since the last forward");
   return net_run (net, CMD_BACKWARD);
 }
 

@@ -119,7 +119,7 @@ ax_status ax_net_forward (ax_net *net, const float *images, size_t count,
 ax_status ax_net_loss (ax_net *net, const int32_t *labels, size_t count,
     float *mean_loss);
 /* Gradients of the mean loss w.r.t. every parameter (written, not
- * accumulated), after ax_net_loss. */
+ * accumulated), after a training-mode forward and ax_net_loss. */
 ax_status ax_net_backward (ax_net *net);
 /* The paper's update on every parameter (v = m v - wd lr w - lr g; w += v),
  * then the step counter advances. Refuses non-finite gradients and then

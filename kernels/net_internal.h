@@ -69,6 +69,7 @@ struct ax_net {
   float *host_losses;
   ax_slab scratch;        /* ax_net_activation's join buffer (lazily, once) */
   int have_loss;
+  int trained_forward;    /* the last forward ran in training mode */
   int profiling;
   uint64_t step, dropout_seed;
   char err[512];

@@ -514,6 +514,11 @@ test_bad_arguments (void)
         "label out of range");
     AX_CHECK (ax_net_loss (net, labels, BATCH + 1, &loss) == AX_ERR_SHAPE,
         "label count");
+    NET_OK (net, ax_net_forward (net, x, n, 0));
+    NET_OK (net, ax_net_loss (net, labels, BATCH, &loss));
+    AX_CHECK (ax_net_backward (net) == AX_ERR_INVALID_ARG,
+        "backward after an evaluation forward");
+    NET_OK (net, ax_net_forward (net, x, n, 1));
     NET_OK (net, ax_net_loss (net, labels, BATCH, &loss));
     AX_CHECK (isfinite (loss) && loss > 0.0f, "loss %g", (double) loss);
     NET_OK (net, ax_net_backward (net));
