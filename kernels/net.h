@@ -64,6 +64,11 @@ ax_status ax_net_spec_alexnet_paper (ax_net_spec *spec, int n_classes,
  * torchvision names them ("features.0.weight" ... "classifier.6.bias"). */
 ax_status ax_net_spec_alexnet_torchvision (ax_net_spec *spec, int n_classes,
     int in_size);
+/* The builder named by a spec's arch ("alexnet-paper",
+ * "alexnet-torchvision"): how a checkpoint's metadata rebuilds its net.
+ * AX_ERR_UNSUPPORTED for an unknown name. */
+ax_status ax_net_spec_by_arch (ax_net_spec *spec, const char *arch,
+    int n_classes, int in_size);
 /* Divides every conv and hidden fc width of a spec by `div` (widths must
  * stay even where groups or towers split them): small nets for tests. */
 ax_status ax_net_spec_narrow (ax_net_spec *spec, int div);

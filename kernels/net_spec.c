@@ -175,6 +175,19 @@ ax_net_spec_alexnet_torchvision (ax_net_spec *spec, int n_classes, int in_size)
 }
 
 ax_status
+ax_net_spec_by_arch (ax_net_spec *spec, const char *arch, int n_classes,
+    int in_size)
+{
+  if (!arch)
+    return AX_ERR_INVALID_ARG;
+  if (strcmp (arch, "alexnet-paper") == 0)
+    return ax_net_spec_alexnet_paper (spec, n_classes, in_size);
+  if (strcmp (arch, "alexnet-torchvision") == 0)
+    return ax_net_spec_alexnet_torchvision (spec, n_classes, in_size);
+  return AX_ERR_UNSUPPORTED;
+}
+
+ax_status
 ax_net_spec_narrow (ax_net_spec *spec, int div)
 {
   if (!spec || div < 1)

@@ -494,6 +494,11 @@ test_bad_arguments (void)
   AX_CHECK (ax_net_create (&tv99, &cfg, &bad, err, sizeof err)
       == AX_ERR_UNSUPPORTED, "adaptive pooling other than the identity");
   AX_CHECK (ax_net_spec_narrow (&spec, 7) == AX_ERR_INVALID_ARG, "narrow by 7");
+  ax_net_spec again;
+  AX_CHECK (ax_net_spec_by_arch (&again, "alexnet-torchvision", 10, 99) == AX_OK
+      && memcmp (&again, &tv99, sizeof again) == 0, "spec by arch");
+  AX_CHECK (ax_net_spec_by_arch (&again, "vgg-z", 10, 99) == AX_ERR_UNSUPPORTED,
+      "unknown arch");
 
   for (int place = 0; place < 2; place++) {
     ax_net *net = make_net (&spec, BATCH, (ax_placement) place, 1);
