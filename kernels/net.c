@@ -3,6 +3,7 @@
  * per (spec, batch, placement), and holds the parameters by their PyTorch
  * names. The passes themselves are in net_towers.c. */
 #include "net_internal.h"
+#include "layer_math.h"
 #include "rng.h"
 
 #include <math.h>
@@ -174,14 +175,6 @@ local_shape (const ax_net *net, ax_shape s, net_dist d)
   return s;
 }
 
-/* A view of t's memory as another shape of the same count. */
-static ax_tensor
-reshaped (ax_tensor t, ax_shape s)
-{
-  t.shape = s;
-  return t;
-}
-
 /* A tensor from slab `slab` of the tower; sizing only counts bytes. */
 static ax_tensor
 take (net_tower *tw, int slab, ax_shape s, ax_dtype type, int sizing,
@@ -279,9 +272,9 @@ plan_tower (ax_net *net, int t, int sizing)
     ax_shape out = local_shape (net, net->shapes[i + 1], net->dist[i + 1]);
     if (is_view (l->kind)) {
       L->in = prev_out;
-      L->out = reshaped (prev_out, out);
+      L->out = net_reshaped (prev_out, out);
       L->din = prev_dout;
-      L->dout = reshaped (prev_dout, out);
+      L->dout = net_reshaped (prev_dout, out);
       prev_out = L->out;
       prev_dout = L->dout;
       continue;
@@ -535,14 +528,18 @@ ax_net_param_find (const ax_net *net, const char *name)
   return -1;
 }
 
-/* Tower t's part of parameter `index` in buffer `which`, or NULL. */
+/* Tower t's part of parameter `index` in buffer `which` (NULL if none):
+ * rows [row0, row0 + rows) of the PyTorch tensor, from element *offset. */
 static ax_tensor *
-param_part (ax_net *net, int t, int index, ax_param_buffer which)
+param_part (ax_net *net, int t, int index, ax_param_buffer which,
+    size_t *offset)
 {
-  tower_layer *L = &net->towers[t].layers[net->params[index].layer];
+  const ax_param_info *info = &net->params[index];
+  tower_layer *L = &net->towers[t].layers[info->layer];
   int bias = index % 2;
   if (!L->runs || !L->has_params)
     return NULL;
+  *offset = (size_t) L->row0 * (info->count / (size_t) info->dims[0]);
   switch (which) {
     case AX_PARAM_VALUE: return bias ? &L->b : &L->w;
     case AX_PARAM_GRAD: return bias ? &L->db : &L->dw;
@@ -552,12 +549,12 @@ param_part (ax_net *net, int t, int index, ax_param_buffer which)
 
 static ax_status
 param_access (ax_net *net, int index, ax_param_buffer which, size_t count,
-    const char *fn)
+    const void *host, const char *fn)
 {
-  if (!net || index < 0 || index >= net->n_params
+  if (!net || !host || index < 0 || index >= net->n_params
       || (unsigned) which > AX_PARAM_MOMENTUM)
-    return net ? net_fail (net, AX_ERR_INVALID_ARG, "%s: no parameter %d", fn,
-        index) : AX_ERR_INVALID_ARG;
+    return net ? net_fail (net, AX_ERR_INVALID_ARG, "%s: no parameter %d or "
+        "no buffer", fn, index) : AX_ERR_INVALID_ARG;
   if (which != AX_PARAM_VALUE && !net->cfg.training)
     return net_fail (net, AX_ERR_INVALID_ARG, "%s: an inference net keeps no "
         "gradients or momentum", fn);
@@ -571,15 +568,12 @@ ax_status
 ax_net_param_get (ax_net *net, int index, ax_param_buffer which, float *host,
     size_t count)
 {
-  ax_status st = param_access (net, index, which, count, "param_get");
-  if (st != AX_OK || !host)
-    return st != AX_OK ? st : AX_ERR_INVALID_ARG;
-  size_t row = count / (size_t) net->params[index].dims[0];
-  for (int t = 0; t < net->n_towers && st == AX_OK; t++) {
-    const ax_tensor *part = param_part (net, t, index, which);
+  ax_status st = param_access (net, index, which, count, host, "param_get");
+  for (int t = 0; st == AX_OK && t < net->n_towers; t++) {
+    size_t offset = 0;
+    const ax_tensor *part = param_part (net, t, index, which, &offset);
     if (part)
-      st = ax_tensor_download (host + net->towers[t].layers[net->params[index].layer].row0 * row,
-          ax_tensor_bytes (part), part);
+      st = ax_tensor_download (host + offset, ax_tensor_bytes (part), part);
   }
   return st;
 }
@@ -588,27 +582,45 @@ ax_status
 ax_net_param_set (ax_net *net, int index, ax_param_buffer which,
     const float *host, size_t count)
 {
-  ax_status st = param_access (net, index, which, count, "param_set");
-  if (st != AX_OK || !host)
-    return st != AX_OK ? st : AX_ERR_INVALID_ARG;
-  for (size_t i = 0; i < count; i++)
-    if (!isfinite (host[i]))
+  ax_status st = param_access (net, index, which, count, host, "param_set");
+  for (size_t i = 0; st == AX_OK && i < count; i++)
+    if (!ax_isfinite (host[i]))
       return net_fail (net, AX_ERR_NONFINITE, "param_set: %s[%zu] is %g",
           net->params[index].name, i, (double) host[i]);
-  size_t row = count / (size_t) net->params[index].dims[0];
-  for (int t = 0; t < net->n_towers && st == AX_OK; t++) {
-    ax_tensor *part = param_part (net, t, index, which);
+  for (int t = 0; st == AX_OK && t < net->n_towers; t++) {
+    size_t offset = 0;
+    ax_tensor *part = param_part (net, t, index, which, &offset);
     if (part)
-      st = ax_tensor_upload (part, host + net->towers[t].layers[net->params[index].layer].row0 * row,
-          ax_tensor_bytes (part));
+      st = ax_tensor_upload (part, host + offset, ax_tensor_bytes (part));
   }
   return st;
 }
 
-uint64_t ax_net_step (const ax_net *net) { return net ? net->step : 0; }
-void ax_net_set_step (ax_net *net, uint64_t step) { if (net) net->step = step; }
-uint64_t ax_net_dropout_seed (const ax_net *net) { return net ? net->dropout_seed : 0; }
-void ax_net_set_dropout_seed (ax_net *net, uint64_t seed) { if (net) net->dropout_seed = seed; }
+uint64_t
+ax_net_step (const ax_net *net)
+{
+  return net ? net->step : 0;
+}
+
+void
+ax_net_set_step (ax_net *net, uint64_t step)
+{
+  if (net)
+    net->step = step;
+}
+
+uint64_t
+ax_net_dropout_seed (const ax_net *net)
+{
+  return net ? net->dropout_seed : 0;
+}
+
+void
+ax_net_set_dropout_seed (ax_net *net, uint64_t seed)
+{
+  if (net)
+    net->dropout_seed = seed;
+}
 
 /* --- initialisation --- */
 

@@ -84,6 +84,15 @@ struct ax_net {
   ax_sgd_step cmd_sgd;
 };
 
+/* A view of t's memory as another shape of the same count: flatten, and
+ * LRN over channel groups as (N*g, C/g, H, W). Only the descriptor. */
+static inline ax_tensor
+net_reshaped (ax_tensor t, ax_shape s)
+{
+  t.shape = s;
+  return t;
+}
+
 /* The passes of one tower (net_towers.c). */
 ax_status net_tower_forward (ax_net *net, int t, const float *images,
     int training);

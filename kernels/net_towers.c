@@ -56,15 +56,6 @@ opt (const ax_tensor *t, int present)
   return present ? t : NULL;
 }
 
-/* LRN runs on (N*g, C/g, H, W) views of its tensors. */
-static ax_tensor
-as (const ax_tensor *t, ax_shape s)
-{
-  ax_tensor v = *t;
-  v.shape = s;
-  return v;
-}
-
 static ax_status
 layer_forward (ax_net *net, const ax_layer_spec *l, tower_layer *L,
     int training)
@@ -79,7 +70,7 @@ layer_forward (ax_net *net, const ax_layer_spec *l, tower_layer *L,
       return ax_relu_forward (L->k, &L->out, &L->in);
     case AX_LAYER_LRN: {
       ax_shape ks = ax_kernel_shapes (L->k)->in;
-      ax_tensor out = as (&L->out, ks), in = as (&L->in, ks);
+      ax_tensor out = net_reshaped (L->out, ks), in = net_reshaped (L->in, ks);
       return ax_lrn_forward (L->k, &out, ws, &in);
     }
     case AX_LAYER_MAXPOOL:
@@ -108,8 +99,8 @@ layer_backward (ax_net *net, const ax_layer_spec *l, tower_layer *L)
       return ax_relu_backward (L->k, din, &L->dout, &L->out);
     case AX_LAYER_LRN: {
       ax_shape ks = ax_kernel_shapes (L->k)->in;
-      ax_tensor d = as (din, ks), dout = as (&L->dout, ks);
-      ax_tensor in = as (&L->in, ks), out = as (&L->out, ks);
+      ax_tensor d = net_reshaped (*din, ks), dout = net_reshaped (L->dout, ks);
+      ax_tensor in = net_reshaped (L->in, ks), out = net_reshaped (L->out, ks);
       return ax_lrn_backward (L->k, &d, &dout, &in, &out, ws);
     }
     case AX_LAYER_MAXPOOL:
