@@ -5,7 +5,7 @@
  * and the fraction of fp32 peak.
  *
  *   build/bench/train_bench [--reps N] [--peak GFLOPS] [--no-torch]
- *       [--torch "python3 bench/torch_alexnet_bench.py"]
+ *       [--profile] [--torch "python3 bench/torch_alexnet_bench.py"]
  */
 #include "kernels/cpu_backend.h"
 #include "kernels/net.h"
@@ -127,6 +127,36 @@ time_net (ax_net *net, int batch, int train, int reps)
   return st == AX_OK ? dt : -1.0;
 }
 
+/* Where one training step's time goes, per layer (tower 0's clock; with
+ * towers the exchanges' waits are in the layer that gathers). */
+static void
+print_profile (ax_net *net, const char *what)
+{
+  const ax_net_spec *s = ax_net_get_spec (net);
+  double total_f = 0.0, total_b = 0.0;
+  ax_net_set_profiling (net, 1);
+  if (time_net (net, 128, 1, 1) < 0.0)
+    return;
+  printf ("where a training step's time goes (%s, batch 128, tower 0, ms):\n",
+      what);
+  for (int i = 0; i < s->n_layers; i++) {
+    double f, b;
+    if (ax_net_profile (net, i, 0, &f, &b) != AX_OK)
+      return;
+    /* time_net ran a warm-up and one timed step: halve. */
+    f *= 500.0;
+    b *= 500.0;
+    total_f += f;
+    total_b += b;
+    if (f + b >= 1.0)
+      printf ("  %-8s %8.1f fwd %8.1f bwd\n", s->layers[i].name, f, b);
+  }
+  printf ("  %-8s %8.1f fwd %8.1f bwd\n", "total", total_f, total_b);
+  ax_net_set_profiling (net, 0);
+}
+
+static int show_profile;
+
 static result
 run_ours (ax_placement place, int reps)
 {
@@ -138,6 +168,8 @@ run_ours (ax_placement place, int reps)
     r.gflop_fwd = forward_flops (net) / 1e9;
     r.train_ips = 128 / time_net (net, 128, 1, reps);
     r.train_cpu_ips = 128 / last_cpu_s;
+    if (show_profile)
+      print_profile (net, place == AX_PLACE_ONE ? "one device" : "towers");
     ax_net_destroy (net);
   }
   if ((net = make (&spec, 64, place, 0))) {
@@ -186,6 +218,8 @@ main (int argc, char **argv)
       torch_cmd = argv[++i];
     else if (!strcmp (argv[i], "--no-torch"))
       with_torch = 0;
+    else if (!strcmp (argv[i], "--profile"))
+      show_profile = 1;
   }
   if (reps < 1 || ax_cpu_backend_create (0, &one) != AX_OK
       || ax_cpu_backend_create (1, &tower[0]) != AX_OK
