@@ -74,7 +74,11 @@ struct ax_net {
   uint64_t step, dropout_seed;
   char err[512];
   /* The workers (AX_PLACE_TOWERS): one thread per tower. */
+  int have_workers;       /* barriers, mutex and threads exist */
   int threads_started;
+  int workers_state;      /* 0 starting, 1 all made, -1 creation failed */
+  pthread_mutex_t startup;
+  pthread_cond_t started;
   pthread_t threads[AX_MAX_TOWERS];
   net_worker_arg worker_args[AX_MAX_TOWERS];
   pthread_barrier_t start, done, exchange;

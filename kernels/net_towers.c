@@ -222,11 +222,26 @@ run_command (ax_net *net, int t)
   }
 }
 
+/* Waits until every worker exists (or creation failed: returns 0), so
+ * that no worker reaches a barrier whose other parties never come. */
+static int
+wait_for_all_workers (ax_net *net)
+{
+  pthread_mutex_lock (&net->startup);
+  while (net->workers_state == 0)
+    pthread_cond_wait (&net->started, &net->startup);
+  int ok = net->workers_state > 0;
+  pthread_mutex_unlock (&net->startup);
+  return ok;
+}
+
 static void *
 worker (void *arg)
 {
   ax_net *net = ((net_worker_arg *) arg)->net;
   int t = ((net_worker_arg *) arg)->t;
+  if (!wait_for_all_workers (net))
+    return NULL;
   for (;;) {
     pthread_barrier_wait (&net->start);
     if (net->cmd == CMD_QUIT)
@@ -261,51 +276,62 @@ net_run (ax_net *net, net_cmd cmd)
   return AX_OK;
 }
 
+/* Starts one worker per tower. The workers wait for a go (or an abort if
+ * a thread could not be made) before they touch the barriers. */
 ax_status
 net_workers_start (ax_net *net)
 {
-  int T = net->n_towers;
-  if (pthread_barrier_init (&net->start, NULL, (unsigned) T + 1)
-      || pthread_barrier_init (&net->done, NULL, (unsigned) T + 1)
-      || pthread_barrier_init (&net->exchange, NULL, (unsigned) T))
+  int T = net->n_towers, made = 0;
+  if (pthread_barrier_init (&net->start, NULL, (unsigned) T + 1))
     return net_fail (net, AX_ERR_NO_MEMORY, "barriers");
-  net->threads_started = 0;
-  for (int t = 0; t < T; t++) {
-    net->worker_args[t].net = net;
-    net->worker_args[t].t = t;
-    if (pthread_create (&net->threads[t], NULL, worker, &net->worker_args[t])) {
-      /* Workers already running wait at `start` for T + 1 parties: release
-       * them with a QUIT that the missing ones cannot join. Simplest honest
-       * way out: stop the ones started by hand. */
-      net->threads_started = -t - 1;
-      return net_fail (net, AX_ERR_NO_MEMORY, "worker thread %d", t);
-    }
+  if (pthread_barrier_init (&net->done, NULL, (unsigned) T + 1)) {
+    pthread_barrier_destroy (&net->start);
+    return net_fail (net, AX_ERR_NO_MEMORY, "barriers");
   }
-  net->threads_started = T;
+  if (pthread_barrier_init (&net->exchange, NULL, (unsigned) T)) {
+    pthread_barrier_destroy (&net->start);
+    pthread_barrier_destroy (&net->done);
+    return net_fail (net, AX_ERR_NO_MEMORY, "barriers");
+  }
+  pthread_mutex_init (&net->startup, NULL);
+  pthread_cond_init (&net->started, NULL);
+  net->workers_state = 0;
+  net->have_workers = 1;
+  for (; made < T; made++) {
+    net->worker_args[made].net = net;
+    net->worker_args[made].t = made;
+    if (pthread_create (&net->threads[made], NULL, worker,
+            &net->worker_args[made]))
+      break;
+  }
+  pthread_mutex_lock (&net->startup);
+  net->workers_state = made == T ? 1 : -1;
+  pthread_cond_broadcast (&net->started);
+  pthread_mutex_unlock (&net->startup);
+  net->threads_started = made;
+  if (made < T) {
+    net_workers_stop (net);
+    return net_fail (net, AX_ERR_NO_MEMORY, "worker thread %d", made);
+  }
   return AX_OK;
 }
 
 void
 net_workers_stop (ax_net *net)
 {
-  int started = net->threads_started;
-  if (started == 0)
+  if (!net->have_workers)
     return;
-  if (started > 0) {
+  if (net->workers_state > 0) {
     net->cmd = CMD_QUIT;
     pthread_barrier_wait (&net->start);
-    for (int t = 0; t < started; t++)
-      pthread_join (net->threads[t], NULL);
-  } else {
-    /* Creation failed after -started - 1 workers: they wait at `start`,
-     * which needs T + 1 parties; cancel them. */
-    for (int t = 0; t < -started - 1; t++) {
-      pthread_cancel (net->threads[t]);
-      pthread_join (net->threads[t], NULL);
-    }
   }
+  for (int t = 0; t < net->threads_started; t++)
+    pthread_join (net->threads[t], NULL);
   pthread_barrier_destroy (&net->start);
   pthread_barrier_destroy (&net->done);
   pthread_barrier_destroy (&net->exchange);
+  pthread_mutex_destroy (&net->startup);
+  pthread_cond_destroy (&net->started);
   net->threads_started = 0;
+  net->have_workers = 0;
 }
