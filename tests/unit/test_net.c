@@ -626,6 +626,41 @@ test_learns (void)
   ax_net_destroy (b);
 }
 
+/* torchvision's single tower can run as two towers too (every conv then
+ * gathers, fc8 gathers after ReLU 7): the same forward and gradients. */
+static void
+test_torchvision_as_towers (void)
+{
+  enum { BATCH = 2 };
+  ax_net_spec spec;
+  AX_CHECK (ax_net_spec_alexnet_torchvision (&spec, 10, 224) == AX_OK
+      && ax_net_spec_narrow (&spec, 8) == AX_OK, "narrow torchvision spec");
+  ax_net *a = make_net (&spec, BATCH, AX_PLACE_ONE, 1);
+  ax_net *b = make_net (&spec, BATCH, AX_PLACE_TOWERS, 1);
+  if (!a || !b)
+    return;
+  NET_OK (a, ax_net_init (a, AX_INIT_TORCH, 8));
+  NET_OK (b, ax_net_init (b, AX_INIT_TORCH, 8));
+  size_t n = image_count (&spec, BATCH);
+  float *x = random_images (&spec, BATCH), la, lb, ga[BATCH * 10], gb[BATCH * 10];
+  int32_t labels[BATCH] = { 4, 2 };
+  train_step (a, x, n, labels, BATCH, 1, &la);
+  train_step (b, x, n, labels, BATCH, 1, &lb);
+  train_step (a, x, n, labels, BATCH, 0, &la);
+  train_step (b, x, n, labels, BATCH, 0, &lb);
+  NET_OK (a, ax_net_logits (a, ga, BATCH * 10));
+  NET_OK (b, ax_net_logits (b, gb, BATCH * 10));
+  const char *worst = "";
+  double e_logits = error_f (gb, ga, BATCH * 10);
+  double e_grad = params_error (b, a, AX_PARAM_GRAD, &worst);
+  printf ("  torchvision, towers vs one device (after a step): logits %.1e, "
+      "gradients %.1e (worst %s)\n", e_logits, e_grad, worst);
+  AX_CHECK (e_logits < 1e-5 && e_grad < 1e-5, "torchvision as towers");
+  free (x);
+  ax_net_destroy (a);
+  ax_net_destroy (b);
+}
+
 int
 main (void)
 {
@@ -638,6 +673,7 @@ main (void)
   AX_CHECK (have_fixture, "tests/data/net_fixture.bin (ALEXNET_TEST_DATA)");
   AX_RUN (test_placements_agree);
   AX_RUN (test_bad_arguments);
+  AX_RUN (test_torchvision_as_towers);
   AX_RUN (test_learns);
   if (have_fixture) {
     AX_RUN (test_against_torch);
