@@ -5,7 +5,7 @@ python3-torch:
 
     /usr/bin/python3 tests/data/gen_net_fixture.py tests/data/net_fixture.bin
 
-Three cases:
+Four cases:
  - "small": the paper's two-tower AlexNet (groups 2 in conv2/4/5, LRN within
    each tower with the paper's constants) narrowed 16x (conv 6/16/24/24/16,
    fc 256), 99x99 images, 10 classes, batch 4, dropout p=0. Stores the
@@ -13,7 +13,9 @@ Three cases:
    weights after three torch.optim.SGD steps (lr 0.01, momentum 0.9,
    weight decay 5e-4) on the same batch.
  - "paper224" and "tv224": the full-size paper AlexNet and torchvision's
-   AlexNet, 224x224, 1000 classes, batch 1, logits only. Their weights and
+   AlexNet, 224x224, 1000 classes, batch 1, logits only; "paper224t": the
+   paper's net in training mode (dropout off, label 7): the loss and the
+   gradients of conv1 (weight, bias), conv2's bias and fc8's bias. Their weights and
    image are not stored: both sides compute them from gen_values() below
    (integer hashing, exact in float64), mirrored in the C test.
 
@@ -162,12 +164,28 @@ def full_case(prefix, m):
         add(prefix + ".logits", m.forward(x))
 
 
+def full_training_case():
+    """One 224x224 image through the full paper net in training mode with
+    dropout off: the loss and the gradients of the first and last layers
+    (conv1's depends on every layer's backward), small enough to store."""
+    m = paper_alexnet(1000, p=0.0)
+    fill_formula(m)
+    m.train()
+    x = torch.from_numpy(gen_values(3 * 224 * 224, 999, 1.0)).reshape(1, 3, 224, 224)
+    loss = F.cross_entropy(m.forward(x), torch.tensor([7]))
+    loss.backward()
+    add("paper224t.loss", loss.reshape(1))
+    for name in ("conv1.weight", "conv1.bias", "conv2.bias", "fc8.bias"):
+        add("paper224t.g." + name, dict(m.named_parameters())[name].grad)
+
+
 def main():
     torch.backends.mkldnn.enabled = False
     torch.set_num_threads(2)
     small_case()
     full_case("paper224", paper_alexnet(1000))
     full_case("tv224", torchvision_alexnet(1000))
+    full_training_case()
     with open(sys.argv[1] if len(sys.argv) > 1 else "net_fixture.bin", "wb") as f:
         f.write(b"AXLF" + struct.pack("<II", 1, len(records)))
         for name, shape, data in records:

@@ -271,6 +271,53 @@ test_full_size_forward (void)
   }
 }
 
+/* Full size, training mode, dropout off: the loss and the gradients of
+ * conv1 (which depend on every layer's backward), conv2's and fc8's biases
+ * against PyTorch, both placements. */
+static void
+test_full_size_gradients (void)
+{
+  const char *grads[] = { "conv1.weight", "conv1.bias", "conv2.bias", "fc8.bias" };
+  const float *want_loss = fixture ("paper224t.loss", 1);
+  for (int place = 0; place < 2 && want_loss; place++) {
+    ax_net_spec spec;
+    AX_CHECK (ax_net_spec_alexnet_paper (&spec, 1000, 224) == AX_OK, "spec");
+    for (int i = 0; i < spec.n_layers; i++)
+      if (spec.layers[i].kind == AX_LAYER_DROPOUT)
+        spec.layers[i].p.dropout.p = 0.0f;
+    ax_net *net = make_net (&spec, 1, (ax_placement) place, 1);
+    if (!net)
+      continue;
+    set_formula_params (net);
+    float *x = malloc (3 * 224 * 224 * sizeof *x), loss = 0.0f;
+    int32_t label = 7;
+    gen_values (x, 3 * 224 * 224, 999, 1.0);
+    NET_OK (net, ax_net_forward (net, x, 3 * 224 * 224, 1));
+    NET_OK (net, ax_net_loss (net, &label, 1, &loss));
+    NET_OK (net, ax_net_backward (net));
+    double worst = 0.0;
+    for (int g = 0; g < 4; g++) {
+      char name[64];
+      snprintf (name, sizeof name, "paper224t.g.%s", grads[g]);
+      int p = ax_net_param_find (net, grads[g]);
+      size_t n = ax_net_param (net, p)->count;
+      const float *want = fixture (name, n);
+      float *got = param_values (net, p, AX_PARAM_GRAD);
+      double e = want ? error_f (got, want, n) : INFINITY;
+      printf ("    %s gradient error %.1e\n", grads[g], e);
+      worst = e > worst || !(e == e) ? e : worst;
+      free (got);
+    }
+    printf ("  %s, 224x224 training: loss %.7g vs %.7g, worst gradient error "
+        "%.1e\n", place ? "towers" : "one device", (double) loss,
+        (double) want_loss[0], worst);
+    AX_CHECK (fabs (loss - want_loss[0]) < 1e-5 * fabs (want_loss[0]), "loss");
+    AX_CHECK (worst < 1e-4, "gradients at full size: %.1e", worst);
+    free (x);
+    ax_net_destroy (net);
+  }
+}
+
 /* --- the narrowed net --- */
 
 static ax_net_spec
@@ -678,6 +725,7 @@ main (void)
   if (have_fixture) {
     AX_RUN (test_against_torch);
     AX_RUN (test_full_size_forward);
+    AX_RUN (test_full_size_gradients);
   }
   for (uint32_t i = 0; i < n_records; i++)
     free (records[i].data);
