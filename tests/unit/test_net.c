@@ -1,0 +1,737 @@
+/* The whole network: the two placements against each other (logits, loss,
+ * every gradient, weights and momentum after three SGD steps, dropout
+ * included), against PyTorch (tests/data/net_fixture.bin from
+ * gen_net_fixture.py: a narrowed two-tower AlexNet with every gradient and
+ * three SGD steps, and full-size 224x224 forwards of the paper's and
+ * torchvision's AlexNet), the spec's shapes and names, and bad arguments. */
+#include "kernels/cpu_backend.h"
+#include "kernels/net.h"
+#include "backend_test_util.h"
+#include "layer_test_util.h"
+
+static ax_backend *one, *tower[2];
+
+/* --- the fixture (format in gen_net_fixture.py) --- */
+
+typedef struct {
+  char name[33];
+  int shape[4];
+  float *data;
+  size_t count;
+} record;
+
+static record *records;
+static uint32_t n_records;
+
+static int
+load_fixture (void)
+{
+  const char *dir = getenv ("ALEXNET_TEST_DATA");
+  char path[1024];
+  snprintf (path, sizeof path, "%s/net_fixture.bin", dir ? dir : "tests/data");
+  FILE *f = fopen (path, "rb");
+  char magic[4];
+  uint32_t version;
+  if (!f)
+    return 0;
+  int ok = fread (magic, 4, 1, f) == 1 && memcmp (magic, "AXLF", 4) == 0
+      && fread (&version, 4, 1, f) == 1 && version == 1
+      && fread (&n_records, 4, 1, f) == 1 && n_records < 10000;
+  records = ok ? calloc (n_records, sizeof *records) : NULL;
+  for (uint32_t i = 0; ok && i < n_records; i++) {
+    record *r = &records[i];
+    ok = fread (r->name, 32, 1, f) == 1 && fread (r->shape, 16, 1, f) == 1;
+    size_t n = 1;
+    for (int d = 0; ok && d < 4; d++) {
+      ok = r->shape[d] > 0 && r->shape[d] < (1 << 20);
+      n *= ok ? (size_t) r->shape[d] : 0;
+    }
+    r->count = n;
+    ok = ok && n < (1u << 24) && (r->data = malloc (n * sizeof (float)))
+        && fread (r->data, sizeof (float), n, f) == n;
+  }
+  fclose (f);
+  return ok;
+}
+
+static const float *
+fixture (const char *name, size_t count)
+{
+  for (uint32_t i = 0; i < n_records; i++)
+    if (strcmp (records[i].name, name) == 0) {
+      AX_CHECK (records[i].count == count, "%s: %zu values, expected %zu",
+          name, records[i].count, count);
+      return records[i].count == count ? records[i].data : NULL;
+    }
+  AX_CHECK (0, "%s missing from the fixture", name);
+  return NULL;
+}
+
+/* max |a - b| / max |b| */
+static double
+error_f (const float *a, const float *b, size_t n)
+{
+  double err = 0.0, scale = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    double d = fabs ((double) a[i] - (double) b[i]);
+    if (!(d <= err))
+      err = d;
+    scale = fmax (scale, fabs ((double) b[i]));
+  }
+  return scale > 0.0 ? err / scale : err;
+}
+
+/* --- nets --- */
+
+static ax_net *
+make_net (const ax_net_spec *spec, int batch, ax_placement place, int training)
+{
+  ax_net_config cfg = { batch, place, training, { NULL, NULL } };
+  if (place == AX_PLACE_ONE)
+    cfg.backends[0] = one;
+  else {
+    cfg.backends[0] = tower[0];
+    cfg.backends[1] = tower[1];
+  }
+  ax_net *net = NULL;
+  char err[512] = "";
+  ax_status st = ax_net_create (spec, &cfg, &net, err, sizeof err);
+  AX_CHECK (st == AX_OK, "create %s (%s): %s: %s", spec->arch,
+      place == AX_PLACE_ONE ? "one device" : "towers", ax_status_str (st), err);
+  return net;
+}
+
+#define NET_OK(net, expr) do {                                            \
+    ax_status st_ = (expr);                                               \
+    AX_CHECK (st_ == AX_OK, "%s: %s (%s)", #expr, ax_status_str (st_),    \
+        ax_net_last_error (net));                                         \
+  } while (0)
+
+static float *
+param_values (ax_net *net, int p, ax_param_buffer which)
+{
+  size_t n = ax_net_param (net, p)->count;
+  float *v = calloc (n, sizeof *v);
+  NET_OK (net, ax_net_param_get (net, p, which, v, n));
+  return v;
+}
+
+/* The largest error over every parameter's `which` between two nets. */
+static double
+params_error (ax_net *a, ax_net *b, ax_param_buffer which, const char **worst)
+{
+  double most = 0.0;
+  for (int p = 0; p < ax_net_n_params (a); p++) {
+    size_t n = ax_net_param (a, p)->count;
+    float *x = param_values (a, p, which), *y = param_values (b, p, which);
+    double e = error_f (x, y, n);
+    if (!(e <= most)) {
+      most = e;
+      *worst = ax_net_param (a, p)->name;
+    }
+    free (x);
+    free (y);
+  }
+  return most;
+}
+
+static float *
+random_images (const ax_net_spec *s, int batch)
+{
+  size_t n = (size_t) batch * s->in_c * s->in_h * s->in_w;
+  float *x = malloc (n * sizeof *x);
+  for (size_t i = 0; i < n; i++)
+    x[i] = (float) (2.0 * ax_rng_uniform (&test_rng) - 1.0);
+  return x;
+}
+
+static size_t
+image_count (const ax_net_spec *s, int batch)
+{
+  return (size_t) batch * s->in_c * s->in_h * s->in_w;
+}
+
+static void
+set_dropout (ax_net_spec *s, float p)
+{
+  for (int i = 0; i < s->n_layers; i++)
+    if (s->layers[i].kind == AX_LAYER_DROPOUT)
+      s->layers[i].p.dropout.p = p;
+}
+
+/* --- the spec --- */
+
+static size_t
+total_params (ax_net *net)
+{
+  size_t n = 0;
+  for (int p = 0; p < ax_net_n_params (net); p++)
+    n += ax_net_param (net, p)->count;
+  return n;
+}
+
+static void
+check_dims (ax_net *net, const char *name, int ndim, int d0, int d1, int d2,
+    int d3)
+{
+  int p = ax_net_param_find (net, name);
+  AX_CHECK (p >= 0, "no parameter %s", name);
+  if (p < 0)
+    return;
+  const ax_param_info *i = ax_net_param (net, p);
+  AX_CHECK (i->ndim == ndim && i->dims[0] == d0 && i->dims[1] == d1
+      && (ndim < 3 || (i->dims[2] == d2 && i->dims[3] == d3)),
+      "%s: %d dims %d %d %d %d", name, i->ndim, i->dims[0], i->dims[1],
+      i->dims[2], i->dims[3]);
+}
+
+static void
+check_activation (ax_net *net, const char *layer, int c, int h, int w)
+{
+  ax_shape s = { 0, 0, 0, 0 };
+  AX_CHECK (ax_net_activation_shape (net, layer, &s) == AX_OK, "%s", layer);
+  AX_CHECK (s.c == c && s.h == h && s.w == w, "%s: %dx%dx%d, expected "
+      "%dx%dx%d", layer, s.c, s.h, s.w, c, h, w);
+}
+
+/* --- the paper's formula weights (gen_values in gen_net_fixture.py) --- */
+
+static void
+gen_values (float *v, size_t count, uint64_t stream, double scale)
+{
+  for (size_t i = 0; i < count; i++) {
+    uint64_t h = ((uint64_t) i * 2654435761u + stream * 40503u + 12345u)
+        & 0xffffffffu;
+    h ^= h >> 15;
+    h = (h * 2246822519u) & 0xffffffffu;
+    h ^= h >> 13;
+    double u = (double) ((int64_t) (h % 20001u) - 10000);
+    v[i] = (float) (u / 10000.0 * scale);
+  }
+}
+
+static void
+set_formula_params (ax_net *net)
+{
+  for (int p = 0; p < ax_net_n_params (net); p++) {
+    const ax_param_info *i = ax_net_param (net, p);
+    double scale = i->ndim == 1 ? 0.1 : sqrt (3.0 / (double) (i->count / i->dims[0]));
+    float *v = malloc (i->count * sizeof *v);
+    gen_values (v, i->count, (uint64_t) p, scale);
+    NET_OK (net, ax_net_param_set (net, p, AX_PARAM_VALUE, v, i->count));
+    free (v);
+  }
+}
+
+/* Full size: the paper's (both placements) and torchvision's AlexNet on one
+ * 224x224 image against PyTorch; also the shapes and names of the spec. */
+static void
+test_full_size_forward (void)
+{
+  const char *names[3] = { "paper224 one device", "paper224 towers", "tv224" };
+  for (int c = 0; c < 3; c++) {
+    ax_net_spec spec;
+    ax_status st = c < 2 ? ax_net_spec_alexnet_paper (&spec, 1000, 224)
+        : ax_net_spec_alexnet_torchvision (&spec, 1000, 224);
+    AX_CHECK (st == AX_OK, "spec");
+    ax_net *net = make_net (&spec, 1, c == 1 ? AX_PLACE_TOWERS : AX_PLACE_ONE, 0);
+    if (!net)
+      continue;
+    if (c < 2) {
+      AX_CHECK (total_params (net) == 60965224, "paper: %zu parameters",
+          total_params (net));
+      check_dims (net, "conv2.weight", 4, 256, 48, 5, 5);
+      check_dims (net, "conv3.weight", 4, 384, 256, 3, 3);
+      check_dims (net, "fc6.weight", 2, 4096, 9216, 0, 0);
+      check_dims (net, "fc8.bias", 1, 1000, 0, 0, 0);
+      check_activation (net, "conv1", 96, 55, 55);
+      check_activation (net, "pool5", 256, 6, 6);
+    } else {
+      AX_CHECK (total_params (net) == 61100840, "torchvision: %zu parameters",
+          total_params (net));
+      check_dims (net, "features.3.weight", 4, 192, 64, 5, 5);
+      check_dims (net, "classifier.1.weight", 2, 4096, 9216, 0, 0);
+      check_dims (net, "classifier.6.bias", 1, 1000, 0, 0, 0);
+      check_activation (net, "avgpool", 256, 6, 6);
+    }
+    set_formula_params (net);
+    float *x = malloc (3 * 224 * 224 * sizeof *x), logits[1000];
+    gen_values (x, 3 * 224 * 224, 999, 1.0);
+    NET_OK (net, ax_net_forward (net, x, 3 * 224 * 224, 0));
+    NET_OK (net, ax_net_logits (net, logits, 1000));
+    const float *want = fixture (c < 2 ? "paper224.logits" : "tv224.logits", 1000);
+    if (want) {
+      double e = error_f (logits, want, 1000);
+      printf ("  %s: logits error %.1e (logit 0: %.6g vs %.6g)\n", names[c], e,
+          (double) logits[0], (double) want[0]);
+      AX_CHECK (e < 1e-4, "%s logits error %.1e", names[c], e);
+    }
+    free (x);
+    ax_net_destroy (net);
+  }
+}
+
+/* Full size, training mode, dropout off: the loss and the gradients of
+ * conv1 (which depend on every layer's backward), conv2's and fc8's biases
+ * against PyTorch, both placements. */
+static void
+test_full_size_gradients (void)
+{
+  const char *grads[] = { "conv1.weight", "conv1.bias", "conv2.bias", "fc8.bias" };
+  const float *want_loss = fixture ("paper224t.loss", 1);
+  for (int place = 0; place < 2 && want_loss; place++) {
+    ax_net_spec spec;
+    AX_CHECK (ax_net_spec_alexnet_paper (&spec, 1000, 224) == AX_OK, "spec");
+    for (int i = 0; i < spec.n_layers; i++)
+      if (spec.layers[i].kind == AX_LAYER_DROPOUT)
+        spec.layers[i].p.dropout.p = 0.0f;
+    ax_net *net = make_net (&spec, 1, (ax_placement) place, 1);
+    if (!net)
+      continue;
+    set_formula_params (net);
+    float *x = malloc (3 * 224 * 224 * sizeof *x), loss = 0.0f;
+    int32_t label = 7;
+    gen_values (x, 3 * 224 * 224, 999, 1.0);
+    NET_OK (net, ax_net_forward (net, x, 3 * 224 * 224, 1));
+    NET_OK (net, ax_net_loss (net, &label, 1, &loss));
+    NET_OK (net, ax_net_backward (net));
+    double worst = 0.0;
+    for (int g = 0; g < 4; g++) {
+      char name[64];
+      snprintf (name, sizeof name, "paper224t.g.%s", grads[g]);
+      int p = ax_net_param_find (net, grads[g]);
+      size_t n = ax_net_param (net, p)->count;
+      const float *want = fixture (name, n);
+      float *got = param_values (net, p, AX_PARAM_GRAD);
+      double e = want ? error_f (got, want, n) : INFINITY;
+      printf ("    %s gradient error %.1e\n", grads[g], e);
+      worst = e > worst || !(e == e) ? e : worst;
+      free (got);
+    }
+    printf ("  %s, 224x224 training: loss %.7g vs %.7g, worst gradient error "
+        "%.1e\n", place ? "towers" : "one device", (double) loss,
+        (double) want_loss[0], worst);
+    AX_CHECK (fabs (loss - want_loss[0]) < 1e-5 * fabs (want_loss[0]), "loss");
+    AX_CHECK (worst < 1e-4, "gradients at full size: %.1e", worst);
+    free (x);
+    ax_net_destroy (net);
+  }
+}
+
+/* --- the narrowed net --- */
+
+static ax_net_spec
+small_spec (int div, float dropout)
+{
+  ax_net_spec spec;
+  ax_status st = ax_net_spec_alexnet_paper (&spec, 10, 99);
+  if (st == AX_OK)
+    st = ax_net_spec_narrow (&spec, div);
+  AX_CHECK (st == AX_OK, "small spec");
+  set_dropout (&spec, dropout);
+  return spec;
+}
+
+static void
+train_step (ax_net *net, const float *x, size_t n, const int32_t *labels,
+    int batch, int update, float *loss)
+{
+  ax_sgd_step sgd = { 0.01f, 0.9f, 0.0005f };
+  NET_OK (net, ax_net_forward (net, x, n, 1));
+  NET_OK (net, ax_net_loss (net, labels, (size_t) batch, loss));
+  NET_OK (net, ax_net_backward (net));
+  if (update)
+    NET_OK (net, ax_net_update (net, &sgd));
+}
+
+/* Dropout: about half the positive units of relu6 are dropped, the kept
+ * ones doubled; the same mask on both placements (checked by the logits). */
+static void
+check_dropout (ax_net *net, const char *name)
+{
+  ax_shape s;
+  AX_CHECK (ax_net_activation_shape (net, "drop6", &s) == AX_OK, "drop6");
+  size_t n = ax_shape_count (s), positive = 0, dropped = 0, bad = 0;
+  float *r = malloc (n * sizeof *r), *d = malloc (n * sizeof *d);
+  NET_OK (net, ax_net_activation (net, "relu6", r, n));
+  NET_OK (net, ax_net_activation (net, "drop6", d, n));
+  for (size_t i = 0; i < n; i++) {
+    if (r[i] <= 0.0f)
+      continue;
+    positive++;
+    dropped += d[i] == 0.0f;
+    bad += d[i] != 0.0f && d[i] != 2.0f * r[i];
+  }
+  double frac = positive ? (double) dropped / (double) positive : 0.0;
+  printf ("  %s: dropout dropped %zu of %zu positive units (%.3f)\n", name,
+      dropped, positive, frac);
+  AX_CHECK (positive > 200 && fabs (frac - 0.5) < 0.1, "dropped %.3f", frac);
+  AX_CHECK (bad == 0, "%zu kept units not doubled", bad);
+  free (r);
+  free (d);
+}
+
+/* Towers and one device: same logits, loss, gradients, and weights and
+ * momentum after three SGD steps, with dropout on. */
+static void
+test_placements_agree (void)
+{
+  enum { BATCH = 3 };
+  ax_net_spec spec = small_spec (8, 0.5f);
+  ax_net *a = make_net (&spec, BATCH, AX_PLACE_ONE, 1);
+  ax_net *b = make_net (&spec, BATCH, AX_PLACE_TOWERS, 1);
+  if (!a || !b)
+    return;
+  NET_OK (a, ax_net_init (a, AX_INIT_TORCH, 5));
+  NET_OK (b, ax_net_init (b, AX_INIT_TORCH, 5));
+  const char *worst = "";
+  AX_CHECK (params_error (a, b, AX_PARAM_VALUE, &worst) == 0.0,
+      "init differs by placement (%s)", worst);
+  size_t n = image_count (&spec, BATCH);
+  float *x = random_images (&spec, BATCH), la, lb, ga[BATCH * 10], gb[BATCH * 10];
+  int32_t labels[BATCH] = { 1, 7, 1 };
+  train_step (a, x, n, labels, BATCH, 0, &la);
+  train_step (b, x, n, labels, BATCH, 0, &lb);
+  check_dropout (a, "one device");
+  check_dropout (b, "towers");
+  NET_OK (a, ax_net_logits (a, ga, BATCH * 10));
+  NET_OK (b, ax_net_logits (b, gb, BATCH * 10));
+  double e_logits = error_f (gb, ga, BATCH * 10);
+  double e_grad = params_error (b, a, AX_PARAM_GRAD, &worst);
+  printf ("  towers vs one device: logits %.1e, loss %.7g vs %.7g, gradients "
+      "%.1e (worst %s)\n", e_logits, (double) lb, (double) la, e_grad, worst);
+  AX_CHECK (e_logits < 1e-5 && fabs (la - lb) <= 1e-5 * fabs (la), "forward");
+  AX_CHECK (e_grad < 1e-5, "gradients");
+  ax_sgd_step sgd = { 0.01f, 0.9f, 0.0005f };
+  NET_OK (a, ax_net_update (a, &sgd));
+  NET_OK (b, ax_net_update (b, &sgd));
+  for (int s = 1; s < 3; s++) {
+    train_step (a, x, n, labels, BATCH, 1, &la);
+    train_step (b, x, n, labels, BATCH, 1, &lb);
+  }
+  double e_w = params_error (b, a, AX_PARAM_VALUE, &worst);
+  const char *worst_v = "";
+  double e_v = params_error (b, a, AX_PARAM_MOMENTUM, &worst_v);
+  printf ("  after 3 steps: weights %.1e (worst %s), momentum %.1e (worst %s), "
+      "step %llu\n", e_w, worst, e_v, worst_v,
+      (unsigned long long) ax_net_step (b));
+  AX_CHECK (e_w < 1e-5 && e_v < 1e-4, "weights after three steps");
+  AX_CHECK (ax_net_step (a) == 3 && ax_net_step (b) == 3, "steps counted");
+  /* Evaluation: dropout is the identity. */
+  NET_OK (b, ax_net_forward (b, x, n, 0));
+  ax_shape s;
+  AX_CHECK (ax_net_activation_shape (b, "drop7", &s) == AX_OK, "drop7");
+  size_t m = ax_shape_count (s);
+  float *r = malloc (m * sizeof *r), *d = malloc (m * sizeof *d);
+  NET_OK (b, ax_net_activation (b, "relu7", r, m));
+  NET_OK (b, ax_net_activation (b, "drop7", d, m));
+  AX_CHECK (memcmp (r, d, m * sizeof *r) == 0, "evaluation: no dropout");
+  free (r);
+  free (d);
+  free (x);
+  ax_net_destroy (a);
+  ax_net_destroy (b);
+}
+
+/* Against PyTorch: the narrowed two-tower net without dropout. */
+static void
+test_against_torch (void)
+{
+  enum { BATCH = 4 };
+  ax_net_spec spec = small_spec (16, 0.0f);
+  size_t n = image_count (&spec, BATCH);
+  const float *x = fixture ("small.input", n), *fl = fixture ("small.labels", BATCH);
+  const float *want_logits = fixture ("small.logits", BATCH * 10);
+  const float *want_loss = fixture ("small.loss", 1);
+  if (!x || !fl || !want_logits || !want_loss)
+    return;
+  int32_t labels[BATCH];
+  for (int i = 0; i < BATCH; i++)
+    labels[i] = (int32_t) fl[i];
+  for (int place = 0; place < 2; place++) {
+    const char *pname = place ? "towers" : "one device";
+    ax_net *net = make_net (&spec, BATCH, (ax_placement) place, 1);
+    if (!net)
+      continue;
+    char name[64];
+    for (int p = 0; p < ax_net_n_params (net); p++) {
+      const ax_param_info *i = ax_net_param (net, p);
+      snprintf (name, sizeof name, "w0.%s", i->name);
+      const float *w = fixture (name, i->count);
+      if (w)
+        NET_OK (net, ax_net_param_set (net, p, AX_PARAM_VALUE, w, i->count));
+    }
+    float loss, logits[BATCH * 10];
+    train_step (net, x, n, labels, BATCH, 0, &loss);
+    NET_OK (net, ax_net_logits (net, logits, BATCH * 10));
+    double e_logits = error_f (logits, want_logits, BATCH * 10);
+    double e_grad = 0.0;
+    const char *worst = "";
+    for (int p = 0; p < ax_net_n_params (net); p++) {
+      const ax_param_info *i = ax_net_param (net, p);
+      snprintf (name, sizeof name, "g.%s", i->name);
+      const float *g = fixture (name, i->count);
+      float *got = param_values (net, p, AX_PARAM_GRAD);
+      double e = g ? error_f (got, g, i->count) : INFINITY;
+      if (!(e <= e_grad)) {
+        e_grad = e;
+        worst = i->name;
+      }
+      free (got);
+    }
+    ax_sgd_step sgd = { 0.01f, 0.9f, 0.0005f };
+    NET_OK (net, ax_net_update (net, &sgd));
+    float l2;
+    for (int s = 1; s < 3; s++)
+      train_step (net, x, n, labels, BATCH, 1, &l2);
+    double e_w = 0.0;
+    const char *worst_w = "";
+    for (int p = 0; p < ax_net_n_params (net); p++) {
+      const ax_param_info *i = ax_net_param (net, p);
+      snprintf (name, sizeof name, "w3.%s", i->name);
+      const float *w = fixture (name, i->count);
+      float *got = param_values (net, p, AX_PARAM_VALUE);
+      double e = w ? error_f (got, w, i->count) : INFINITY;
+      if (!(e <= e_w)) {
+        e_w = e;
+        worst_w = i->name;
+      }
+      free (got);
+    }
+    printf ("  %s vs PyTorch: logits %.1e, loss %.7g vs %.7g, gradients %.1e "
+        "(worst %s), weights after 3 SGD steps %.1e (worst %s)\n", pname,
+        e_logits, (double) loss, (double) want_loss[0], e_grad, worst, e_w,
+        worst_w);
+    AX_CHECK (e_logits < 1e-5, "%s logits", pname);
+    AX_CHECK (fabs (loss - want_loss[0]) < 1e-5 * fabs (want_loss[0]), "%s loss",
+        pname);
+    AX_CHECK (e_grad < 1e-4, "%s gradients", pname);
+    AX_CHECK (e_w < 1e-5, "%s weights after three steps", pname);
+    ax_net_destroy (net);
+  }
+}
+
+/* Bad arguments return a status and leave the net usable. */
+static void
+test_bad_arguments (void)
+{
+  enum { BATCH = 2 };
+  ax_net_spec spec = small_spec (16, 0.5f);
+  ax_net_config cfg = { BATCH, AX_PLACE_TOWERS, 1, { tower[0], tower[0] } };
+  ax_net *bad = NULL;
+  char err[256] = "";
+  AX_CHECK (ax_net_create (&spec, &cfg, &bad, err, sizeof err)
+      == AX_ERR_INVALID_ARG && !bad, "towers on one backend instance");
+  cfg.backends[1] = tower[1];
+  /* LRN across every map cannot run on split maps without an exchange. */
+  ax_net_spec across = spec;
+  for (int i = 0; i < across.n_layers; i++)
+    if (across.layers[i].kind == AX_LAYER_LRN)
+      across.layers[i].groups = 1;
+  AX_CHECK (ax_net_create (&across, &cfg, &bad, err, sizeof err)
+      == AX_ERR_UNSUPPORTED && !bad, "LRN across the towers");
+  printf ("  LRN across towers: %s\n", err);
+  cfg.batch = 0;
+  AX_CHECK (ax_net_create (&spec, &cfg, &bad, NULL, 0) == AX_ERR_INVALID_ARG,
+      "batch 0");
+  ax_net_spec tv99;
+  AX_CHECK (ax_net_spec_alexnet_torchvision (&tv99, 10, 99) == AX_OK, "tv 99");
+  cfg.batch = 1;
+  cfg.placement = AX_PLACE_ONE;
+  AX_CHECK (ax_net_create (&tv99, &cfg, &bad, err, sizeof err)
+      == AX_ERR_UNSUPPORTED, "adaptive pooling other than the identity");
+  AX_CHECK (ax_net_spec_narrow (&spec, 7) == AX_ERR_INVALID_ARG, "narrow by 7");
+  ax_net_spec again;
+  AX_CHECK (ax_net_spec_by_arch (&again, "alexnet-torchvision", 10, 99) == AX_OK
+      && memcmp (&again, &tv99, sizeof again) == 0, "spec by arch");
+  AX_CHECK (ax_net_spec_by_arch (&again, "vgg-z", 10, 99) == AX_ERR_UNSUPPORTED,
+      "unknown arch");
+
+  for (int place = 0; place < 2; place++) {
+    ax_net *net = make_net (&spec, BATCH, (ax_placement) place, 1);
+    if (!net)
+      continue;
+    NET_OK (net, ax_net_init (net, AX_INIT_XAVIER, 1));
+    size_t n = image_count (&spec, BATCH);
+    float *x = random_images (&spec, BATCH), loss = 0.0f;
+    int32_t labels[BATCH] = { 0, 9 }, wrong[BATCH] = { 0, 10 };
+    AX_CHECK (ax_net_backward (net) == AX_ERR_INVALID_ARG, "backward before loss");
+    x[n / 2] = NAN;
+    AX_CHECK (ax_net_forward (net, x, n, 1) == AX_ERR_NONFINITE, "NaN image");
+    x[n / 2] = 0.0f;
+    AX_CHECK (ax_net_forward (net, x, n - 1, 1) == AX_ERR_SHAPE, "batch size");
+    AX_CHECK (ax_net_forward (net, NULL, n, 1) == AX_ERR_INVALID_ARG, "NULL");
+    NET_OK (net, ax_net_forward (net, x, n, 1));
+    AX_CHECK (ax_net_loss (net, wrong, BATCH, &loss) == AX_ERR_INVALID_ARG,
+        "label out of range");
+    AX_CHECK (ax_net_loss (net, labels, BATCH + 1, &loss) == AX_ERR_SHAPE,
+        "label count");
+    NET_OK (net, ax_net_forward (net, x, n, 0));
+    NET_OK (net, ax_net_loss (net, labels, BATCH, &loss));
+    AX_CHECK (ax_net_backward (net) == AX_ERR_INVALID_ARG,
+        "backward after an evaluation forward");
+    NET_OK (net, ax_net_forward (net, x, n, 1));
+    NET_OK (net, ax_net_loss (net, labels, BATCH, &loss));
+    AX_CHECK (isfinite (loss) && loss > 0.0f, "loss %g", (double) loss);
+    NET_OK (net, ax_net_backward (net));
+    ax_sgd_step nan_step = { NAN, 0.9f, 0.0f };
+    AX_CHECK (ax_net_update (net, &nan_step) == AX_ERR_INVALID_ARG, "NaN lr");
+    int p = ax_net_param_find (net, "fc7.weight");
+    AX_CHECK (p >= 0 && ax_net_param_find (net, "fc9.weight") < 0, "find");
+    size_t count = ax_net_param (net, p)->count;
+    float *w = param_values (net, p, AX_PARAM_VALUE);
+    float keep = w[3];
+    w[3] = INFINITY;
+    AX_CHECK (ax_net_param_set (net, p, AX_PARAM_VALUE, w, count)
+        == AX_ERR_NONFINITE, "infinite weight");
+    AX_CHECK (ax_net_param_set (net, p, AX_PARAM_VALUE, w, count - 1)
+        == AX_ERR_SHAPE, "weight count");
+    AX_CHECK (ax_net_param_get (net, 99, AX_PARAM_VALUE, w, count)
+        == AX_ERR_INVALID_ARG, "no such parameter");
+    free (w);
+    w = param_values (net, p, AX_PARAM_VALUE);
+    AX_CHECK (w[3] == keep, "a refused set changes nothing");
+    free (w);
+    ax_sgd_step sgd = { 0.01f, 0.9f, 0.0005f };
+    NET_OK (net, ax_net_update (net, &sgd));
+    NET_OK (net, ax_net_forward (net, x, n, 0));
+    AX_CHECK (ax_net_activation (net, "nope", x, 1) == AX_ERR_INVALID_ARG,
+        "no such layer");
+    /* Finite but huge weights overflow the logits: the loss says so. */
+    int p8 = ax_net_param_find (net, "fc8.weight"), p7 = ax_net_param_find (net, "fc7.bias");
+    size_t n8 = ax_net_param (net, p8)->count, n7 = ax_net_param (net, p7)->count;
+    float *huge = malloc (n8 * sizeof *huge), *old8 = param_values (net, p8, AX_PARAM_VALUE);
+    float *old7 = param_values (net, p7, AX_PARAM_VALUE);
+    for (size_t i = 0; i < n8; i++)
+      huge[i] = 3e38f;
+    NET_OK (net, ax_net_param_set (net, p8, AX_PARAM_VALUE, huge, n8));
+    NET_OK (net, ax_net_param_set (net, p7, AX_PARAM_VALUE, huge, n7));
+    NET_OK (net, ax_net_forward (net, x, n, 1));
+    AX_CHECK (ax_net_loss (net, labels, BATCH, &loss) == AX_ERR_NONFINITE,
+        "overflowing logits: NaN or infinite loss");
+    AX_CHECK (ax_net_backward (net) == AX_ERR_INVALID_ARG,
+        "no backward without a loss");
+    NET_OK (net, ax_net_param_set (net, p8, AX_PARAM_VALUE, old8, n8));
+    NET_OK (net, ax_net_param_set (net, p7, AX_PARAM_VALUE, old7, n7));
+    NET_OK (net, ax_net_forward (net, x, n, 1));
+    NET_OK (net, ax_net_loss (net, labels, BATCH, &loss));
+    free (huge);
+    free (old8);
+    free (old7);
+    printf ("  %s: errors leave the net usable (last: %s)\n",
+        place ? "towers" : "one device", ax_net_last_error (net));
+    free (x);
+    ax_net_destroy (net);
+  }
+}
+
+static void
+train_step_lr (ax_net *net, const float *x, size_t n, const int32_t *labels,
+    int batch, float lr, float *loss)
+{
+  ax_sgd_step sgd = { lr, 0.9f, 0.0005f };
+  NET_OK (net, ax_net_forward (net, x, n, 1));
+  NET_OK (net, ax_net_loss (net, labels, (size_t) batch, loss));
+  NET_OK (net, ax_net_backward (net));
+  NET_OK (net, ax_net_update (net, &sgd));
+}
+
+/* Training lowers the loss: a few dozen steps on one small batch (no
+ * dropout), Xavier init, the paper's update at lr 0.01, both placements in
+ * step. (At lr 0.03 this net turns unstable near step 45, and there the
+ * placements' 1e-7 differences grow until the runs part: chaos, not a
+ * bug; the losses agree to 7 digits for the first 30 steps.) */
+static void
+test_learns (void)
+{
+  enum { BATCH = 8, STEPS = 60 };
+  ax_net_spec spec = small_spec (8, 0.0f);
+  ax_net *a = make_net (&spec, BATCH, AX_PLACE_ONE, 1);
+  ax_net *b = make_net (&spec, BATCH, AX_PLACE_TOWERS, 1);
+  if (!a || !b)
+    return;
+  NET_OK (a, ax_net_init (a, AX_INIT_XAVIER, 9));
+  NET_OK (b, ax_net_init (b, AX_INIT_XAVIER, 9));
+  size_t n = image_count (&spec, BATCH);
+  float *x = random_images (&spec, BATCH), first = 0.0f, la = 0.0f, lb = 0.0f;
+  int32_t labels[BATCH] = { 0, 1, 2, 3, 4, 5, 6, 7 };
+  for (int s = 0; s < STEPS; s++) {
+    train_step_lr (a, x, n, labels, BATCH, 0.01f, &la);
+    train_step_lr (b, x, n, labels, BATCH, 0.01f, &lb);
+    if (s == 0)
+      first = la;
+    if (getenv ("AX_TEST_VERBOSE"))
+      printf ("    step %d: %.7f %.7f\n", s, (double) la, (double) lb);
+  }
+  printf ("  loss %.4f -> %.4f (one device), %.4f (towers) in %d steps\n",
+      (double) first, (double) la, (double) lb, STEPS);
+  AX_CHECK (la < 0.9f * first, "the loss falls: %g -> %g", (double) first,
+      (double) la);
+  AX_CHECK (fabs (la - lb) < 1e-3 * fabs (la) + 1e-5, "placements in step");
+  free (x);
+  ax_net_destroy (a);
+  ax_net_destroy (b);
+}
+
+/* torchvision's single tower can run as two towers too (every conv then
+ * gathers, fc8 gathers after ReLU 7): the same forward and gradients. */
+static void
+test_torchvision_as_towers (void)
+{
+  enum { BATCH = 2 };
+  ax_net_spec spec;
+  AX_CHECK (ax_net_spec_alexnet_torchvision (&spec, 10, 224) == AX_OK
+      && ax_net_spec_narrow (&spec, 8) == AX_OK, "narrow torchvision spec");
+  ax_net *a = make_net (&spec, BATCH, AX_PLACE_ONE, 1);
+  ax_net *b = make_net (&spec, BATCH, AX_PLACE_TOWERS, 1);
+  if (!a || !b)
+    return;
+  NET_OK (a, ax_net_init (a, AX_INIT_TORCH, 8));
+  NET_OK (b, ax_net_init (b, AX_INIT_TORCH, 8));
+  size_t n = image_count (&spec, BATCH);
+  float *x = random_images (&spec, BATCH), la, lb, ga[BATCH * 10], gb[BATCH * 10];
+  int32_t labels[BATCH] = { 4, 2 };
+  train_step (a, x, n, labels, BATCH, 1, &la);
+  train_step (b, x, n, labels, BATCH, 1, &lb);
+  train_step (a, x, n, labels, BATCH, 0, &la);
+  train_step (b, x, n, labels, BATCH, 0, &lb);
+  NET_OK (a, ax_net_logits (a, ga, BATCH * 10));
+  NET_OK (b, ax_net_logits (b, gb, BATCH * 10));
+  const char *worst = "";
+  double e_logits = error_f (gb, ga, BATCH * 10);
+  double e_grad = params_error (b, a, AX_PARAM_GRAD, &worst);
+  printf ("  torchvision, towers vs one device (after a step): logits %.1e, "
+      "gradients %.1e (worst %s)\n", e_logits, e_grad, worst);
+  AX_CHECK (e_logits < 1e-5 && e_grad < 1e-5, "torchvision as towers");
+  free (x);
+  ax_net_destroy (a);
+  ax_net_destroy (b);
+}
+
+int
+main (void)
+{
+  ax_rng_seed (&test_rng, 2012);
+  if (ax_cpu_backend_create (0, &one) != AX_OK
+      || ax_cpu_backend_create (1, &tower[0]) != AX_OK
+      || ax_cpu_backend_create (1, &tower[1]) != AX_OK)
+    return 1;
+  int have_fixture = load_fixture ();
+  AX_CHECK (have_fixture, "tests/data/net_fixture.bin (ALEXNET_TEST_DATA)");
+  AX_RUN (test_placements_agree);
+  AX_RUN (test_bad_arguments);
+  AX_RUN (test_torchvision_as_towers);
+  AX_RUN (test_learns);
+  if (have_fixture) {
+    AX_RUN (test_against_torch);
+    AX_RUN (test_full_size_forward);
+    AX_RUN (test_full_size_gradients);
+  }
+  for (uint32_t i = 0; i < n_records; i++)
+    free (records[i].data);
+  free (records);
+  ax_backend_destroy (tower[0]);
+  ax_backend_destroy (tower[1]);
+  ax_backend_destroy (one);
+  return ax_test_finish ();
+}

@@ -1,0 +1,149 @@
+/* The network plans its memory once: a training step (forward, loss,
+ * backward, update) on either placement allocates no buffers. malloc and
+ * friends are interposed to count; as in test_no_alloc.c, oneDNN's C API
+ * argument maps (small blocks) and its GEMM packing behind the fc layers
+ * (bounded by block sizes, not by the batch) are the only allocations
+ * allowed: the largest block stays under 1 MB whatever the batch, and the
+ * number of allocations per step hardly changes from batch 8 to 32 (the
+ * packing buffers grow with the matrices, by oneDNN's block sizes). */
+#include "kernels/cpu_backend.h"
+#include "kernels/net.h"
+#include "tests/ax_test.h"
+
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+int
+main (void)
+{
+  printf ("SKIP: malloc is the sanitizer's in this build\n");
+  return 77;
+}
+#else
+
+extern void *__libc_malloc (size_t);
+extern void *__libc_calloc (size_t, size_t);
+extern void *__libc_realloc (void *, size_t);
+extern void *__libc_memalign (size_t, size_t);
+
+static int counting;
+static size_t n_allocs, n_bytes, largest;
+
+static void
+count (size_t bytes)
+{
+  if (__atomic_load_n (&counting, __ATOMIC_RELAXED)) {
+    __atomic_fetch_add (&n_allocs, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add (&n_bytes, bytes, __ATOMIC_RELAXED);
+    size_t l = __atomic_load_n (&largest, __ATOMIC_RELAXED);
+    while (bytes > l && !__atomic_compare_exchange_n (&largest, &l, bytes, 0,
+            __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+      ;
+  }
+}
+
+void *malloc (size_t n) { count (n); return __libc_malloc (n); }
+void *calloc (size_t n, size_t m) { count (n * m); return __libc_calloc (n, m); }
+void *realloc (void *p, size_t n) { count (n); return __libc_realloc (p, n); }
+void *memalign (size_t a, size_t n) { count (n); return __libc_memalign (a, n); }
+void *aligned_alloc (size_t a, size_t n) { count (n); return __libc_memalign (a, n); }
+int
+posix_memalign (void **p, size_t a, size_t n)
+{
+  count (n);
+  *p = __libc_memalign (a, n);
+  return *p ? 0 : 12;  /* ENOMEM */
+}
+
+static ax_backend *one, *tower[2];
+
+/* Largest block and bytes per step over three steps once warm. */
+static void
+measure (ax_placement place, int batch, size_t *block, size_t *per_step,
+    size_t *allocs)
+{
+  ax_net_spec spec;
+  ax_net *net = NULL;
+  *block = *per_step = (size_t) -1;
+  if (ax_net_spec_alexnet_paper (&spec, 10, 99) != AX_OK
+      || ax_net_spec_narrow (&spec, 4) != AX_OK)
+    return;
+  ax_net_config cfg = { batch, place, 1, { one, NULL } };
+  if (place == AX_PLACE_TOWERS) {
+    cfg.backends[0] = tower[0];
+    cfg.backends[1] = tower[1];
+  }
+  ax_status st = ax_net_create (&spec, &cfg, &net, NULL, 0);
+  AX_CHECK (st == AX_OK, "create: %s", ax_status_str (st));
+  if (st != AX_OK)
+    return;
+  size_t n = (size_t) batch * 3 * 99 * 99;
+  float *x = malloc (n * sizeof *x), loss;
+  int32_t *labels = malloc ((size_t) batch * sizeof *labels);
+  for (size_t i = 0; i < n; i++)
+    x[i] = (float) ((i * 7919) % 1000) / 1000.0f - 0.5f;
+  for (int i = 0; i < batch; i++)
+    labels[i] = i % 10;
+  ax_sgd_step sgd = { 0.01f, 0.9f, 0.0005f };
+  st = ax_net_init (net, AX_INIT_XAVIER, 3);
+  for (int s = 0; s < 4 && st == AX_OK; s++) {
+    if (s == 1) {
+      n_allocs = n_bytes = largest = 0;
+      __atomic_store_n (&counting, 1, __ATOMIC_RELAXED);
+    }
+    st = ax_net_forward (net, x, n, 1);
+    if (st == AX_OK)
+      st = ax_net_loss (net, labels, (size_t) batch, &loss);
+    if (st == AX_OK)
+      st = ax_net_backward (net);
+    if (st == AX_OK)
+      st = ax_net_update (net, &sgd);
+  }
+  __atomic_store_n (&counting, 0, __ATOMIC_RELAXED);
+  AX_CHECK (st == AX_OK, "steps: %s (%s)", ax_status_str (st),
+      ax_net_last_error (net));
+  ax_shape conv1;
+  ax_net_activation_shape (net, "conv1", &conv1);
+  printf ("  %s, batch %d: 3 steps: %zu allocations, %zu bytes, largest "
+      "block %zu bytes; conv1's output is %zu bytes, the slabs %zu\n",
+      place == AX_PLACE_ONE ? "one device" : "towers", batch, n_allocs,
+      n_bytes, largest, ax_shape_count (conv1) * sizeof (float),
+      ax_net_memory_bytes (net));
+  *block = largest;
+  *per_step = n_bytes / 3;
+  *allocs = n_allocs / 3;
+  free (x);
+  free (labels);
+  ax_net_destroy (net);
+}
+
+static void
+test_no_buffers_per_step (void)
+{
+  for (int place = 0; place < 2; place++) {
+    size_t block8, step8, n8, block32, step32, n32;
+    measure ((ax_placement) place, 8, &block8, &step8, &n8);
+    measure ((ax_placement) place, 32, &block32, &step32, &n32);
+    AX_CHECK (block8 <= (1 << 20) && block32 <= (1 << 20),
+        "largest block %zu, %zu", block8, block32);
+    AX_CHECK (n32 <= n8 + n8 / 5, "allocations per step grow with the "
+        "batch: %zu -> %zu", n8, n32);
+  }
+}
+
+int
+main (void)
+{
+  if (ax_cpu_backend_create (0, &one) != AX_OK
+      || ax_cpu_backend_create (1, &tower[0]) != AX_OK
+      || ax_cpu_backend_create (1, &tower[1]) != AX_OK)
+    return 1;
+  AX_RUN (test_no_buffers_per_step);
+  ax_backend_destroy (tower[0]);
+  ax_backend_destroy (tower[1]);
+  ax_backend_destroy (one);
+  return ax_test_finish ();
+}
+#endif
