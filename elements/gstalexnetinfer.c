@@ -1,0 +1,1223 @@
+/* gst-alexnet — alexnet-infer: classifies every frame that passes through.
+ * Copyright (C) 2026 gst-alexnet authors
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/**
+ * SECTION:element-alexnet-infer
+ * @title: alexnet-infer
+ *
+ * Runs a checkpoint of AlexNet (#GstAlexnetInfer:model, a safetensors file
+ * as docs/checkpoint-format.md describes) on every RGB frame and hands the
+ * frame on unchanged, with its classification attached three ways: a
+ * #GstAlexnetClassMeta on the buffer, an `alexnet-classification` element
+ * message on the bus and, when #GstAlexnetInfer:results-location is set,
+ * one JSON object per line in that file.
+ *
+ * Frames of any size are prepared as `resize-256` and `random-crop-flip`
+ * prepare them, with the same code: shorter side to
+ * #GstAlexnetInfer:resize-size, centre square, then the centre crop of the
+ * network's input size (`views=center`) or the paper's ten views with their
+ * softmax averaged (`views=ten-crop`). A frame that already has the
+ * network's input size is used as it is. Normalisation (mean, std) comes
+ * from the checkpoint.
+ *
+ * With #GstAlexnetInfer:batch-size above 1, frames are held until a batch
+ * is full (or at EOS), then pushed in order with their results; events
+ * that arrive in between are held with them, so caps and segments stay in
+ * step with the frames. Live sources always run one frame at a time, and
+ * frames that a downstream sink reports late (QoS) are dropped before
+ * they are classified, so latency never grows.
+ *
+ * ## Example launch lines
+ * |[
+ * gst-launch-1.0 dataset-src location=data/val ! decode ! \
+ *     alexnet-infer model=alexnet.safetensors batch-size=64 \
+ *     results-location=results.jsonl ! fakesink
+ * gst-launch-1.0 -m v4l2src ! videoconvert ! queue leaky=downstream \
+ *     max-size-buffers=1 ! alexnet-infer model=alexnet.safetensors ! \
+ *     classify-overlay ! videoconvert ! autovideosink
+ * ]|
+ */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <gst/gst.h>
+#include <gst/video/video.h>
+#include <gst/base/gstbasetransform.h>
+
+#include "elements/gstalexnetelements.h"
+#include "plugin/gstalexnetmeta.h"
+#include "plugin/gstalexnetclassmeta.h"
+#include "kernels/checkpoint.h"
+#include "kernels/classify.h"
+#include "kernels/cpu_backend.h"
+#include "kernels/image_crop.h"
+#include "kernels/image_resize.h"
+#include "kernels/net.h"
+#include "kernels/net_checkpoint.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_alexnet_infer_debug);
+#define GST_CAT_DEFAULT gst_alexnet_infer_debug
+
+typedef enum
+{
+  GST_ALEXNET_INFER_VIEWS_CENTER,
+  GST_ALEXNET_INFER_VIEWS_TEN_CROP,
+} GstAlexnetInferViews;
+
+typedef enum
+{
+  GST_ALEXNET_INFER_BACKEND_CPU,
+} GstAlexnetInferBackend;
+
+#define N_TEN_CROP_VIEWS 10
+#define MAX_TOP_K 1000
+
+#define DEFAULT_PROP_MODEL NULL
+#define DEFAULT_PROP_LABELS NULL
+#define DEFAULT_PROP_TOP_K 5
+#define DEFAULT_PROP_VIEWS GST_ALEXNET_INFER_VIEWS_CENTER
+#define DEFAULT_PROP_BATCH_SIZE 1
+#define DEFAULT_PROP_BACKEND GST_ALEXNET_INFER_BACKEND_CPU
+#define DEFAULT_PROP_TOWERS FALSE
+#define DEFAULT_PROP_THREADS 0
+#define DEFAULT_PROP_RESIZE_SIZE 0
+#define DEFAULT_PROP_RESULTS_LOCATION NULL
+#define DEFAULT_PROP_OUTPUT_ALL FALSE
+#define DEFAULT_PROP_POST_MESSAGES TRUE
+
+enum
+{
+  PROP_0,
+  PROP_MODEL,
+  PROP_LABELS,
+  PROP_TOP_K,
+  PROP_VIEWS,
+  PROP_BATCH_SIZE,
+  PROP_BACKEND,
+  PROP_TOWERS,
+  PROP_THREADS,
+  PROP_RESIZE_SIZE,
+  PROP_RESULTS_LOCATION,
+  PROP_OUTPUT_ALL,
+  PROP_POST_MESSAGES,
+  PROP_PROCESSED,
+  PROP_DROPPED,
+};
+
+/* no framerate field: still images from decoders often have none */
+#define INFER_CAPS "video/x-raw, format = (string) RGB, " \
+    "width = (int) [ 1, max ], height = (int) [ 1, max ]"
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (INFER_CAPS));
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (INFER_CAPS));
+
+typedef struct
+{
+  GstBaseTransform parent;
+
+  /* properties, under the object lock */
+  gchar *model_location;
+  gchar *labels_location;
+  guint top_k;
+  GstAlexnetInferViews views;
+  guint batch_size;
+  GstAlexnetInferBackend backend;
+  gboolean towers;
+  gint threads;
+  gint resize_size;
+  gchar *results_location;
+  gboolean output_all;
+  gboolean post_messages;
+  guint64 processed, dropped;
+  GstClockTime earliest_time;   /* from QoS events: frames before it are late */
+  gdouble proportion;
+
+  /* set in start(), used by the streaming thread */
+  ax_net_checkpoint_info info;
+  gboolean have_info;
+  ax_backend *backends[2];
+  ax_net *net;
+  gint net_frames;              /* frames per network batch */
+  gint n_views;                 /* 1 or 10 */
+  gint input_size, resize;      /* network input side, resize side */
+  gint n_classes;
+  gchar **labels;               /* n_classes names (override or checkpoint) */
+  float lut[3][256];
+  float *input;                 /* net_frames * n_views * 3 * input^2 */
+  float *logits;                /* net_frames * n_views * n_classes */
+  float *probs;                 /* n_classes */
+  guint8 *resized, *crop;       /* resize x resize and input x input RGB */
+  ax_resize_plan plan;
+  gboolean have_plan;
+  FILE *results;
+  gint k;
+  gboolean live_checked;
+
+  /* the batch being gathered: frames and the events between them, in
+   * order; frames_in_batch of them are frames */
+  GQueue pending;
+  gint frames_in_batch;
+  gboolean draining;            /* generate_output hands pending on */
+  GstVideoInfo in_info;         /* caps of the frames arriving now */
+  gboolean have_in_info;
+  GstSegment segment;           /* segment of the frames arriving now */
+} GstAlexnetInfer;
+
+typedef struct
+{
+  GstBaseTransformClass parent_class;
+} GstAlexnetInferClass;
+
+#define GST_TYPE_ALEXNET_INFER (gst_alexnet_infer_get_type ())
+#define GST_ALEXNET_INFER(obj) ((GstAlexnetInfer *) (obj))
+#define GST_TYPE_ALEXNET_INFER_VIEWS (gst_alexnet_infer_views_get_type ())
+#define GST_TYPE_ALEXNET_INFER_BACKEND (gst_alexnet_infer_backend_get_type ())
+
+G_DEFINE_TYPE (GstAlexnetInfer, gst_alexnet_infer, GST_TYPE_BASE_TRANSFORM);
+GST_ELEMENT_REGISTER_DEFINE (alexnet_infer, "alexnet-infer", GST_RANK_NONE,
+    GST_TYPE_ALEXNET_INFER);
+
+static GType
+gst_alexnet_infer_views_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_ALEXNET_INFER_VIEWS_CENTER, "The centre crop", "center"},
+    {GST_ALEXNET_INFER_VIEWS_TEN_CROP,
+        "Ten views (four corners, centre and their mirrors), softmax averaged",
+        "ten-crop"},
+    {0, NULL, NULL},
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstAlexnetInferViews", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+static GType
+gst_alexnet_infer_backend_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_ALEXNET_INFER_BACKEND_CPU, "CPU (oneDNN)", "cpu"},
+    {0, NULL, NULL},
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstAlexnetInferBackend", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+static void gst_alexnet_infer_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec);
+static void gst_alexnet_infer_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec);
+static void gst_alexnet_infer_finalize (GObject * object);
+static gboolean gst_alexnet_infer_start (GstBaseTransform * trans);
+static gboolean gst_alexnet_infer_stop (GstBaseTransform * trans);
+static gboolean gst_alexnet_infer_query (GstBaseTransform * trans,
+    GstPadDirection direction, GstQuery * query);
+static gboolean gst_alexnet_infer_propose_allocation (GstBaseTransform *
+    trans, GstQuery * decide_query, GstQuery * query);
+static gboolean gst_alexnet_infer_sink_event (GstBaseTransform * trans,
+    GstEvent * event);
+static gboolean gst_alexnet_infer_src_event (GstBaseTransform * trans,
+    GstEvent * event);
+static GstFlowReturn gst_alexnet_infer_submit_input_buffer (GstBaseTransform
+    * trans, gboolean is_discont, GstBuffer * input);
+static GstFlowReturn gst_alexnet_infer_generate_output (GstBaseTransform *
+    trans, GstBuffer ** outbuf);
+
+static void
+gst_alexnet_infer_class_init (GstAlexnetInferClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
+  const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+      GST_PARAM_MUTABLE_READY;
+
+  GST_DEBUG_CATEGORY_INIT (gst_alexnet_infer_debug, "alexnet-infer", 0,
+      "AlexNet classification of frames");
+
+  gobject_class->set_property = gst_alexnet_infer_set_property;
+  gobject_class->get_property = gst_alexnet_infer_get_property;
+  gobject_class->finalize = gst_alexnet_infer_finalize;
+
+  g_object_class_install_property (gobject_class, PROP_MODEL,
+      g_param_spec_string ("model", "Model",
+          "Checkpoint (safetensors) of the network: weights, architecture, "
+          "input size, normalisation and class names", DEFAULT_PROP_MODEL,
+          rw));
+  g_object_class_install_property (gobject_class, PROP_LABELS,
+      g_param_spec_string ("labels", "Labels",
+          "Text file of class names, one per line in class order, replacing "
+          "the checkpoint's", DEFAULT_PROP_LABELS, rw));
+  g_object_class_install_property (gobject_class, PROP_TOP_K,
+      g_param_spec_uint ("top-k", "Top k",
+          "Number of most probable classes reported per image (at most the "
+          "number of classes)", 1, MAX_TOP_K, DEFAULT_PROP_TOP_K, rw));
+  g_object_class_install_property (gobject_class, PROP_VIEWS,
+      g_param_spec_enum ("views", "Views",
+          "center: the centre crop; ten-crop: the paper's ten views with "
+          "their softmax averaged", GST_TYPE_ALEXNET_INFER_VIEWS,
+          DEFAULT_PROP_VIEWS, rw));
+  g_object_class_install_property (gobject_class, PROP_BATCH_SIZE,
+      g_param_spec_uint ("batch-size", "Batch size",
+          "Frames classified together (file sources; frames are held until "
+          "the batch is full). Live sources always use 1", 1, 4096,
+          DEFAULT_PROP_BATCH_SIZE, rw));
+  g_object_class_install_property (gobject_class, PROP_BACKEND,
+      g_param_spec_enum ("backend", "Backend", "Device the network runs on",
+          GST_TYPE_ALEXNET_INFER_BACKEND, DEFAULT_PROP_BACKEND, rw));
+  g_object_class_install_property (gobject_class, PROP_TOWERS,
+      g_param_spec_boolean ("towers", "Towers",
+          "Run the paper's two towers on two devices (on the CPU: two "
+          "one-thread instances) instead of one device with grouped "
+          "convolutions; the results are the same", DEFAULT_PROP_TOWERS, rw));
+  g_object_class_install_property (gobject_class, PROP_THREADS,
+      g_param_spec_int ("threads", "Threads",
+          "CPU threads of the one-device placement (0: one per core)", 0,
+          1024, DEFAULT_PROP_THREADS, rw));
+  g_object_class_install_property (gobject_class, PROP_RESIZE_SIZE,
+      g_param_spec_int ("resize-size", "Resize size",
+          "Shorter side frames are resized to before cropping (0: input "
+          "size x 256 / 224, i.e. 256 for 224)", 0, 4096,
+          DEFAULT_PROP_RESIZE_SIZE, rw));
+  g_object_class_install_property (gobject_class, PROP_RESULTS_LOCATION,
+      g_param_spec_string ("results-location", "Results location",
+          "JSON-lines file written with one object per image (NULL: none)",
+          DEFAULT_PROP_RESULTS_LOCATION, rw));
+  g_object_class_install_property (gobject_class, PROP_OUTPUT_ALL,
+      g_param_spec_boolean ("output-all", "Output all",
+          "Keep the whole probability vector in the meta, the message and "
+          "the results file", DEFAULT_PROP_OUTPUT_ALL, rw));
+  g_object_class_install_property (gobject_class, PROP_POST_MESSAGES,
+      g_param_spec_boolean ("post-messages", "Post messages",
+          "Post an alexnet-classification element message per image",
+          DEFAULT_PROP_POST_MESSAGES, rw));
+  g_object_class_install_property (gobject_class, PROP_PROCESSED,
+      g_param_spec_uint64 ("processed", "Processed",
+          "Frames classified since start", 0, G_MAXUINT64, 0,
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (gobject_class, PROP_DROPPED,
+      g_param_spec_uint64 ("dropped", "Dropped",
+          "Late frames dropped under QoS since start", 0, G_MAXUINT64, 0,
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class,
+      "AlexNet classifier", "Filter/Analyzer/Video",
+      "Classifies RGB frames with an AlexNet checkpoint: top-k classes as "
+      "buffer meta, bus messages and JSON lines", "gst-alexnet authors");
+
+  trans_class->start = GST_DEBUG_FUNCPTR (gst_alexnet_infer_start);
+  trans_class->stop = GST_DEBUG_FUNCPTR (gst_alexnet_infer_stop);
+  trans_class->query = GST_DEBUG_FUNCPTR (gst_alexnet_infer_query);
+  trans_class->propose_allocation =
+      GST_DEBUG_FUNCPTR (gst_alexnet_infer_propose_allocation);
+  trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_alexnet_infer_sink_event);
+  trans_class->src_event = GST_DEBUG_FUNCPTR (gst_alexnet_infer_src_event);
+  trans_class->submit_input_buffer =
+      GST_DEBUG_FUNCPTR (gst_alexnet_infer_submit_input_buffer);
+  trans_class->generate_output =
+      GST_DEBUG_FUNCPTR (gst_alexnet_infer_generate_output);
+
+  gst_type_mark_as_plugin_api (GST_TYPE_ALEXNET_INFER_VIEWS, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_ALEXNET_INFER_BACKEND, 0);
+}
+
+static void
+gst_alexnet_infer_init (GstAlexnetInfer * self)
+{
+  self->top_k = DEFAULT_PROP_TOP_K;
+  self->views = DEFAULT_PROP_VIEWS;
+  self->batch_size = DEFAULT_PROP_BATCH_SIZE;
+  self->backend = DEFAULT_PROP_BACKEND;
+  self->towers = DEFAULT_PROP_TOWERS;
+  self->threads = DEFAULT_PROP_THREADS;
+  self->resize_size = DEFAULT_PROP_RESIZE_SIZE;
+  self->output_all = DEFAULT_PROP_OUTPUT_ALL;
+  self->post_messages = DEFAULT_PROP_POST_MESSAGES;
+  self->earliest_time = GST_CLOCK_TIME_NONE;
+  g_queue_init (&self->pending);
+  gst_segment_init (&self->segment, GST_FORMAT_UNDEFINED);
+  /* frames pass through unchanged, with a meta added */
+  gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
+  gst_base_transform_set_qos_enabled (GST_BASE_TRANSFORM (self), TRUE);
+}
+
+static void
+gst_alexnet_infer_finalize (GObject * object)
+{
+  GstAlexnetInfer *self = GST_ALEXNET_INFER (object);
+
+  g_free (self->model_location);
+  g_free (self->labels_location);
+  g_free (self->results_location);
+  G_OBJECT_CLASS (gst_alexnet_infer_parent_class)->finalize (object);
+}
+
+static void
+gst_alexnet_infer_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstAlexnetInfer *self = GST_ALEXNET_INFER (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MODEL:
+      g_free (self->model_location);
+      self->model_location = g_value_dup_string (value);
+      break;
+    case PROP_LABELS:
+      g_free (self->labels_location);
+      self->labels_location = g_value_dup_string (value);
+      break;
+    case PROP_TOP_K:
+      self->top_k = g_value_get_uint (value);
+      break;
+    case PROP_VIEWS:
+      self->views = g_value_get_enum (value);
+      break;
+    case PROP_BATCH_SIZE:
+      self->batch_size = g_value_get_uint (value);
+      break;
+    case PROP_BACKEND:
+      self->backend = g_value_get_enum (value);
+      break;
+    case PROP_TOWERS:
+      self->towers = g_value_get_boolean (value);
+      break;
+    case PROP_THREADS:
+      self->threads = g_value_get_int (value);
+      break;
+    case PROP_RESIZE_SIZE:
+      self->resize_size = g_value_get_int (value);
+      break;
+    case PROP_RESULTS_LOCATION:
+      g_free (self->results_location);
+      self->results_location = g_value_dup_string (value);
+      break;
+    case PROP_OUTPUT_ALL:
+      self->output_all = g_value_get_boolean (value);
+      break;
+    case PROP_POST_MESSAGES:
+      self->post_messages = g_value_get_boolean (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_alexnet_infer_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec)
+{
+  GstAlexnetInfer *self = GST_ALEXNET_INFER (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MODEL:
+      g_value_set_string (value, self->model_location);
+      break;
+    case PROP_LABELS:
+      g_value_set_string (value, self->labels_location);
+      break;
+    case PROP_TOP_K:
+      g_value_set_uint (value, self->top_k);
+      break;
+    case PROP_VIEWS:
+      g_value_set_enum (value, self->views);
+      break;
+    case PROP_BATCH_SIZE:
+      g_value_set_uint (value, self->batch_size);
+      break;
+    case PROP_BACKEND:
+      g_value_set_enum (value, self->backend);
+      break;
+    case PROP_TOWERS:
+      g_value_set_boolean (value, self->towers);
+      break;
+    case PROP_THREADS:
+      g_value_set_int (value, self->threads);
+      break;
+    case PROP_RESIZE_SIZE:
+      g_value_set_int (value, self->resize_size);
+      break;
+    case PROP_RESULTS_LOCATION:
+      g_value_set_string (value, self->results_location);
+      break;
+    case PROP_OUTPUT_ALL:
+      g_value_set_boolean (value, self->output_all);
+      break;
+    case PROP_POST_MESSAGES:
+      g_value_set_boolean (value, self->post_messages);
+      break;
+    case PROP_PROCESSED:
+      g_value_set_uint64 (value, self->processed);
+      break;
+    case PROP_DROPPED:
+      g_value_set_uint64 (value, self->dropped);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+/* ---- the model ---- */
+
+/* The ax_net_spec_narrow divisor of a checkpoint whose metadata has no
+ * width_divisor: its first convolution's width against the full
+ * architecture's. 1 when they agree or the file says nothing usable (the
+ * load then reports the shapes that differ). */
+static gint
+gst_alexnet_infer_guess_divisor (const gchar * path, const ax_net_spec * full)
+{
+  const char *names[] = { "conv1.weight", "features.0.weight" };
+  ax_checkpoint *ck = NULL;
+  gint base = 0, div = 1;
+
+  for (gint i = 0; i < full->n_layers && !base; i++)
+    if (full->layers[i].kind == AX_LAYER_CONV)
+      base = full->layers[i].p.conv.out_channels;
+  if (ax_checkpoint_open (path, &ck, NULL, 0) != AX_CKPT_OK)
+    return 1;
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
+    const ax_ckpt_tensor *t = ax_checkpoint_find (ck, names[i]);
+    if (t != NULL && t->shape.ndim == 4 && t->shape.dim[0] > 0
+        && base % t->shape.dim[0] == 0) {
+      div = base / (gint) t->shape.dim[0];
+      break;
+    }
+  }
+  ax_checkpoint_close (ck);
+  return div;
+}
+
+static void
+gst_alexnet_infer_free_net (GstAlexnetInfer * self)
+{
+  if (self->net)
+    ax_net_destroy (self->net);
+  self->net = NULL;
+  for (gint t = 0; t < 2; t++) {
+    if (self->backends[t])
+      ax_backend_destroy (self->backends[t]);
+    self->backends[t] = NULL;
+  }
+}
+
+/* Builds the network for `frames` frames per batch and loads the weights
+ * of `path` into it. On failure err names the file and the problem. */
+static gboolean
+gst_alexnet_infer_build_net (GstAlexnetInfer * self, const gchar * path,
+    gint frames, gboolean towers, gint threads, gchar * err, gsize err_size)
+{
+  ax_net_spec spec;
+  ax_net_config cfg;
+  ax_status st;
+  gint div;
+
+  gst_alexnet_infer_free_net (self);
+  st = ax_net_spec_by_arch (&spec, self->info.arch, self->info.n_classes,
+      self->info.input_size);
+  if (st != AX_OK) {
+    g_snprintf (err, err_size, "%s: architecture '%s' is not one this "
+        "element can build (alexnet-paper, alexnet-torchvision)", path,
+        self->info.arch);
+    return FALSE;
+  }
+  div = self->info.width_divisor > 1 ? self->info.width_divisor :
+      gst_alexnet_infer_guess_divisor (path, &spec);
+  if (div > 1 && ax_net_spec_narrow (&spec, div) != AX_OK) {
+    g_snprintf (err, err_size, "%s: width divisor %d does not divide the "
+        "widths of %s", path, div, self->info.arch);
+    return FALSE;
+  }
+
+  memset (&cfg, 0, sizeof cfg);
+  cfg.batch = frames * self->n_views;
+  cfg.training = 0;
+  cfg.placement = towers ? AX_PLACE_TOWERS : AX_PLACE_ONE;
+  for (gint t = 0; t < (towers ? 2 : 1); t++) {
+    st = ax_cpu_backend_create (towers ? 1 : threads, &self->backends[t]);
+    if (st != AX_OK) {
+      g_snprintf (err, err_size, "cannot start the CPU backend: %s",
+          ax_status_str (st));
+      goto failed;
+    }
+    cfg.backends[t] = self->backends[t];
+  }
+  if (ax_net_create (&spec, &cfg, &self->net, err, err_size) != AX_OK) {
+    gchar *why = g_strdup (err);
+    g_snprintf (err, err_size, "%s: cannot build its network: %s", path, why);
+    g_free (why);
+    goto failed;
+  }
+  if (ax_net_checkpoint_load (self->net, path, 0, NULL, err, err_size)
+      != AX_OK)
+    goto failed;
+  self->net_frames = frames;
+  GST_INFO_OBJECT (self, "%s: %s /%d, %dx%d input, %d classes, %d frames x "
+      "%d views per batch, %s", path, spec.arch, div, spec.in_w, spec.in_h,
+      spec.n_classes, frames, self->n_views, towers ? "towers" : "one device");
+  return TRUE;
+
+failed:
+  gst_alexnet_infer_free_net (self);
+  return FALSE;
+}
+
+/* Class names from a text file, one per line; the count must match. */
+static gchar **
+gst_alexnet_infer_read_labels (const gchar * path, gint n_classes,
+    gchar * err, gsize err_size)
+{
+  gchar *text = NULL, **lines;
+  GError *error = NULL;
+  guint n;
+
+  if (!g_file_get_contents (path, &text, NULL, &error)) {
+    g_snprintf (err, err_size, "%s", error->message);
+    g_error_free (error);
+    return NULL;
+  }
+  lines = g_strsplit (text, "\n", -1);
+  g_free (text);
+  n = g_strv_length (lines);
+  /* a last line ending in '\n' leaves an empty string behind */
+  if (n > 0 && lines[n - 1][0] == '\0') {
+    g_free (lines[n - 1]);
+    lines[--n] = NULL;
+  }
+  for (guint i = 0; i < n; i++)
+    g_strchomp (lines[i]);      /* "\r" of files written on Windows */
+  if ((gint) n != n_classes) {
+    g_snprintf (err, err_size, "%s: %u class names for a network of %d "
+        "classes", path, n, n_classes);
+    g_strfreev (lines);
+    return NULL;
+  }
+  return lines;
+}
+
+static gboolean
+gst_alexnet_infer_start (GstBaseTransform * trans)
+{
+  GstAlexnetInfer *self = GST_ALEXNET_INFER (trans);
+  gchar *model, *labels, *results;
+  gboolean towers;
+  gint threads, resize, batch;
+  gchar err[1024];
+
+  GST_OBJECT_LOCK (self);
+  model = g_strdup (self->model_location);
+  labels = g_strdup (self->labels_location);
+  results = g_strdup (self->results_location);
+  towers = self->towers;
+  threads = self->threads;
+  resize = self->resize_size;
+  batch = (gint) self->batch_size;
+  self->n_views = self->views == GST_ALEXNET_INFER_VIEWS_TEN_CROP ?
+      N_TEN_CROP_VIEWS : 1;
+  self->k = (gint) self->top_k;
+  self->processed = self->dropped = 0;
+  self->earliest_time = GST_CLOCK_TIME_NONE;
+  GST_OBJECT_UNLOCK (self);
+
+  if (model == NULL || model[0] == '\0')
+    goto no_model;
+  if (ax_net_checkpoint_read_info (model, &self->info, err, sizeof err)
+      != AX_OK)
+    goto bad_model;
+  self->have_info = TRUE;
+  if (!gst_alexnet_infer_build_net (self, model, batch, towers, threads, err,
+          sizeof err))
+    goto bad_model;
+
+  self->input_size = self->info.input_size;
+  self->resize = resize > 0 ? resize :
+      (self->input_size * 256 + 112) / 224;
+  if (self->resize < self->input_size)
+    goto bad_resize;
+  self->n_classes = self->info.n_classes;
+  self->k = MIN (self->k, self->n_classes);
+  if (labels != NULL) {
+    self->labels = gst_alexnet_infer_read_labels (labels, self->n_classes,
+        err, sizeof err);
+    if (self->labels == NULL)
+      goto bad_labels;
+  } else if (self->info.class_names != NULL) {
+    self->labels = g_new0 (gchar *, self->n_classes + 1);
+    for (gint i = 0; i < self->n_classes; i++)
+      self->labels[i] = g_strdup (self->info.class_names[i]);
+  }
+  if (self->info.has_normalization) {
+    ax_rgb_norm_lut (self->lut, self->info.mean, self->info.std);
+  } else {
+    const float zero[3] = { 0, 0, 0 }, one[3] = { 1, 1, 1 };
+    ax_rgb_norm_lut (self->lut, zero, one);
+  }
+
+  self->input = g_new0 (float, (gsize) batch * self->n_views * 3 *
+      self->input_size * self->input_size);
+  self->logits = g_new0 (float, (gsize) batch * self->n_views *
+      self->n_classes);
+  self->probs = g_new0 (float, self->n_classes);
+  self->resized = g_new (guint8, (gsize) self->resize * self->resize * 3);
+  self->crop = g_new (guint8, (gsize) self->input_size * self->input_size * 3);
+  memset (&self->plan, 0, sizeof self->plan);
+  self->have_plan = FALSE;
+
+  if (results != NULL && results[0] != '\0') {
+    self->results = fopen (results, "w");
+    if (self->results == NULL)
+      goto bad_results;
+  }
+  self->frames_in_batch = 0;
+  self->draining = FALSE;
+  self->live_checked = FALSE;
+  self->have_in_info = FALSE;
+  gst_segment_init (&self->segment, GST_FORMAT_UNDEFINED);
+  g_free (model);
+  g_free (labels);
+  g_free (results);
+  return TRUE;
+
+  /* ERRORS */
+no_model:
+  {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
+        ("No model: set the 'model' property to a checkpoint file"), (NULL));
+    goto failed;
+  }
+bad_model:
+  {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+        ("Could not load the model %s", err), (NULL));
+    goto failed;
+  }
+bad_resize:
+  {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("resize-size %d is smaller than the network's input %d",
+            self->resize, self->input_size), (NULL));
+    goto failed;
+  }
+bad_labels:
+  {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+        ("Could not read the labels: %s", err), (NULL));
+    goto failed;
+  }
+bad_results:
+  {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
+        ("Could not open the results file %s: %s", results,
+            g_strerror (errno)), (NULL));
+    goto failed;
+  }
+failed:
+  {
+    g_free (model);
+    g_free (labels);
+    g_free (results);
+    gst_alexnet_infer_stop (trans);
+    return FALSE;
+  }
+}
+
+static void
+gst_alexnet_infer_clear_pending (GstAlexnetInfer * self)
+{
+  GstMiniObject *item;
+
+  while ((item = g_queue_pop_head (&self->pending)) != NULL)
+    gst_mini_object_unref (item);
+  self->frames_in_batch = 0;
+  self->draining = FALSE;
+}
+
+static gboolean
+gst_alexnet_infer_stop (GstBaseTransform * trans)
+{
+  GstAlexnetInfer *self = GST_ALEXNET_INFER (trans);
+  gboolean ok = TRUE;
+
+  gst_alexnet_infer_clear_pending (self);
+  gst_alexnet_infer_free_net (self);
+  if (self->have_info)
+    ax_net_checkpoint_info_clear (&self->info);
+  self->have_info = FALSE;
+  g_strfreev (self->labels);
+  self->labels = NULL;
+  g_clear_pointer (&self->input, g_free);
+  g_clear_pointer (&self->logits, g_free);
+  g_clear_pointer (&self->probs, g_free);
+  g_clear_pointer (&self->resized, g_free);
+  g_clear_pointer (&self->crop, g_free);
+  if (self->have_plan)
+    ax_resize_plan_clear (&self->plan);
+  self->have_plan = FALSE;
+  if (self->results != NULL) {
+    if (fclose (self->results) != 0) {
+      GST_ELEMENT_WARNING (self, RESOURCE, CLOSE,
+          ("Could not finish writing the results file: %s",
+              g_strerror (errno)), (NULL));
+      ok = FALSE;
+    }
+    self->results = NULL;
+  }
+  return ok;
+}
+
+/* ---- queries and events ---- */
+
+static gboolean
+gst_alexnet_infer_query (GstBaseTransform * trans, GstPadDirection direction,
+    GstQuery * query)
+{
+  GstAlexnetInfer *self = GST_ALEXNET_INFER (trans);
+
+  /* decode asks how small it may decode: our resize side */
+  if (direction == GST_PAD_SINK && gst_alexnet_query_is_target_size (query)) {
+    gint size;
+    GST_OBJECT_LOCK (self);
+    size = self->resize > 0 ? self->resize : self->resize_size;
+    GST_OBJECT_UNLOCK (self);
+    if (size <= 0)
+      return FALSE;
+    gst_alexnet_query_set_target_size (query, size);
+    return TRUE;
+  }
+  return GST_BASE_TRANSFORM_CLASS (gst_alexnet_infer_parent_class)->query
+      (trans, direction, query);
+}
+
+/* A batch holds its frames: ask upstream pools for that many more. */
+static gboolean
+gst_alexnet_infer_propose_allocation (GstBaseTransform * trans,
+    GstQuery * decide_query, GstQuery * query)
+{
+  GstAlexnetInfer *self = GST_ALEXNET_INFER (trans);
+  guint held = MAX (self->net_frames, 1), i;
+
+  if (!GST_BASE_TRANSFORM_CLASS (gst_alexnet_infer_parent_class)->
+      propose_allocation (trans, decide_query, query))
+    return FALSE;
+  for (i = 0; i < gst_query_get_n_allocation_pools (query); i++) {
+    GstBufferPool *pool = NULL;
+    guint size, min, max;
+    gst_query_parse_nth_allocation_pool (query, i, &pool, &size, &min, &max);
+    min += held;
+    if (max != 0 && max < min)
+      max = min;
+    gst_query_set_nth_allocation_pool (query, i, pool, size, min, max);
+    if (pool)
+      gst_object_unref (pool);
+  }
+  return TRUE;
+}
+
+static gboolean
+gst_alexnet_infer_src_event (GstBaseTransform * trans, GstEvent * event)
+{
+  GstAlexnetInfer *self = GST_ALEXNET_INFER (trans);
+
+  if (GST_EVENT_TYPE (event) == GST_EVENT_QOS) {
+    gdouble proportion;
+    GstClockTimeDiff diff;
+    GstClockTime timestamp;
+
+    gst_event_parse_qos (event, NULL, &proportion, &diff, &timestamp);
+    GST_OBJECT_LOCK (self);
+    self->proportion = proportion;
+    /* a late frame: skip everything up to where the sink will be when
+     * the next one is ready (twice the lateness, as video decoders do) */
+    if (diff > 0)
+      self->earliest_time = timestamp + 2 * diff;
+    else
+      self->earliest_time = timestamp + diff;
+    GST_OBJECT_UNLOCK (self);
+  }
+  return GST_BASE_TRANSFORM_CLASS (gst_alexnet_infer_parent_class)->src_event
+      (trans, event);
+}
+
+static GstFlowReturn gst_alexnet_infer_run_batch (GstAlexnetInfer * self);
+
+/* Pushes everything pending (after the batch ran), outside the chain
+ * function: at EOS and other events that must not wait. */
+static GstFlowReturn
+gst_alexnet_infer_drain (GstAlexnetInfer * self)
+{
+  GstBaseTransform *trans = GST_BASE_TRANSFORM (self);
+  GstFlowReturn ret = GST_FLOW_OK;
+  GstMiniObject *item;
+
+  if (self->frames_in_batch > 0)
+    ret = gst_alexnet_infer_run_batch (self);
+  while ((item = g_queue_pop_head (&self->pending)) != NULL) {
+    if (GST_IS_EVENT (item))
+      GST_BASE_TRANSFORM_CLASS (gst_alexnet_infer_parent_class)->sink_event
+          (trans, GST_EVENT_CAST (item));
+    else if (ret == GST_FLOW_OK)
+      ret = gst_pad_push (trans->srcpad, GST_BUFFER_CAST (item));
+    else
+      gst_buffer_unref (GST_BUFFER_CAST (item));
+  }
+  self->draining = FALSE;
+  return ret;
+}
+
+static gboolean
+gst_alexnet_infer_sink_event (GstBaseTransform * trans, GstEvent * event)
+{
+  GstAlexnetInfer *self = GST_ALEXNET_INFER (trans);
+
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_CAPS:{
+      GstCaps *caps;
+      gst_event_parse_caps (event, &caps);
+      if (!gst_video_info_from_caps (&self->in_info, caps)) {
+        GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
+            ("invalid caps %" GST_PTR_FORMAT, caps));
+        gst_event_unref (event);
+        return FALSE;
+      }
+      self->have_in_info = TRUE;
+      break;
+    }
+    case GST_EVENT_SEGMENT:
+      gst_event_copy_segment (event, &self->segment);
+      break;
+    case GST_EVENT_FLUSH_STOP:
+      gst_alexnet_infer_clear_pending (self);
+      GST_OBJECT_LOCK (self);
+      self->earliest_time = GST_CLOCK_TIME_NONE;
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case GST_EVENT_EOS:
+    case GST_EVENT_SEGMENT_DONE:
+    case GST_EVENT_GAP:
+      /* the frames held so far are all there will be for now */
+      gst_alexnet_infer_drain (self);
+      break;
+    default:
+      break;
+  }
+
+  /* serialized events wait behind the frames held before them */
+  if (GST_EVENT_IS_SERIALIZED (event) && !g_queue_is_empty (&self->pending)
+      && GST_EVENT_TYPE (event) != GST_EVENT_FLUSH_STOP) {
+    g_queue_push_tail (&self->pending, event);
+    return TRUE;
+  }
+  return GST_BASE_TRANSFORM_CLASS (gst_alexnet_infer_parent_class)->sink_event
+      (trans, event);
+}
+
+/* ---- frames ---- */
+
+/* Upstream's latency query says whether the source is live; a live source
+ * runs one frame at a time whatever batch-size says. */
+static void
+gst_alexnet_infer_check_live (GstAlexnetInfer * self)
+{
+  GstQuery *q = gst_query_new_latency ();
+  gboolean live = FALSE;
+  gchar err[1024];
+
+  self->live_checked = TRUE;
+  if (gst_pad_peer_query (GST_BASE_TRANSFORM_SINK_PAD (self), q))
+    gst_query_parse_latency (q, &live, NULL, NULL);
+  gst_query_unref (q);
+  if (!live || self->net_frames == 1)
+    return;
+  GST_INFO_OBJECT (self, "live source: batches of one frame");
+  if (!gst_alexnet_infer_build_net (self, self->model_location, 1,
+          self->backends[1] != NULL, self->threads, err, sizeof err))
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+        ("Could not load the model %s", err), (NULL));
+}
+
+/* TRUE when QoS says the frame would be late: it is dropped unclassified. */
+static gboolean
+gst_alexnet_infer_is_late (GstAlexnetInfer * self, GstBuffer * buf)
+{
+  GstClockTime pts = GST_BUFFER_PTS (buf), rt, earliest;
+
+  if (!gst_base_transform_is_qos_enabled (GST_BASE_TRANSFORM (self))
+      || self->segment.format != GST_FORMAT_TIME || !GST_CLOCK_TIME_IS_VALID
+      (pts))
+    return FALSE;
+  rt = gst_segment_to_running_time (&self->segment, GST_FORMAT_TIME, pts);
+  GST_OBJECT_LOCK (self);
+  earliest = self->earliest_time;
+  GST_OBJECT_UNLOCK (self);
+  if (!GST_CLOCK_TIME_IS_VALID (rt) || !GST_CLOCK_TIME_IS_VALID (earliest)
+      || rt > earliest)
+    return FALSE;
+
+  {
+    GstClockTime stream_time = gst_segment_to_stream_time (&self->segment,
+        GST_FORMAT_TIME, pts);
+    GstMessage *msg;
+    guint64 processed, dropped;
+
+    GST_OBJECT_LOCK (self);
+    dropped = ++self->dropped;
+    processed = self->processed;
+    GST_OBJECT_UNLOCK (self);
+    GST_DEBUG_OBJECT (self, "late frame at %" GST_TIME_FORMAT " (earliest %"
+        GST_TIME_FORMAT "): dropped", GST_TIME_ARGS (rt),
+        GST_TIME_ARGS (earliest));
+    msg = gst_message_new_qos (GST_OBJECT_CAST (self), TRUE, rt, stream_time,
+        pts, GST_BUFFER_DURATION (buf));
+    gst_message_set_qos_values (msg, (gint64) (earliest - rt),
+        self->proportion, 1000000);
+    gst_message_set_qos_stats (msg, GST_FORMAT_BUFFERS, processed, dropped);
+    gst_element_post_message (GST_ELEMENT_CAST (self), msg);
+  }
+  return TRUE;
+}
+
+/* The views of one frame, normalised, into batch slot `slot`. */
+static gboolean
+gst_alexnet_infer_prepare (GstAlexnetInfer * self, GstBuffer * buf, gint slot)
+{
+  GstVideoFrame frame;
+  const guint8 *square;
+  gint square_stride, w, h, in = self->input_size, r = self->resize;
+  gsize view_floats = (gsize) 3 * in * in;
+  ax_crop_pos pos[N_TEN_CROP_VIEWS];
+
+  if (!gst_video_frame_map (&frame, &self->in_info, buf, GST_MAP_READ))
+    return FALSE;
+  w = GST_VIDEO_FRAME_WIDTH (&frame);
+  h = GST_VIDEO_FRAME_HEIGHT (&frame);
+  square = GST_VIDEO_FRAME_PLANE_DATA (&frame, 0);
+  square_stride = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0);
+
+  if (w == in && h == in) {
+    r = in;                     /* a ready crop: the views are cut from it */
+  } else if (w != r || h != r) {
+    /* resize-256: shorter side to r, centre r x r */
+    if (!self->have_plan || self->plan.src_w != w || self->plan.src_h != h) {
+      self->have_plan = FALSE;
+      if (ax_resize_plan_update (&self->plan, w, h, r) != 0) {
+        gst_video_frame_unmap (&frame);
+        return FALSE;
+      }
+      self->have_plan = TRUE;
+    }
+    ax_resize_rgb (self->resized, r * 3, square, square_stride, &self->plan);
+    square = self->resized;
+    square_stride = r * 3;
+  }
+
+  if (self->n_views == 1)
+    pos[0] = ax_center_crop_pos (r, r, in);
+  else
+    ax_ten_crop_pos (pos, r, r, in);
+  for (gint v = 0; v < self->n_views; v++) {
+    float *dst = self->input + ((gsize) slot * self->n_views + v) *
+        view_floats;
+    ax_crop_flip_rgb (self->crop, in * 3, square, square_stride, pos[v].x,
+        pos[v].y, in, in, pos[v].mirror);
+    ax_rgb_to_chw (dst, self->crop, in * 3, in, in, self->lut);
+  }
+  gst_video_frame_unmap (&frame);
+  return TRUE;
+}
+
+static GstFlowReturn
+gst_alexnet_infer_submit_input_buffer (GstBaseTransform * trans,
+    gboolean is_discont, GstBuffer * input)
+{
+  GstAlexnetInfer *self = GST_ALEXNET_INFER (trans);
+  (void) is_discont;
+
+  if (G_UNLIKELY (!self->have_in_info))
+    goto not_negotiated;
+  if (G_UNLIKELY (!self->live_checked))
+    gst_alexnet_infer_check_live (self);
+  if (G_UNLIKELY (self->net == NULL))
+    goto no_net;
+  if (gst_alexnet_infer_is_late (self, input)) {
+    gst_buffer_unref (input);
+    return GST_BASE_TRANSFORM_FLOW_DROPPED;
+  }
+  if (!gst_alexnet_infer_prepare (self, input, self->frames_in_batch))
+    goto bad_frame;
+  g_queue_push_tail (&self->pending, input);
+  self->frames_in_batch++;
+  if (self->frames_in_batch == self->net_frames)
+    return gst_alexnet_infer_run_batch (self);
+  return GST_FLOW_OK;
+
+  /* ERRORS */
+not_negotiated:
+  {
+    gst_buffer_unref (input);
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
+        ("a frame arrived before its caps"));
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+no_net:
+  {
+    gst_buffer_unref (input);
+    return GST_FLOW_ERROR;
+  }
+bad_frame:
+  {
+    gst_buffer_unref (input);
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT, (NULL),
+        ("could not map or resize a %dx%d frame",
+            GST_VIDEO_INFO_WIDTH (&self->in_info),
+            GST_VIDEO_INFO_HEIGHT (&self->in_info)));
+    return GST_FLOW_ERROR;
+  }
+}
+
+/* The result of frame `slot` onto its buffer, the bus and the file. */
+static gboolean
+gst_alexnet_infer_report (GstAlexnetInfer * self, GstBuffer ** bufp, gint slot)
+{
+  gint idx[MAX_TOP_K];
+  gfloat val[MAX_TOP_K];
+  const gchar *names[MAX_TOP_K];
+  GstAlexnetClassMeta *meta;
+  gboolean output_all, post;
+  gint k;
+
+  GST_OBJECT_LOCK (self);
+  output_all = self->output_all;
+  post = self->post_messages;
+  GST_OBJECT_UNLOCK (self);
+
+  ax_softmax_average (self->probs, self->logits + (gsize) slot *
+      self->n_views * self->n_classes, self->n_views, self->n_classes);
+  k = ax_top_k (idx, val, self->probs, self->n_classes, self->k);
+  for (gint i = 0; i < k; i++)
+    names[i] = self->labels ? self->labels[idx[i]] : NULL;
+
+  *bufp = gst_buffer_make_writable (*bufp);
+  meta = gst_buffer_add_alexnet_class_meta (*bufp, k, idx, val, names,
+      output_all ? self->n_classes : 0, output_all ? self->probs : NULL);
+  gst_alexnet_class_meta_set_model (meta, "alexnet", self->n_views);
+
+  if (post)
+    gst_element_post_message (GST_ELEMENT_CAST (self),
+        gst_alexnet_classification_message_new (GST_OBJECT_CAST (self),
+            *bufp));
+  if (self->results != NULL) {
+    gchar *line = gst_alexnet_classification_json_line (*bufp);
+    gboolean ok = fputs (line, self->results) >= 0;
+    g_free (line);
+    if (!ok)
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* Runs the network on the frames gathered, attaches the results and lets
+ * generate_output hand the held frames and events on. */
+static GstFlowReturn
+gst_alexnet_infer_run_batch (GstAlexnetInfer * self)
+{
+  gsize in = (gsize) self->net_frames * self->n_views * 3 * self->input_size
+      * self->input_size;
+  gsize out = (gsize) self->net_frames * self->n_views * self->n_classes;
+  gint slot = 0;
+  ax_status st;
+
+  /* slots past frames_in_batch hold an earlier batch's frames: harmless */
+  st = ax_net_forward (self->net, self->input, in, 0);
+  if (st == AX_OK)
+    st = ax_net_logits (self->net, self->logits, out);
+  if (st != AX_OK)
+    goto net_failed;
+
+  for (GList * l = self->pending.head; l != NULL; l = l->next) {
+    GstBuffer *buf;
+    if (!GST_IS_BUFFER (l->data))
+      continue;
+    buf = GST_BUFFER_CAST (l->data);
+    if (!gst_alexnet_infer_report (self, &buf, slot++)) {
+      l->data = buf;
+      goto write_failed;
+    }
+    l->data = buf;
+  }
+  if (self->results != NULL && fflush (self->results) != 0)
+    goto write_failed;
+  GST_OBJECT_LOCK (self);
+  self->processed += self->frames_in_batch;
+  GST_OBJECT_UNLOCK (self);
+  GST_LOG_OBJECT (self, "classified %d frames", self->frames_in_batch);
+  self->frames_in_batch = 0;
+  self->draining = TRUE;
+  return GST_FLOW_OK;
+
+  /* ERRORS */
+net_failed:
+  {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED,
+        ("The network failed: %s", ax_net_last_error (self->net)),
+        ("status %s", ax_status_str (st)));
+    gst_alexnet_infer_clear_pending (self);
+    return GST_FLOW_ERROR;
+  }
+write_failed:
+  {
+    GST_ELEMENT_ERROR (self, RESOURCE, WRITE,
+        ("Could not write the results file %s: %s", self->results_location,
+            g_strerror (errno)), (NULL));
+    gst_alexnet_infer_clear_pending (self);
+    return GST_FLOW_ERROR;
+  }
+}
+
+/* Called until it gives no buffer: the held frames once their batch ran,
+ * with the events that came between them. */
+static GstFlowReturn
+gst_alexnet_infer_generate_output (GstBaseTransform * trans,
+    GstBuffer ** outbuf)
+{
+  GstAlexnetInfer *self = GST_ALEXNET_INFER (trans);
+  GstMiniObject *item;
+
+  *outbuf = NULL;
+  if (!self->draining)
+    return GST_FLOW_OK;
+  while ((item = g_queue_pop_head (&self->pending)) != NULL) {
+    if (GST_IS_BUFFER (item)) {
+      *outbuf = GST_BUFFER_CAST (item);
+      return GST_FLOW_OK;
+    }
+    GST_BASE_TRANSFORM_CLASS (gst_alexnet_infer_parent_class)->sink_event
+        (trans, GST_EVENT_CAST (item));
+  }
+  self->draining = FALSE;
+  return GST_FLOW_OK;
+}
