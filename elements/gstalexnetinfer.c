@@ -161,6 +161,8 @@ typedef struct
   FILE *results;
   gint k;
   gboolean live_checked;
+  gboolean live;                /* upstream is a live source */
+  GstClockTime latency;         /* added to upstream's in latency queries */
 
   /* the batch being gathered: frames and the events between them, in
    * order; frames_in_batch of them are frames */
@@ -587,6 +589,23 @@ failed:
   return FALSE;
 }
 
+/* One forward pass on zeros (oneDNN's first pass touches its buffers and
+ * is about twice as slow); returns its duration in nanoseconds. */
+static GstClockTime
+gst_alexnet_infer_warm_up (GstAlexnetInfer * self)
+{
+  gsize n = (gsize) self->net_frames * self->n_views * 3 * self->input_size *
+      self->input_size;
+  float *zeros = g_new0 (float, n);
+  gint64 t0 = g_get_monotonic_time ();
+
+  if (ax_net_forward (self->net, zeros, n, 0) != AX_OK)
+    GST_WARNING_OBJECT (self, "warm-up pass failed: %s",
+        ax_net_last_error (self->net));
+  g_free (zeros);
+  return (GstClockTime) (g_get_monotonic_time () - t0) * GST_USECOND;
+}
+
 /* Class names from a text file, one per line; the count must match. */
 static gchar **
 gst_alexnet_infer_read_labels (const gchar * path, gint n_classes,
@@ -687,6 +706,10 @@ gst_alexnet_infer_start (GstBaseTransform * trans)
   self->crop = g_new (guint8, (gsize) self->input_size * self->input_size * 3);
   memset (&self->plan, 0, sizeof self->plan);
   self->have_plan = FALSE;
+
+  gst_alexnet_infer_warm_up (self);
+  self->live = FALSE;
+  self->latency = 0;
 
   if (results != NULL && results[0] != '\0') {
     self->results = fopen (results, "w");
@@ -807,6 +830,24 @@ gst_alexnet_infer_query (GstBaseTransform * trans, GstPadDirection direction,
     if (size <= 0)
       return FALSE;
     gst_alexnet_query_set_target_size (query, size);
+    return TRUE;
+  }
+  if (direction == GST_PAD_SRC && GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
+    gboolean live;
+    GstClockTime min, max, latency;
+    if (!GST_BASE_TRANSFORM_CLASS (gst_alexnet_infer_parent_class)->query
+        (trans, direction, query))
+      return FALSE;
+    gst_query_parse_latency (query, &live, &min, &max);
+    GST_OBJECT_LOCK (self);
+    latency = self->latency;
+    GST_OBJECT_UNLOCK (self);
+    if (live) {
+      min += latency;
+      if (GST_CLOCK_TIME_IS_VALID (max))
+        max += latency;
+      gst_query_set_latency (query, live, min, max);
+    }
     return TRUE;
   }
   return GST_BASE_TRANSFORM_CLASS (gst_alexnet_infer_parent_class)->query
@@ -938,6 +979,27 @@ gst_alexnet_infer_sink_event (GstBaseTransform * trans, GstEvent * event)
 
 /* ---- frames ---- */
 
+/* A live pipeline must know how long a frame takes here, or the sink
+ * finds every frame late: report more when a frame took longer than said
+ * (with a quarter to spare), and have the pipeline ask again. */
+static void
+gst_alexnet_infer_update_latency (GstAlexnetInfer * self, GstClockTime took)
+{
+  GstClockTime latency;
+
+  GST_OBJECT_LOCK (self);
+  latency = self->latency;
+  if (took > latency)
+    self->latency = took + took / 4;
+  GST_OBJECT_UNLOCK (self);
+  if (took <= latency)
+    return;
+  GST_INFO_OBJECT (self, "a frame took %" GST_TIME_FORMAT ": latency %"
+      GST_TIME_FORMAT, GST_TIME_ARGS (took), GST_TIME_ARGS (took + took / 4));
+  gst_element_post_message (GST_ELEMENT_CAST (self),
+      gst_message_new_latency (GST_OBJECT_CAST (self)));
+}
+
 /* Upstream's latency query says whether the source is live; a live source
  * runs one frame at a time whatever batch-size says. */
 static void
@@ -951,13 +1013,21 @@ gst_alexnet_infer_check_live (GstAlexnetInfer * self)
   if (gst_pad_peer_query (GST_BASE_TRANSFORM_SINK_PAD (self), q))
     gst_query_parse_latency (q, &live, NULL, NULL);
   gst_query_unref (q);
-  if (!live || self->net_frames == 1)
+  if (!live)
     return;
-  GST_INFO_OBJECT (self, "live source: batches of one frame");
-  if (!gst_alexnet_infer_build_net (self, self->model_location, 1,
-          self->backends[1] != NULL, self->threads, err, sizeof err))
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
-        ("Could not load the model %s", err), (NULL));
+  self->live = TRUE;
+  if (self->net_frames != 1) {
+    GST_INFO_OBJECT (self, "live source: batches of one frame");
+    if (!gst_alexnet_infer_build_net (self, self->model_location, 1,
+            self->backends[1] != NULL, self->threads, err, sizeof err)) {
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+          ("Could not load the model %s", err), (NULL));
+      return;
+    }
+    gst_alexnet_infer_warm_up (self);
+  }
+  /* what one frame takes is the latency this element adds */
+  gst_alexnet_infer_update_latency (self, gst_alexnet_infer_warm_up (self));
 }
 
 /* TRUE when QoS says the frame would be late: it is dropped unclassified. */
@@ -1055,6 +1125,7 @@ gst_alexnet_infer_submit_input_buffer (GstBaseTransform * trans,
     gboolean is_discont, GstBuffer * input)
 {
   GstAlexnetInfer *self = GST_ALEXNET_INFER (trans);
+  gint64 t0;
   (void) is_discont;
 
   if (G_UNLIKELY (!self->have_in_info))
@@ -1067,12 +1138,18 @@ gst_alexnet_infer_submit_input_buffer (GstBaseTransform * trans,
     gst_buffer_unref (input);
     return GST_BASE_TRANSFORM_FLOW_DROPPED;
   }
+  t0 = g_get_monotonic_time ();
   if (!gst_alexnet_infer_prepare (self, input, self->frames_in_batch))
     goto bad_frame;
   g_queue_push_tail (&self->pending, input);
   self->frames_in_batch++;
-  if (self->frames_in_batch == self->net_frames)
-    return gst_alexnet_infer_run_batch (self);
+  if (self->frames_in_batch == self->net_frames) {
+    GstFlowReturn ret = gst_alexnet_infer_run_batch (self);
+    if (self->live)
+      gst_alexnet_infer_update_latency (self,
+          (GstClockTime) (g_get_monotonic_time () - t0) * GST_USECOND);
+    return ret;
+  }
   return GST_FLOW_OK;
 
   /* ERRORS */
