@@ -456,8 +456,10 @@ GST_START_TEST (test_live_slow_model_drops_late_frames)
    * where classifying every frame would take several times longer */
   fail_unless (took < 2 * G_USEC_PER_SEC * n_frames / 60 + 3 *
       G_USEC_PER_SEC, "took %.2f s", took / 1e6);
-  /* and lateness does not grow */
-  fail_unless (st.max_late_second_half < 500 * GST_MSECOND,
+  /* and lateness does not grow: classifying every frame would leave the
+   * last ones about 6 s behind; what is left is the latency the element
+   * reports (one frame's time, more on a busy machine) */
+  fail_unless (st.max_late_second_half < GST_SECOND,
       "frames at the end are %.1f ms late", st.max_late_second_half / 1e6);
   gst_object_unref (pipe);
   g_free (desc);
