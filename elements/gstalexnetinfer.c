@@ -736,7 +736,7 @@ no_model:
 bad_model:
   {
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
-        ("Could not load the model %s", err), (NULL));
+        ("Could not load the model: %s", err), (NULL));
     goto failed;
   }
 bad_resize:
@@ -1021,7 +1021,7 @@ gst_alexnet_infer_check_live (GstAlexnetInfer * self)
     if (!gst_alexnet_infer_build_net (self, self->model_location, 1,
             self->backends[1] != NULL, self->threads, err, sizeof err)) {
       GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
-          ("Could not load the model %s", err), (NULL));
+          ("Could not load the model: %s", err), (NULL));
       return;
     }
     gst_alexnet_infer_warm_up (self);
