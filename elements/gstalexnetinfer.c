@@ -951,12 +951,28 @@ gst_alexnet_infer_sink_event (GstBaseTransform * trans, GstEvent * event)
     case GST_EVENT_SEGMENT:
       gst_event_copy_segment (event, &self->segment);
       break;
-    case GST_EVENT_FLUSH_STOP:
+    case GST_EVENT_FLUSH_STOP:{
+      /* held frames are dropped, but caps held with them still describe
+       * the frames to come: they follow the flush downstream */
+      GstEvent *caps = NULL;
+      for (GList * l = self->pending.tail; l != NULL && !caps; l = l->prev)
+        if (GST_IS_EVENT (l->data)
+            && GST_EVENT_TYPE (l->data) == GST_EVENT_CAPS)
+          caps = gst_event_ref (l->data);
       gst_alexnet_infer_clear_pending (self);
       GST_OBJECT_LOCK (self);
       self->earliest_time = GST_CLOCK_TIME_NONE;
       GST_OBJECT_UNLOCK (self);
-      break;
+      if (caps == NULL)
+        break;
+      if (!GST_BASE_TRANSFORM_CLASS (gst_alexnet_infer_parent_class)->
+          sink_event (trans, event)) {
+        gst_event_unref (caps);
+        return FALSE;
+      }
+      return GST_BASE_TRANSFORM_CLASS (gst_alexnet_infer_parent_class)->
+          sink_event (trans, caps);
+    }
     case GST_EVENT_EOS:
     case GST_EVENT_SEGMENT_DONE:
     case GST_EVENT_GAP:

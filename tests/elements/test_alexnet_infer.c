@@ -257,6 +257,44 @@ GST_START_TEST (test_batch_holds_frames_until_full)
 
 GST_END_TEST;
 
+/* A flush drops the held frames; caps that came with them still go
+ * downstream, so the frames after the flush have the right caps. */
+GST_START_TEST (test_flush_drops_held_frames_keeps_caps)
+{
+  GstHarness *h = new_infer ("batch-size=4");
+  GstCaps *caps;
+  GstStructure *st;
+  gint w, hh, width = 0;
+
+  /* image 0 at 72x72 held, then caps for 61x50 held with image 2 */
+  set_caps (h, 72, 72);
+  fail_unless_equals_int (gst_harness_push (h, fixture_image (0, &w, &hh)),
+      GST_FLOW_OK);
+  set_caps (h, 61, 50);
+  fail_unless_equals_int (gst_harness_push (h, fixture_image (2, &w, &hh)),
+      GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_buffers_received (h), 0);
+  fail_unless (gst_harness_push_event (h, gst_event_new_flush_start ()));
+  fail_unless (gst_harness_push_event (h, gst_event_new_flush_stop (TRUE)));
+  {
+    GstSegment seg;
+    gst_segment_init (&seg, GST_FORMAT_TIME);
+    fail_unless (gst_harness_push_event (h, gst_event_new_segment (&seg)));
+  }
+  fail_unless_equals_int (gst_harness_push (h, fixture_image (2, &w, &hh)),
+      GST_FLOW_OK);
+  gst_harness_push_event (h, gst_event_new_eos ());
+  fail_unless_equals_int (gst_harness_buffers_received (h), 1);
+  caps = gst_pad_get_current_caps (h->sinkpad);
+  st = gst_caps_get_structure (caps, 0);
+  fail_unless (gst_structure_get_int (st, "width", &width));
+  fail_unless_equals_int (width, 61);
+  gst_caps_unref (caps);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 /* A live source never waits for a batch: one frame in, one frame out. */
 GST_START_TEST (test_live_source_runs_one_frame_at_a_time)
 {
@@ -667,6 +705,7 @@ alexnet_infer_suite (void)
   tcase_add_test (tc, test_ten_crop_matches_pytorch);
   tcase_add_test (tc, test_ready_crop);
   tcase_add_test (tc, test_batch_holds_frames_until_full);
+  tcase_add_test (tc, test_flush_drops_held_frames_keeps_caps);
   tcase_add_test (tc, test_live_source_runs_one_frame_at_a_time);
   tcase_add_test (tc, test_top_k_and_output_all_off);
   tcase_add_test (tc, test_labels_file_overrides);
