@@ -152,8 +152,10 @@ typedef struct
   gint n_classes;
   gchar **labels;               /* n_classes names (override or checkpoint) */
   float lut[3][256];
-  float *input;                 /* net_frames * n_views * 3 * input^2 */
-  float *logits;                /* net_frames * n_views * n_classes */
+  /* two batches: one is filled while the network runs the other */
+  float *input[2];              /* net_frames * n_views * 3 * input^2 */
+  float *logits[2];             /* net_frames * n_views * n_classes */
+  gint cur;                     /* the batch being filled */
   float *probs;                 /* n_classes */
   guint8 *resized, *crop;       /* resize x resize and input x input RGB */
   ax_resize_plan plan;
@@ -164,11 +166,22 @@ typedef struct
   gboolean live;                /* upstream is a live source */
   GstClockTime latency;         /* added to upstream's in latency queries */
 
-  /* the batch being gathered: frames and the events between them, in
-   * order; frames_in_batch of them are frames */
+  /* held frames and the events between them, in order: first n_ready
+   * items that may go on (their frames classified), then the frames of
+   * the batch in flight (inflight_frames, run by the worker on batch
+   * `inflight`), then the frames_in_batch of the batch being filled */
   GQueue pending;
+  guint n_ready;
+  gint inflight_frames, inflight;
   gint frames_in_batch;
-  gboolean draining;            /* generate_output hands pending on */
+
+  /* the worker thread that runs batches while frames keep arriving (file
+   * sources with batch-size > 1) */
+  GThread *worker;
+  GMutex lock;
+  GCond cond;
+  gboolean job, job_done, quit;
+  ax_status job_status;
   GstVideoInfo in_info;         /* caps of the frames arriving now */
   gboolean have_in_info;
   GstSegment segment;           /* segment of the frames arriving now */
@@ -242,6 +255,7 @@ static GstFlowReturn gst_alexnet_infer_submit_input_buffer (GstBaseTransform
     * trans, gboolean is_discont, GstBuffer * input);
 static GstFlowReturn gst_alexnet_infer_generate_output (GstBaseTransform *
     trans, GstBuffer ** outbuf);
+static gpointer gst_alexnet_infer_worker (gpointer data);
 
 static void
 gst_alexnet_infer_class_init (GstAlexnetInferClass * klass)
@@ -357,6 +371,8 @@ gst_alexnet_infer_init (GstAlexnetInfer * self)
   self->post_messages = DEFAULT_PROP_POST_MESSAGES;
   self->earliest_time = GST_CLOCK_TIME_NONE;
   g_queue_init (&self->pending);
+  g_mutex_init (&self->lock);
+  g_cond_init (&self->cond);
   gst_segment_init (&self->segment, GST_FORMAT_UNDEFINED);
   /* frames pass through unchanged, with a meta added */
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
@@ -371,6 +387,8 @@ gst_alexnet_infer_finalize (GObject * object)
   g_free (self->model_location);
   g_free (self->labels_location);
   g_free (self->results_location);
+  g_mutex_clear (&self->lock);
+  g_cond_clear (&self->cond);
   G_OBJECT_CLASS (gst_alexnet_infer_parent_class)->finalize (object);
 }
 
@@ -697,10 +715,13 @@ gst_alexnet_infer_start (GstBaseTransform * trans)
     ax_rgb_norm_lut (self->lut, zero, one);
   }
 
-  self->input = g_new0 (float, (gsize) batch * self->n_views * 3 *
-      self->input_size * self->input_size);
-  self->logits = g_new0 (float, (gsize) batch * self->n_views *
-      self->n_classes);
+  for (gint b = 0; b < 2; b++) {
+    self->input[b] = g_new0 (float, (gsize) batch * self->n_views * 3 *
+        self->input_size * self->input_size);
+    self->logits[b] = g_new0 (float, (gsize) batch * self->n_views *
+        self->n_classes);
+  }
+  self->cur = 0;
   self->probs = g_new0 (float, self->n_classes);
   self->resized = g_new (guint8, (gsize) self->resize * self->resize * 3);
   self->crop = g_new (guint8, (gsize) self->input_size * self->input_size * 3);
@@ -716,9 +737,14 @@ gst_alexnet_infer_start (GstBaseTransform * trans)
     if (self->results == NULL)
       goto bad_results;
   }
-  self->frames_in_batch = 0;
-  self->draining = FALSE;
+  self->frames_in_batch = self->inflight_frames = 0;
+  self->n_ready = 0;
   self->live_checked = FALSE;
+  if (batch > 1) {
+    self->job = self->job_done = self->quit = FALSE;
+    self->worker = g_thread_new ("alexnet-infer", gst_alexnet_infer_worker,
+        self);
+  }
   self->have_in_info = FALSE;
   gst_segment_init (&self->segment, GST_FORMAT_UNDEFINED);
   g_free (model);
@@ -769,15 +795,34 @@ failed:
   }
 }
 
+/* Waits for the batch in flight, if any; its status. */
+static ax_status
+gst_alexnet_infer_wait_worker (GstAlexnetInfer * self)
+{
+  ax_status st;
+
+  if (self->inflight_frames == 0)
+    return AX_OK;
+  g_mutex_lock (&self->lock);
+  while (!self->job_done)
+    g_cond_wait (&self->cond, &self->lock);
+  self->job_done = FALSE;
+  st = self->job_status;
+  g_mutex_unlock (&self->lock);
+  return st;
+}
+
+/* Drops everything held (after the batch in flight, if any, finished). */
 static void
 gst_alexnet_infer_clear_pending (GstAlexnetInfer * self)
 {
   GstMiniObject *item;
 
+  gst_alexnet_infer_wait_worker (self);
   while ((item = g_queue_pop_head (&self->pending)) != NULL)
     gst_mini_object_unref (item);
-  self->frames_in_batch = 0;
-  self->draining = FALSE;
+  self->frames_in_batch = self->inflight_frames = 0;
+  self->n_ready = 0;
 }
 
 static gboolean
@@ -787,14 +832,24 @@ gst_alexnet_infer_stop (GstBaseTransform * trans)
   gboolean ok = TRUE;
 
   gst_alexnet_infer_clear_pending (self);
+  if (self->worker != NULL) {
+    g_mutex_lock (&self->lock);
+    self->quit = TRUE;
+    g_cond_broadcast (&self->cond);
+    g_mutex_unlock (&self->lock);
+    g_thread_join (self->worker);
+    self->worker = NULL;
+  }
   gst_alexnet_infer_free_net (self);
   if (self->have_info)
     ax_net_checkpoint_info_clear (&self->info);
   self->have_info = FALSE;
   g_strfreev (self->labels);
   self->labels = NULL;
-  g_clear_pointer (&self->input, g_free);
-  g_clear_pointer (&self->logits, g_free);
+  for (gint b = 0; b < 2; b++) {
+    g_clear_pointer (&self->input[b], g_free);
+    g_clear_pointer (&self->logits[b], g_free);
+  }
   g_clear_pointer (&self->probs, g_free);
   g_clear_pointer (&self->resized, g_free);
   g_clear_pointer (&self->crop, g_free);
@@ -860,7 +915,7 @@ gst_alexnet_infer_propose_allocation (GstBaseTransform * trans,
     GstQuery * decide_query, GstQuery * query)
 {
   GstAlexnetInfer *self = GST_ALEXNET_INFER (trans);
-  guint held = MAX (self->net_frames, 1), i;
+  guint held = 2 * MAX (self->net_frames, 1), i;
 
   if (!GST_BASE_TRANSFORM_CLASS (gst_alexnet_infer_parent_class)->
       propose_allocation (trans, decide_query, query))
@@ -904,19 +959,23 @@ gst_alexnet_infer_src_event (GstBaseTransform * trans, GstEvent * event)
       (trans, event);
 }
 
+static GstFlowReturn gst_alexnet_infer_finish_inflight (GstAlexnetInfer *
+    self);
 static GstFlowReturn gst_alexnet_infer_run_batch (GstAlexnetInfer * self);
 
-/* Pushes everything pending (after the batch ran), outside the chain
+/* Pushes everything pending (after the batches ran), outside the chain
  * function: at EOS and other events that must not wait. */
 static GstFlowReturn
 gst_alexnet_infer_drain (GstAlexnetInfer * self)
 {
   GstBaseTransform *trans = GST_BASE_TRANSFORM (self);
-  GstFlowReturn ret = GST_FLOW_OK;
+  GstFlowReturn ret;
   GstMiniObject *item;
 
-  if (self->frames_in_batch > 0)
+  ret = gst_alexnet_infer_finish_inflight (self);
+  if (ret == GST_FLOW_OK && self->frames_in_batch > 0)
     ret = gst_alexnet_infer_run_batch (self);
+  self->n_ready = 0;
   while ((item = g_queue_pop_head (&self->pending)) != NULL) {
     if (GST_IS_EVENT (item))
       GST_BASE_TRANSFORM_CLASS (gst_alexnet_infer_parent_class)->sink_event
@@ -926,7 +985,6 @@ gst_alexnet_infer_drain (GstAlexnetInfer * self)
     else
       gst_buffer_unref (GST_BUFFER_CAST (item));
   }
-  self->draining = FALSE;
   return ret;
 }
 
@@ -1126,8 +1184,8 @@ gst_alexnet_infer_prepare (GstAlexnetInfer * self, GstBuffer * buf, gint slot)
   else
     ax_ten_crop_pos (pos, r, r, in);
   for (gint v = 0; v < self->n_views; v++) {
-    float *dst = self->input + ((gsize) slot * self->n_views + v) *
-        view_floats;
+    float *dst = self->input[self->cur] + ((gsize) slot * self->n_views + v)
+        * view_floats;
     ax_crop_flip_rgb (self->crop, in * 3, square, square_stride, pos[v].x,
         pos[v].y, in, in, pos[v].mirror);
     ax_rgb_to_chw (dst, self->crop, in * 3, in, in, self->lut);
@@ -1159,13 +1217,30 @@ gst_alexnet_infer_submit_input_buffer (GstBaseTransform * trans,
     goto bad_frame;
   g_queue_push_tail (&self->pending, input);
   self->frames_in_batch++;
-  if (self->frames_in_batch == self->net_frames) {
+  if (self->frames_in_batch < self->net_frames)
+    return GST_FLOW_OK;
+  if (self->worker == NULL || self->live) {
     GstFlowReturn ret = gst_alexnet_infer_run_batch (self);
     if (self->live)
       gst_alexnet_infer_update_latency (self,
           (GstClockTime) (g_get_monotonic_time () - t0) * GST_USECOND);
     return ret;
   }
+  /* the previous batch's frames go on, this one runs while the next
+   * arrives */
+  {
+    GstFlowReturn ret = gst_alexnet_infer_finish_inflight (self);
+    if (ret != GST_FLOW_OK)
+      return ret;
+  }
+  g_mutex_lock (&self->lock);
+  self->inflight = self->cur;
+  self->inflight_frames = self->frames_in_batch;
+  self->job = TRUE;
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+  self->frames_in_batch = 0;
+  self->cur ^= 1;
   return GST_FLOW_OK;
 
   /* ERRORS */
@@ -1194,7 +1269,8 @@ bad_frame:
 
 /* The result of frame `slot` onto its buffer, the bus and the file. */
 static gboolean
-gst_alexnet_infer_report (GstAlexnetInfer * self, GstBuffer ** bufp, gint slot)
+gst_alexnet_infer_report (GstAlexnetInfer * self, GstBuffer ** bufp,
+    const float *logits, gint slot)
 {
   gint idx[MAX_TOP_K];
   gfloat val[MAX_TOP_K];
@@ -1208,8 +1284,8 @@ gst_alexnet_infer_report (GstAlexnetInfer * self, GstBuffer ** bufp, gint slot)
   post = self->post_messages;
   GST_OBJECT_UNLOCK (self);
 
-  ax_softmax_average (self->probs, self->logits + (gsize) slot *
-      self->n_views * self->n_classes, self->n_views, self->n_classes);
+  ax_softmax_average (self->probs, logits + (gsize) slot * self->n_views *
+      self->n_classes, self->n_views, self->n_classes);
   k = ax_top_k (idx, val, self->probs, self->n_classes, self->k);
   for (gint i = 0; i < k; i++)
     names[i] = self->labels ? self->labels[idx[i]] : NULL;
@@ -1233,43 +1309,76 @@ gst_alexnet_infer_report (GstAlexnetInfer * self, GstBuffer ** bufp, gint slot)
   return TRUE;
 }
 
-/* Runs the network on the frames gathered, attaches the results and lets
- * generate_output hand the held frames and events on. */
-static GstFlowReturn
-gst_alexnet_infer_run_batch (GstAlexnetInfer * self)
+/* Forward pass of batch `b` into its logits. Whole batches always: slots
+ * past the frames gathered hold an earlier batch's frames, harmlessly. */
+static ax_status
+gst_alexnet_infer_forward (GstAlexnetInfer * self, gint b)
 {
   gsize in = (gsize) self->net_frames * self->n_views * 3 * self->input_size
       * self->input_size;
   gsize out = (gsize) self->net_frames * self->n_views * self->n_classes;
-  gint slot = 0;
-  ax_status st;
+  ax_status st = ax_net_forward (self->net, self->input[b], in, 0);
 
-  /* slots past frames_in_batch hold an earlier batch's frames: harmless */
-  st = ax_net_forward (self->net, self->input, in, 0);
-  if (st == AX_OK)
-    st = ax_net_logits (self->net, self->logits, out);
+  return st == AX_OK ? ax_net_logits (self->net, self->logits[b], out) : st;
+}
+
+static gpointer
+gst_alexnet_infer_worker (gpointer data)
+{
+  GstAlexnetInfer *self = data;
+
+  g_mutex_lock (&self->lock);
+  while (TRUE) {
+    ax_status st;
+    while (!self->job && !self->quit)
+      g_cond_wait (&self->cond, &self->lock);
+    if (self->quit)
+      break;
+    self->job = FALSE;
+    g_mutex_unlock (&self->lock);
+    st = gst_alexnet_infer_forward (self, self->inflight);
+    g_mutex_lock (&self->lock);
+    self->job_status = st;
+    self->job_done = TRUE;
+    g_cond_broadcast (&self->cond);
+  }
+  g_mutex_unlock (&self->lock);
+  return NULL;
+}
+
+/* The results of batch `b` onto its `n` frames, the first not yet
+ * classified in the queue; they and the events before the next frame may
+ * then go on. */
+static GstFlowReturn
+gst_alexnet_infer_attach (GstAlexnetInfer * self, ax_status st, gint b,
+    gint n)
+{
+  GList *l = g_queue_peek_nth_link (&self->pending, self->n_ready);
+  guint pos = self->n_ready;
+  gint slot = 0;
+
   if (st != AX_OK)
     goto net_failed;
-
-  for (GList * l = self->pending.head; l != NULL; l = l->next) {
+  for (; l != NULL; l = l->next, pos++) {
     GstBuffer *buf;
     if (!GST_IS_BUFFER (l->data))
       continue;
+    if (slot == n)
+      break;
     buf = GST_BUFFER_CAST (l->data);
-    if (!gst_alexnet_infer_report (self, &buf, slot++)) {
+    if (!gst_alexnet_infer_report (self, &buf, self->logits[b], slot++)) {
       l->data = buf;
       goto write_failed;
     }
     l->data = buf;
   }
+  self->n_ready = pos;
   if (self->results != NULL && fflush (self->results) != 0)
     goto write_failed;
   GST_OBJECT_LOCK (self);
-  self->processed += self->frames_in_batch;
+  self->processed += n;
   GST_OBJECT_UNLOCK (self);
-  GST_LOG_OBJECT (self, "classified %d frames", self->frames_in_batch);
-  self->frames_in_batch = 0;
-  self->draining = TRUE;
+  GST_LOG_OBJECT (self, "classified %d frames", n);
   return GST_FLOW_OK;
 
   /* ERRORS */
@@ -1291,6 +1400,35 @@ write_failed:
   }
 }
 
+/* Waits for the batch the worker runs and attaches its results. */
+static GstFlowReturn
+gst_alexnet_infer_finish_inflight (GstAlexnetInfer * self)
+{
+  gint n = self->inflight_frames;
+  ax_status st;
+
+  if (n == 0)
+    return GST_FLOW_OK;
+  st = gst_alexnet_infer_wait_worker (self);
+  self->inflight_frames = 0;
+  return gst_alexnet_infer_attach (self, st, self->inflight, n);
+}
+
+/* Runs the batch being filled here and now (live sources, the last
+ * partial batch), after the one in flight. */
+static GstFlowReturn
+gst_alexnet_infer_run_batch (GstAlexnetInfer * self)
+{
+  GstFlowReturn ret = gst_alexnet_infer_finish_inflight (self);
+  gint n = self->frames_in_batch;
+
+  if (ret != GST_FLOW_OK)
+    return ret;
+  self->frames_in_batch = 0;
+  return gst_alexnet_infer_attach (self, gst_alexnet_infer_forward (self,
+          self->cur), self->cur, n);
+}
+
 /* Called until it gives no buffer: the held frames once their batch ran,
  * with the events that came between them. */
 static GstFlowReturn
@@ -1301,9 +1439,9 @@ gst_alexnet_infer_generate_output (GstBaseTransform * trans,
   GstMiniObject *item;
 
   *outbuf = NULL;
-  if (!self->draining)
-    return GST_FLOW_OK;
-  while ((item = g_queue_pop_head (&self->pending)) != NULL) {
+  while (self->n_ready > 0) {
+    item = g_queue_pop_head (&self->pending);
+    self->n_ready--;
     if (GST_IS_BUFFER (item)) {
       *outbuf = GST_BUFFER_CAST (item);
       return GST_FLOW_OK;
@@ -1311,6 +1449,5 @@ gst_alexnet_infer_generate_output (GstBaseTransform * trans,
     GST_BASE_TRANSFORM_CLASS (gst_alexnet_infer_parent_class)->sink_event
         (trans, GST_EVENT_CAST (item));
   }
-  self->draining = FALSE;
   return GST_FLOW_OK;
 }

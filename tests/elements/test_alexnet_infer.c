@@ -225,23 +225,33 @@ GST_START_TEST (test_ready_crop)
 
 GST_END_TEST;
 
-/* Frames wait for a full batch; EOS lets the last, partial one through. */
+/* Frames wait for a full batch, which runs while the next one fills: a
+ * batch goes on when the next is full; EOS lets everything through, in
+ * order, each frame with its own result. */
 GST_START_TEST (test_batch_holds_frames_until_full)
 {
-  GstHarness *h = new_infer ("batch-size=2");
+  GstHarness *h = new_infer ("batch-size=2 output-all=true");
+  const float *want = expect ("center")->data;
+  const guint out_after[5] = { 0, 0, 0, 2, 2 };
   gint w, hh;
 
   set_caps (h, 72, 72);
-  for (gint i = 0; i < 3; i++)
-    fail_unless_equals_int (gst_harness_push (h, fixture_image (i % 2, &w,
-                &hh)), GST_FLOW_OK);
-  /* the first two went out together, the third waits */
-  fail_unless_equals_int (gst_harness_buffers_received (h), 2);
+  for (gint i = 0; i < 5; i++) {
+    GstBuffer *in = fixture_image (i % 2, &w, &hh);
+    GST_BUFFER_PTS (in) = i * GST_SECOND;
+    fail_unless_equals_int (gst_harness_push (h, in), GST_FLOW_OK);
+    fail_unless_equals_int (gst_harness_buffers_received (h), out_after[i]);
+  }
   gst_harness_push_event (h, gst_event_new_eos ());
-  fail_unless_equals_int (gst_harness_buffers_received (h), 3);
-  for (gint i = 0; i < 3; i++) {
+  fail_unless_equals_int (gst_harness_buffers_received (h), 5);
+  for (gint i = 0; i < 5; i++) {
     GstBuffer *out = gst_harness_pull (h);
-    fail_unless (gst_buffer_get_alexnet_class_meta (out) != NULL);
+    GstAlexnetClassMeta *m = gst_buffer_get_alexnet_class_meta (out);
+    fail_unless (m != NULL);
+    fail_unless_equals_uint64 (GST_BUFFER_PTS (out), i * GST_SECOND);
+    for (gint c = 0; c < N_CLASSES; c++)
+      fail_unless (fabs (m->probabilities[c] - want[(i % 2) * N_CLASSES + c])
+          <= TOLERANCE, "frame %d class %d", i, c);
     gst_buffer_unref (out);
   }
   {
@@ -249,7 +259,7 @@ GST_START_TEST (test_batch_holds_frames_until_full)
     GstElement *infer = gst_bin_get_by_name (GST_BIN (h->element), "infer");
     g_object_get (infer, "processed", &processed, "dropped", &dropped, NULL);
     gst_object_unref (infer);
-    fail_unless_equals_uint64 (processed, 3);
+    fail_unless_equals_uint64 (processed, 5);
     fail_unless_equals_uint64 (dropped, 0);
   }
   gst_harness_teardown (h);
@@ -261,15 +271,17 @@ GST_END_TEST;
  * downstream, so the frames after the flush have the right caps. */
 GST_START_TEST (test_flush_drops_held_frames_keeps_caps)
 {
-  GstHarness *h = new_infer ("batch-size=4");
+  GstHarness *h = new_infer ("batch-size=2");
   GstCaps *caps;
   GstStructure *st;
   gint w, hh, width = 0;
 
-  /* image 0 at 72x72 held, then caps for 61x50 held with image 2 */
+  /* a batch of two 72x72 frames running, then caps for 61x50 held with
+   * image 2 */
   set_caps (h, 72, 72);
-  fail_unless_equals_int (gst_harness_push (h, fixture_image (0, &w, &hh)),
-      GST_FLOW_OK);
+  for (gint i = 0; i < 2; i++)
+    fail_unless_equals_int (gst_harness_push (h, fixture_image (0, &w, &hh)),
+        GST_FLOW_OK);
   set_caps (h, 61, 50);
   fail_unless_equals_int (gst_harness_push (h, fixture_image (2, &w, &hh)),
       GST_FLOW_OK);
