@@ -54,13 +54,12 @@
 #include "elements/gstalexnetelements.h"
 #include "plugin/gstalexnetmeta.h"
 #include "plugin/gstalexnetclassmeta.h"
-#include "kernels/checkpoint.h"
 #include "kernels/classify.h"
-#include "kernels/cpu_backend.h"
 #include "kernels/image_crop.h"
 #include "kernels/image_resize.h"
 #include "kernels/net.h"
 #include "kernels/net_checkpoint.h"
+#include "kernels/net_infer.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_alexnet_infer_debug);
 #define GST_CAT_DEFAULT gst_alexnet_infer_debug
@@ -144,8 +143,8 @@ typedef struct
   /* set in start(), used by the streaming thread */
   ax_net_checkpoint_info info;
   gboolean have_info;
-  ax_backend *backends[2];
-  ax_net *net;
+  ax_infer_net model;            /* the net and its backends */
+  ax_net *net;                  /* model.net */
   gint net_frames;              /* frames per network batch */
   gint n_views;                 /* 1 or 10 */
   gint input_size, resize;      /* network input side, resize side */
@@ -505,106 +504,25 @@ gst_alexnet_infer_get_property (GObject * object, guint prop_id,
 
 /* ---- the model ---- */
 
-/* The ax_net_spec_narrow divisor of a checkpoint whose metadata has no
- * width_divisor: its first convolution's width against the full
- * architecture's. 1 when they agree or the file says nothing usable (the
- * load then reports the shapes that differ). */
-static gint
-gst_alexnet_infer_guess_divisor (const gchar * path, const ax_net_spec * full)
-{
-  const char *names[] = { "conv1.weight", "features.0.weight" };
-  ax_checkpoint *ck = NULL;
-  gint base = 0, div = 1;
-
-  for (gint i = 0; i < full->n_layers && !base; i++)
-    if (full->layers[i].kind == AX_LAYER_CONV)
-      base = full->layers[i].p.conv.out_channels;
-  if (ax_checkpoint_open (path, &ck, NULL, 0) != AX_CKPT_OK)
-    return 1;
-  for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
-    const ax_ckpt_tensor *t = ax_checkpoint_find (ck, names[i]);
-    if (t != NULL && t->shape.ndim == 4 && t->shape.dim[0] > 0
-        && base % t->shape.dim[0] == 0) {
-      div = base / (gint) t->shape.dim[0];
-      break;
-    }
-  }
-  ax_checkpoint_close (ck);
-  return div;
-}
-
-static void
-gst_alexnet_infer_free_net (GstAlexnetInfer * self)
-{
-  if (self->net)
-    ax_net_destroy (self->net);
-  self->net = NULL;
-  for (gint t = 0; t < 2; t++) {
-    if (self->backends[t])
-      ax_backend_destroy (self->backends[t]);
-    self->backends[t] = NULL;
-  }
-}
-
-/* Builds the network for `frames` frames per batch and loads the weights
- * of `path` into it. On failure err names the file and the problem. */
+/* (Re)builds the network for `frames` frames per batch from the model
+ * file; on failure err names the file and the problem. */
 static gboolean
 gst_alexnet_infer_build_net (GstAlexnetInfer * self, const gchar * path,
     gint frames, gboolean towers, gint threads, gchar * err, gsize err_size)
 {
-  ax_net_spec spec;
-  ax_net_config cfg;
-  ax_status st;
-  gint div;
-
-  gst_alexnet_infer_free_net (self);
-  st = ax_net_spec_by_arch (&spec, self->info.arch, self->info.n_classes,
-      self->info.input_size);
-  if (st != AX_OK) {
-    g_snprintf (err, err_size, "%s: architecture '%s' is not one this "
-        "element can build (alexnet-paper, alexnet-torchvision)", path,
-        self->info.arch);
+  ax_infer_net_close (&self->model);
+  self->net = NULL;
+  if (ax_infer_net_open (&self->model, path, &self->info,
+          frames * self->n_views, towers, threads, err, err_size) != AX_OK)
     return FALSE;
-  }
-  div = self->info.width_divisor > 1 ? self->info.width_divisor :
-      gst_alexnet_infer_guess_divisor (path, &spec);
-  if (div > 1 && ax_net_spec_narrow (&spec, div) != AX_OK) {
-    g_snprintf (err, err_size, "%s: width divisor %d does not divide the "
-        "widths of %s", path, div, self->info.arch);
-    return FALSE;
-  }
-
-  memset (&cfg, 0, sizeof cfg);
-  cfg.batch = frames * self->n_views;
-  cfg.training = 0;
-  cfg.placement = towers ? AX_PLACE_TOWERS : AX_PLACE_ONE;
-  for (gint t = 0; t < (towers ? 2 : 1); t++) {
-    st = ax_cpu_backend_create (towers ? 1 : threads, &self->backends[t]);
-    if (st != AX_OK) {
-      g_snprintf (err, err_size, "cannot start the CPU backend: %s",
-          ax_status_str (st));
-      goto failed;
-    }
-    cfg.backends[t] = self->backends[t];
-  }
-  if (ax_net_create (&spec, &cfg, &self->net, err, err_size) != AX_OK) {
-    gchar *why = g_strdup (err);
-    g_snprintf (err, err_size, "%s: cannot build its network: %s", path, why);
-    g_free (why);
-    goto failed;
-  }
-  if (ax_net_checkpoint_load (self->net, path, 0, NULL, err, err_size)
-      != AX_OK)
-    goto failed;
+  self->net = self->model.net;
   self->net_frames = frames;
   GST_INFO_OBJECT (self, "%s: %s /%d, %dx%d input, %d classes, %d frames x "
-      "%d views per batch, %s", path, spec.arch, div, spec.in_w, spec.in_h,
-      spec.n_classes, frames, self->n_views, towers ? "towers" : "one device");
+      "%d views per batch, %s", path, self->info.arch,
+      self->model.width_divisor, self->info.input_size,
+      self->info.input_size, self->info.n_classes, frames, self->n_views,
+      towers ? "towers" : "one device");
   return TRUE;
-
-failed:
-  gst_alexnet_infer_free_net (self);
-  return FALSE;
 }
 
 /* One forward pass on zeros (oneDNN's first pass touches its buffers and
@@ -840,7 +758,8 @@ gst_alexnet_infer_stop (GstBaseTransform * trans)
     g_thread_join (self->worker);
     self->worker = NULL;
   }
-  gst_alexnet_infer_free_net (self);
+  ax_infer_net_close (&self->model);
+  self->net = NULL;
   if (self->have_info)
     ax_net_checkpoint_info_clear (&self->info);
   self->have_info = FALSE;
@@ -1093,7 +1012,8 @@ gst_alexnet_infer_check_live (GstAlexnetInfer * self)
   if (self->net_frames != 1) {
     GST_INFO_OBJECT (self, "live source: batches of one frame");
     if (!gst_alexnet_infer_build_net (self, self->model_location, 1,
-            self->backends[1] != NULL, self->threads, err, sizeof err)) {
+            self->model.backends[1] != NULL, self->threads, err,
+            sizeof err)) {
       GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
           ("Could not load the model: %s", err), (NULL));
       return;
