@@ -143,6 +143,9 @@ typedef struct
   /* set in start(), used by the streaming thread */
   ax_net_checkpoint_info info;
   gboolean have_info;
+  gchar *run_model, *run_results;       /* model-location, results-location
+                                         * and threads as they were at start */
+  gint run_threads;
   ax_infer_net model;            /* the net and its backends */
   ax_net *net;                  /* model.net */
   gint net_frames;              /* frames per network batch */
@@ -598,6 +601,12 @@ gst_alexnet_infer_start (GstBaseTransform * trans)
   self->processed = self->dropped = 0;
   self->earliest_time = GST_CLOCK_TIME_NONE;
   GST_OBJECT_UNLOCK (self);
+  /* kept for the streaming thread (freed in stop) */
+  g_free (self->run_model);
+  g_free (self->run_results);
+  self->run_model = model;
+  self->run_results = results;
+  self->run_threads = threads;
 
   if (model == NULL || model[0] == '\0')
     goto no_model;
@@ -665,9 +674,7 @@ gst_alexnet_infer_start (GstBaseTransform * trans)
   }
   self->have_in_info = FALSE;
   gst_segment_init (&self->segment, GST_FORMAT_UNDEFINED);
-  g_free (model);
   g_free (labels);
-  g_free (results);
   return TRUE;
 
   /* ERRORS */
@@ -705,9 +712,7 @@ bad_results:
   }
 failed:
   {
-    g_free (model);
     g_free (labels);
-    g_free (results);
     gst_alexnet_infer_stop (trans);
     return FALSE;
   }
@@ -760,6 +765,8 @@ gst_alexnet_infer_stop (GstBaseTransform * trans)
   }
   ax_infer_net_close (&self->model);
   self->net = NULL;
+  g_clear_pointer (&self->run_model, g_free);
+  g_clear_pointer (&self->run_results, g_free);
   if (self->have_info)
     ax_net_checkpoint_info_clear (&self->info);
   self->have_info = FALSE;
@@ -1011,8 +1018,8 @@ gst_alexnet_infer_check_live (GstAlexnetInfer * self)
   self->live = TRUE;
   if (self->net_frames != 1) {
     GST_INFO_OBJECT (self, "live source: batches of one frame");
-    if (!gst_alexnet_infer_build_net (self, self->model_location, 1,
-            self->model.backends[1] != NULL, self->threads, err,
+    if (!gst_alexnet_infer_build_net (self, self->run_model, 1,
+            self->model.backends[1] != NULL, self->run_threads, err,
             sizeof err)) {
       GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
           ("Could not load the model: %s", err), (NULL));
@@ -1313,7 +1320,7 @@ net_failed:
 write_failed:
   {
     GST_ELEMENT_ERROR (self, RESOURCE, WRITE,
-        ("Could not write the results file %s: %s", self->results_location,
+        ("Could not write the results file %s: %s", self->run_results,
             g_strerror (errno)), (NULL));
     gst_alexnet_infer_clear_pending (self);
     return GST_FLOW_ERROR;
