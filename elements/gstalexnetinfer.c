@@ -52,31 +52,13 @@
 #include <gst/base/gstbasetransform.h>
 
 #include "elements/gstalexnetelements.h"
+#include "elements/gstalexnetinfer.h"
+#include "kernels/classify.h"
 #include "plugin/gstalexnetmeta.h"
 #include "plugin/gstalexnetclassmeta.h"
-#include "kernels/classify.h"
-#include "kernels/image_crop.h"
-#include "kernels/image_resize.h"
-#include "kernels/net.h"
-#include "kernels/net_checkpoint.h"
-#include "kernels/net_infer.h"
 
-GST_DEBUG_CATEGORY_STATIC (gst_alexnet_infer_debug);
+GST_DEBUG_CATEGORY (gst_alexnet_infer_debug);
 #define GST_CAT_DEFAULT gst_alexnet_infer_debug
-
-typedef enum
-{
-  GST_ALEXNET_INFER_VIEWS_CENTER,
-  GST_ALEXNET_INFER_VIEWS_TEN_CROP,
-} GstAlexnetInferViews;
-
-typedef enum
-{
-  GST_ALEXNET_INFER_BACKEND_CPU,
-} GstAlexnetInferBackend;
-
-#define N_TEN_CROP_VIEWS 10
-#define MAX_TOP_K 1000
 
 #define DEFAULT_PROP_MODEL NULL
 #define DEFAULT_PROP_LABELS NULL
@@ -119,83 +101,6 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (INFER_CAPS));
 
-typedef struct
-{
-  GstBaseTransform parent;
-
-  /* properties, under the object lock */
-  gchar *model_location;
-  gchar *labels_location;
-  guint top_k;
-  GstAlexnetInferViews views;
-  guint batch_size;
-  GstAlexnetInferBackend backend;
-  gboolean towers;
-  gint threads;
-  gint resize_size;
-  gchar *results_location;
-  gboolean output_all;
-  gboolean post_messages;
-  guint64 processed, dropped;
-  GstClockTime earliest_time;   /* from QoS events: frames before it are late */
-  gdouble proportion;
-
-  /* set in start(), used by the streaming thread */
-  ax_net_checkpoint_info info;
-  gboolean have_info;
-  gchar *run_model, *run_results;       /* model-location, results-location
-                                         * and threads as they were at start */
-  gint run_threads;
-  ax_infer_net model;            /* the net and its backends */
-  ax_net *net;                  /* model.net */
-  gint net_frames;              /* frames per network batch */
-  gint n_views;                 /* 1 or 10 */
-  gint input_size, resize;      /* network input side, resize side */
-  gint n_classes;
-  gchar **labels;               /* n_classes names (override or checkpoint) */
-  float lut[3][256];
-  /* two batches: one is filled while the network runs the other */
-  float *input[2];              /* net_frames * n_views * 3 * input^2 */
-  float *logits[2];             /* net_frames * n_views * n_classes */
-  gint cur;                     /* the batch being filled */
-  float *probs;                 /* n_classes */
-  guint8 *resized, *crop;       /* resize x resize and input x input RGB */
-  ax_resize_plan plan;
-  gboolean have_plan;
-  FILE *results;
-  gint k;
-  gboolean live_checked;
-  gboolean live;                /* upstream is a live source */
-  GstClockTime latency;         /* added to upstream's in latency queries */
-
-  /* held frames and the events between them, in order: first n_ready
-   * items that may go on (their frames classified), then the frames of
-   * the batch in flight (inflight_frames, run by the worker on batch
-   * `inflight`), then the frames_in_batch of the batch being filled */
-  GQueue pending;
-  guint n_ready;
-  gint inflight_frames, inflight;
-  gint frames_in_batch;
-
-  /* the worker thread that runs batches while frames keep arriving (file
-   * sources with batch-size > 1) */
-  GThread *worker;
-  GMutex lock;
-  GCond cond;
-  gboolean job, job_done, quit;
-  ax_status job_status;
-  GstVideoInfo in_info;         /* caps of the frames arriving now */
-  gboolean have_in_info;
-  GstSegment segment;           /* segment of the frames arriving now */
-} GstAlexnetInfer;
-
-typedef struct
-{
-  GstBaseTransformClass parent_class;
-} GstAlexnetInferClass;
-
-#define GST_TYPE_ALEXNET_INFER (gst_alexnet_infer_get_type ())
-#define GST_ALEXNET_INFER(obj) ((GstAlexnetInfer *) (obj))
 #define GST_TYPE_ALEXNET_INFER_VIEWS (gst_alexnet_infer_views_get_type ())
 #define GST_TYPE_ALEXNET_INFER_BACKEND (gst_alexnet_infer_backend_get_type ())
 
@@ -257,7 +162,6 @@ static GstFlowReturn gst_alexnet_infer_submit_input_buffer (GstBaseTransform
     * trans, gboolean is_discont, GstBuffer * input);
 static GstFlowReturn gst_alexnet_infer_generate_output (GstBaseTransform *
     trans, GstBuffer ** outbuf);
-static gpointer gst_alexnet_infer_worker (gpointer data);
 
 static void
 gst_alexnet_infer_class_init (GstAlexnetInferClass * klass)
@@ -505,78 +409,7 @@ gst_alexnet_infer_get_property (GObject * object, guint prop_id,
   GST_OBJECT_UNLOCK (self);
 }
 
-/* ---- the model ---- */
-
-/* (Re)builds the network for `frames` frames per batch from the model
- * file; on failure err names the file and the problem. */
-static gboolean
-gst_alexnet_infer_build_net (GstAlexnetInfer * self, const gchar * path,
-    gint frames, gboolean towers, gint threads, gchar * err, gsize err_size)
-{
-  ax_infer_net_close (&self->model);
-  self->net = NULL;
-  if (ax_infer_net_open (&self->model, path, &self->info,
-          frames * self->n_views, towers, threads, err, err_size) != AX_OK)
-    return FALSE;
-  self->net = self->model.net;
-  self->net_frames = frames;
-  GST_INFO_OBJECT (self, "%s: %s /%d, %dx%d input, %d classes, %d frames x "
-      "%d views per batch, %s", path, self->info.arch,
-      self->model.width_divisor, self->info.input_size,
-      self->info.input_size, self->info.n_classes, frames, self->n_views,
-      towers ? "towers" : "one device");
-  return TRUE;
-}
-
-/* One forward pass on zeros (oneDNN's first pass touches its buffers and
- * is about twice as slow); returns its duration in nanoseconds. */
-static GstClockTime
-gst_alexnet_infer_warm_up (GstAlexnetInfer * self)
-{
-  gsize n = (gsize) self->net_frames * self->n_views * 3 * self->input_size *
-      self->input_size;
-  float *zeros = g_new0 (float, n);
-  gint64 t0 = g_get_monotonic_time ();
-
-  if (ax_net_forward (self->net, zeros, n, 0) != AX_OK)
-    GST_WARNING_OBJECT (self, "warm-up pass failed: %s",
-        ax_net_last_error (self->net));
-  g_free (zeros);
-  return (GstClockTime) (g_get_monotonic_time () - t0) * GST_USECOND;
-}
-
-/* Class names from a text file, one per line; the count must match. */
-static gchar **
-gst_alexnet_infer_read_labels (const gchar * path, gint n_classes,
-    gchar * err, gsize err_size)
-{
-  gchar *text = NULL, **lines;
-  GError *error = NULL;
-  guint n;
-
-  if (!g_file_get_contents (path, &text, NULL, &error)) {
-    g_snprintf (err, err_size, "%s", error->message);
-    g_error_free (error);
-    return NULL;
-  }
-  lines = g_strsplit (text, "\n", -1);
-  g_free (text);
-  n = g_strv_length (lines);
-  /* a last line ending in '\n' leaves an empty string behind */
-  if (n > 0 && lines[n - 1][0] == '\0') {
-    g_free (lines[n - 1]);
-    lines[--n] = NULL;
-  }
-  for (guint i = 0; i < n; i++)
-    g_strchomp (lines[i]);      /* "\r" of files written on Windows */
-  if ((gint) n != n_classes) {
-    g_snprintf (err, err_size, "%s: %u class names for a network of %d "
-        "classes", path, n, n_classes);
-    g_strfreev (lines);
-    return NULL;
-  }
-  return lines;
-}
+/* ---- start and stop ---- */
 
 static gboolean
 gst_alexnet_infer_start (GstBaseTransform * trans)
@@ -718,36 +551,6 @@ failed:
   }
 }
 
-/* Waits for the batch in flight, if any; its status. */
-static ax_status
-gst_alexnet_infer_wait_worker (GstAlexnetInfer * self)
-{
-  ax_status st;
-
-  if (self->inflight_frames == 0)
-    return AX_OK;
-  g_mutex_lock (&self->lock);
-  while (!self->job_done)
-    g_cond_wait (&self->cond, &self->lock);
-  self->job_done = FALSE;
-  st = self->job_status;
-  g_mutex_unlock (&self->lock);
-  return st;
-}
-
-/* Drops everything held (after the batch in flight, if any, finished). */
-static void
-gst_alexnet_infer_clear_pending (GstAlexnetInfer * self)
-{
-  GstMiniObject *item;
-
-  gst_alexnet_infer_wait_worker (self);
-  while ((item = g_queue_pop_head (&self->pending)) != NULL)
-    gst_mini_object_unref (item);
-  self->frames_in_batch = self->inflight_frames = 0;
-  self->n_ready = 0;
-}
-
 static gboolean
 gst_alexnet_infer_stop (GstBaseTransform * trans)
 {
@@ -885,9 +688,6 @@ gst_alexnet_infer_src_event (GstBaseTransform * trans, GstEvent * event)
       (trans, event);
 }
 
-static GstFlowReturn gst_alexnet_infer_finish_inflight (GstAlexnetInfer *
-    self);
-static GstFlowReturn gst_alexnet_infer_run_batch (GstAlexnetInfer * self);
 
 /* Pushes everything pending (after the batches ran), outside the chain
  * function: at EOS and other events that must not wait. */
@@ -979,148 +779,6 @@ gst_alexnet_infer_sink_event (GstBaseTransform * trans, GstEvent * event)
 
 /* ---- frames ---- */
 
-/* A live pipeline must know how long a frame takes here, or the sink
- * finds every frame late: report more when a frame took longer than said
- * (with a quarter to spare), and have the pipeline ask again. */
-static void
-gst_alexnet_infer_update_latency (GstAlexnetInfer * self, GstClockTime took)
-{
-  GstClockTime latency;
-
-  GST_OBJECT_LOCK (self);
-  latency = self->latency;
-  if (took > latency)
-    self->latency = took + took / 4;
-  GST_OBJECT_UNLOCK (self);
-  if (took <= latency)
-    return;
-  GST_INFO_OBJECT (self, "a frame took %" GST_TIME_FORMAT ": latency %"
-      GST_TIME_FORMAT, GST_TIME_ARGS (took), GST_TIME_ARGS (took + took / 4));
-  gst_element_post_message (GST_ELEMENT_CAST (self),
-      gst_message_new_latency (GST_OBJECT_CAST (self)));
-}
-
-/* Upstream's latency query says whether the source is live; a live source
- * runs one frame at a time whatever batch-size says. */
-static void
-gst_alexnet_infer_check_live (GstAlexnetInfer * self)
-{
-  GstQuery *q = gst_query_new_latency ();
-  gboolean live = FALSE;
-  gchar err[1024];
-
-  self->live_checked = TRUE;
-  if (gst_pad_peer_query (GST_BASE_TRANSFORM_SINK_PAD (self), q))
-    gst_query_parse_latency (q, &live, NULL, NULL);
-  gst_query_unref (q);
-  if (!live)
-    return;
-  self->live = TRUE;
-  if (self->net_frames != 1) {
-    GST_INFO_OBJECT (self, "live source: batches of one frame");
-    if (!gst_alexnet_infer_build_net (self, self->run_model, 1,
-            self->model.backends[1] != NULL, self->run_threads, err,
-            sizeof err)) {
-      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
-          ("Could not load the model: %s", err), (NULL));
-      return;
-    }
-    gst_alexnet_infer_warm_up (self);
-  }
-  /* what one frame takes is the latency this element adds */
-  gst_alexnet_infer_update_latency (self, gst_alexnet_infer_warm_up (self));
-}
-
-/* TRUE when QoS says the frame would be late: it is dropped unclassified. */
-static gboolean
-gst_alexnet_infer_is_late (GstAlexnetInfer * self, GstBuffer * buf)
-{
-  GstClockTime pts = GST_BUFFER_PTS (buf), rt, earliest;
-
-  if (!gst_base_transform_is_qos_enabled (GST_BASE_TRANSFORM (self))
-      || self->segment.format != GST_FORMAT_TIME || !GST_CLOCK_TIME_IS_VALID
-      (pts))
-    return FALSE;
-  rt = gst_segment_to_running_time (&self->segment, GST_FORMAT_TIME, pts);
-  GST_OBJECT_LOCK (self);
-  earliest = self->earliest_time;
-  GST_OBJECT_UNLOCK (self);
-  if (!GST_CLOCK_TIME_IS_VALID (rt) || !GST_CLOCK_TIME_IS_VALID (earliest)
-      || rt > earliest)
-    return FALSE;
-
-  {
-    GstClockTime stream_time = gst_segment_to_stream_time (&self->segment,
-        GST_FORMAT_TIME, pts);
-    GstMessage *msg;
-    guint64 processed, dropped;
-
-    GST_OBJECT_LOCK (self);
-    dropped = ++self->dropped;
-    processed = self->processed;
-    GST_OBJECT_UNLOCK (self);
-    GST_DEBUG_OBJECT (self, "late frame at %" GST_TIME_FORMAT " (earliest %"
-        GST_TIME_FORMAT "): dropped", GST_TIME_ARGS (rt),
-        GST_TIME_ARGS (earliest));
-    msg = gst_message_new_qos (GST_OBJECT_CAST (self), TRUE, rt, stream_time,
-        pts, GST_BUFFER_DURATION (buf));
-    gst_message_set_qos_values (msg, (gint64) (earliest - rt),
-        self->proportion, 1000000);
-    gst_message_set_qos_stats (msg, GST_FORMAT_BUFFERS, processed, dropped);
-    gst_element_post_message (GST_ELEMENT_CAST (self), msg);
-  }
-  return TRUE;
-}
-
-/* The views of one frame, normalised, into batch slot `slot`. */
-static gboolean
-gst_alexnet_infer_prepare (GstAlexnetInfer * self, GstBuffer * buf, gint slot)
-{
-  GstVideoFrame frame;
-  const guint8 *square;
-  gint square_stride, w, h, in = self->input_size, r = self->resize;
-  gsize view_floats = (gsize) 3 * in * in;
-  ax_crop_pos pos[N_TEN_CROP_VIEWS];
-
-  if (!gst_video_frame_map (&frame, &self->in_info, buf, GST_MAP_READ))
-    return FALSE;
-  w = GST_VIDEO_FRAME_WIDTH (&frame);
-  h = GST_VIDEO_FRAME_HEIGHT (&frame);
-  square = GST_VIDEO_FRAME_PLANE_DATA (&frame, 0);
-  square_stride = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0);
-
-  if (w == in && h == in) {
-    r = in;                     /* a ready crop: the views are cut from it */
-  } else if (w != r || h != r) {
-    /* resize-256: shorter side to r, centre r x r */
-    if (!self->have_plan || self->plan.src_w != w || self->plan.src_h != h) {
-      self->have_plan = FALSE;
-      if (ax_resize_plan_update (&self->plan, w, h, r) != 0) {
-        gst_video_frame_unmap (&frame);
-        return FALSE;
-      }
-      self->have_plan = TRUE;
-    }
-    ax_resize_rgb (self->resized, r * 3, square, square_stride, &self->plan);
-    square = self->resized;
-    square_stride = r * 3;
-  }
-
-  if (self->n_views == 1)
-    pos[0] = ax_center_crop_pos (r, r, in);
-  else
-    ax_ten_crop_pos (pos, r, r, in);
-  for (gint v = 0; v < self->n_views; v++) {
-    float *dst = self->input[self->cur] + ((gsize) slot * self->n_views + v)
-        * view_floats;
-    ax_crop_flip_rgb (self->crop, in * 3, square, square_stride, pos[v].x,
-        pos[v].y, in, in, pos[v].mirror);
-    ax_rgb_to_chw (dst, self->crop, in * 3, in, in, self->lut);
-  }
-  gst_video_frame_unmap (&frame);
-  return TRUE;
-}
-
 static GstFlowReturn
 gst_alexnet_infer_submit_input_buffer (GstBaseTransform * trans,
     gboolean is_discont, GstBuffer * input)
@@ -1160,14 +818,7 @@ gst_alexnet_infer_submit_input_buffer (GstBaseTransform * trans,
     if (ret != GST_FLOW_OK)
       return ret;
   }
-  g_mutex_lock (&self->lock);
-  self->inflight = self->cur;
-  self->inflight_frames = self->frames_in_batch;
-  self->job = TRUE;
-  g_cond_broadcast (&self->cond);
-  g_mutex_unlock (&self->lock);
-  self->frames_in_batch = 0;
-  self->cur ^= 1;
+  gst_alexnet_infer_send_to_worker (self);
   return GST_FLOW_OK;
 
   /* ERRORS */
@@ -1192,168 +843,6 @@ bad_frame:
             GST_VIDEO_INFO_HEIGHT (&self->in_info)));
     return GST_FLOW_ERROR;
   }
-}
-
-/* The result of frame `slot` onto its buffer, the bus and the file. */
-static gboolean
-gst_alexnet_infer_report (GstAlexnetInfer * self, GstBuffer ** bufp,
-    const float *logits, gint slot)
-{
-  gint idx[MAX_TOP_K];
-  gfloat val[MAX_TOP_K];
-  const gchar *names[MAX_TOP_K];
-  GstAlexnetClassMeta *meta;
-  gboolean output_all, post;
-  gint k;
-
-  GST_OBJECT_LOCK (self);
-  output_all = self->output_all;
-  post = self->post_messages;
-  GST_OBJECT_UNLOCK (self);
-
-  ax_softmax_average (self->probs, logits + (gsize) slot * self->n_views *
-      self->n_classes, self->n_views, self->n_classes);
-  k = ax_top_k (idx, val, self->probs, self->n_classes, self->k);
-  for (gint i = 0; i < k; i++)
-    names[i] = self->labels ? self->labels[idx[i]] : NULL;
-
-  *bufp = gst_buffer_make_writable (*bufp);
-  meta = gst_buffer_add_alexnet_class_meta (*bufp, k, idx, val, names,
-      output_all ? self->n_classes : 0, output_all ? self->probs : NULL);
-  gst_alexnet_class_meta_set_model (meta, "alexnet", self->n_views);
-
-  if (post)
-    gst_element_post_message (GST_ELEMENT_CAST (self),
-        gst_alexnet_classification_message_new (GST_OBJECT_CAST (self),
-            *bufp));
-  if (self->results != NULL) {
-    gchar *line = gst_alexnet_classification_json_line (*bufp);
-    gboolean ok = fputs (line, self->results) >= 0;
-    g_free (line);
-    if (!ok)
-      return FALSE;
-  }
-  return TRUE;
-}
-
-/* Forward pass of batch `b` into its logits. Whole batches always: slots
- * past the frames gathered hold an earlier batch's frames, harmlessly. */
-static ax_status
-gst_alexnet_infer_forward (GstAlexnetInfer * self, gint b)
-{
-  gsize in = (gsize) self->net_frames * self->n_views * 3 * self->input_size
-      * self->input_size;
-  gsize out = (gsize) self->net_frames * self->n_views * self->n_classes;
-  ax_status st = ax_net_forward (self->net, self->input[b], in, 0);
-
-  return st == AX_OK ? ax_net_logits (self->net, self->logits[b], out) : st;
-}
-
-static gpointer
-gst_alexnet_infer_worker (gpointer data)
-{
-  GstAlexnetInfer *self = data;
-
-  g_mutex_lock (&self->lock);
-  while (TRUE) {
-    ax_status st;
-    while (!self->job && !self->quit)
-      g_cond_wait (&self->cond, &self->lock);
-    if (self->quit)
-      break;
-    self->job = FALSE;
-    g_mutex_unlock (&self->lock);
-    st = gst_alexnet_infer_forward (self, self->inflight);
-    g_mutex_lock (&self->lock);
-    self->job_status = st;
-    self->job_done = TRUE;
-    g_cond_broadcast (&self->cond);
-  }
-  g_mutex_unlock (&self->lock);
-  return NULL;
-}
-
-/* The results of batch `b` onto its `n` frames, the first not yet
- * classified in the queue; they and the events before the next frame may
- * then go on. */
-static GstFlowReturn
-gst_alexnet_infer_attach (GstAlexnetInfer * self, ax_status st, gint b,
-    gint n)
-{
-  GList *l = g_queue_peek_nth_link (&self->pending, self->n_ready);
-  guint pos = self->n_ready;
-  gint slot = 0;
-
-  if (st != AX_OK)
-    goto net_failed;
-  for (; l != NULL; l = l->next, pos++) {
-    GstBuffer *buf;
-    if (!GST_IS_BUFFER (l->data))
-      continue;
-    if (slot == n)
-      break;
-    buf = GST_BUFFER_CAST (l->data);
-    if (!gst_alexnet_infer_report (self, &buf, self->logits[b], slot++)) {
-      l->data = buf;
-      goto write_failed;
-    }
-    l->data = buf;
-  }
-  self->n_ready = pos;
-  if (self->results != NULL && fflush (self->results) != 0)
-    goto write_failed;
-  GST_OBJECT_LOCK (self);
-  self->processed += n;
-  GST_OBJECT_UNLOCK (self);
-  GST_LOG_OBJECT (self, "classified %d frames", n);
-  return GST_FLOW_OK;
-
-  /* ERRORS */
-net_failed:
-  {
-    GST_ELEMENT_ERROR (self, STREAM, FAILED,
-        ("The network failed: %s", ax_net_last_error (self->net)),
-        ("status %s", ax_status_str (st)));
-    gst_alexnet_infer_clear_pending (self);
-    return GST_FLOW_ERROR;
-  }
-write_failed:
-  {
-    GST_ELEMENT_ERROR (self, RESOURCE, WRITE,
-        ("Could not write the results file %s: %s", self->run_results,
-            g_strerror (errno)), (NULL));
-    gst_alexnet_infer_clear_pending (self);
-    return GST_FLOW_ERROR;
-  }
-}
-
-/* Waits for the batch the worker runs and attaches its results. */
-static GstFlowReturn
-gst_alexnet_infer_finish_inflight (GstAlexnetInfer * self)
-{
-  gint n = self->inflight_frames;
-  ax_status st;
-
-  if (n == 0)
-    return GST_FLOW_OK;
-  st = gst_alexnet_infer_wait_worker (self);
-  self->inflight_frames = 0;
-  return gst_alexnet_infer_attach (self, st, self->inflight, n);
-}
-
-/* Runs the batch being filled here and now (live sources, the last
- * partial batch), after the one in flight. */
-static GstFlowReturn
-gst_alexnet_infer_run_batch (GstAlexnetInfer * self)
-{
-  GstFlowReturn ret = gst_alexnet_infer_finish_inflight (self);
-  gint n = self->frames_in_batch;
-
-  if (ret != GST_FLOW_OK)
-    return ret;
-  self->frames_in_batch = 0;
-  return gst_alexnet_infer_attach (self, gst_alexnet_infer_forward (self,
-          self->cur), self->cur, n);
 }
 
 /* Called until it gives no buffer: the held frames once their batch ran,
