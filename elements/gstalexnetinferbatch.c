@@ -176,8 +176,8 @@ gst_alexnet_infer_is_late (GstAlexnetInfer * self, GstBuffer * buf)
     GST_DEBUG_OBJECT (self, "late frame at %" GST_TIME_FORMAT " (earliest %"
         GST_TIME_FORMAT "): dropped", GST_TIME_ARGS (rt),
         GST_TIME_ARGS (earliest));
-    msg = gst_message_new_qos (GST_OBJECT_CAST (self), TRUE, rt, stream_time,
-        pts, GST_BUFFER_DURATION (buf));
+    msg = gst_message_new_qos (GST_OBJECT_CAST (self), self->live, rt,
+        stream_time, pts, GST_BUFFER_DURATION (buf));
     gst_message_set_qos_values (msg, (gint64) (earliest - rt),
         self->proportion, 1000000);
     gst_message_set_qos_stats (msg, GST_FORMAT_BUFFERS, processed, dropped);
