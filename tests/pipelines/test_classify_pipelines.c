@@ -458,8 +458,8 @@ GST_START_TEST (test_live_slow_model_drops_late_frames)
       G_USEC_PER_SEC, "took %.2f s", took / 1e6);
   /* and lateness does not grow: classifying every frame would leave the
    * last ones about 6 s behind; what is left is the latency the element
-   * reports (one frame's time, more on a busy machine) */
-  fail_unless (st.max_late_second_half < GST_SECOND,
+   * reports (one frame's time, 0.2-0.4 s here, more on a busy machine) */
+  fail_unless (st.max_late_second_half < 2 * GST_SECOND,
       "frames at the end are %.1f ms late", st.max_late_second_half / 1e6);
   gst_object_unref (pipe);
   g_free (desc);
