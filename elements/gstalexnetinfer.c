@@ -490,7 +490,8 @@ gst_alexnet_infer_start (GstBaseTransform * trans)
 
   gst_alexnet_infer_warm_up (self);
   self->live = FALSE;
-  self->latency = 0;
+  self->latency = self->window_max = 0;
+  self->window_frames = 0;
 
   if (results != NULL && results[0] != '\0') {
     self->results = fopen (results, "w");

@@ -83,6 +83,8 @@ typedef struct
   gboolean live_checked;
   gboolean live;                /* upstream is a live source */
   GstClockTime latency;         /* added to upstream's in latency queries */
+  GstClockTime window_max;      /* slowest frame of the current window */
+  gint window_frames;
 
   /* held frames and the events between them, in order: first n_ready
    * items that may go on (their frames classified), then the frames of

@@ -94,22 +94,34 @@ gst_alexnet_infer_read_labels (const gchar * path, gint n_classes,
 }
 
 /* A live pipeline must know how long a frame takes here, or the sink
- * finds every frame late: report more when a frame took longer than said
- * (with a quarter to spare), and have the pipeline ask again. */
+ * finds every frame late: report more as soon as a frame took longer than
+ * said (with a quarter to spare), less when the slowest of the last 32
+ * frames took under half of it (a passing hiccup does not stay in the
+ * latency), and have the pipeline ask again. */
+#define LATENCY_WINDOW 32
+
 void
 gst_alexnet_infer_update_latency (GstAlexnetInfer * self, GstClockTime took)
 {
-  GstClockTime latency;
+  GstClockTime before, after;
 
   GST_OBJECT_LOCK (self);
-  latency = self->latency;
-  if (took > latency)
-    self->latency = took + took / 4;
+  before = after = self->latency;
+  self->window_max = MAX (self->window_max, took);
+  if (took > before)
+    after = took + took / 4;
+  else if (++self->window_frames == LATENCY_WINDOW) {
+    if (self->window_max + self->window_max / 4 < before / 2)
+      after = self->window_max + self->window_max / 4;
+    self->window_frames = 0;
+    self->window_max = 0;
+  }
+  self->latency = after;
   GST_OBJECT_UNLOCK (self);
-  if (took <= latency)
+  if (after == before)
     return;
   GST_INFO_OBJECT (self, "a frame took %" GST_TIME_FORMAT ": latency %"
-      GST_TIME_FORMAT, GST_TIME_ARGS (took), GST_TIME_ARGS (took + took / 4));
+      GST_TIME_FORMAT, GST_TIME_ARGS (took), GST_TIME_ARGS (after));
   gst_element_post_message (GST_ELEMENT_CAST (self),
       gst_message_new_latency (GST_OBJECT_CAST (self)));
 }
