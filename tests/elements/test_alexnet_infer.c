@@ -307,7 +307,8 @@ GST_START_TEST (test_flush_drops_held_frames_keeps_caps)
 
 GST_END_TEST;
 
-/* A live source never waits for a batch: one frame in, one frame out. */
+/* A live source never waits for a batch: one frame in, one frame out; the
+ * element's time per frame is added to the latency. */
 GST_START_TEST (test_live_source_runs_one_frame_at_a_time)
 {
   GstHarness *h = new_infer_full ("batch-size=4 output-all=true", TRUE);
@@ -327,6 +328,12 @@ GST_START_TEST (test_live_source_runs_one_frame_at_a_time)
       fail_unless (fabs (m->probabilities[c] - want[i * N_CLASSES + c]) <=
           TOLERANCE);
     gst_buffer_unref (out);
+  }
+  /* the time a frame takes is reported as latency: 1 ms to 10 s */
+  {
+    GstClockTime latency = gst_harness_query_latency (h);
+    fail_unless (latency > 0 && latency < 10 * GST_SECOND,
+        "latency %" GST_TIME_FORMAT, GST_TIME_ARGS (latency));
   }
   gst_harness_teardown (h);
 }
