@@ -20,6 +20,8 @@ ax_status_str (ax_status status)
     case AX_ERR_UNSUPPORTED: return "not supported by this backend";
     case AX_ERR_BACKEND: return "backend library error";
     case AX_ERR_WRONG_BACKEND: return "tensor belongs to another backend";
+    case AX_ERR_IO: return "file input/output error";
+    case AX_ERR_FORMAT: return "bad or mismatched file";
   }
   return "unknown status";
 }

@@ -19,6 +19,8 @@ typedef struct {
   char arch[AX_NAME_MAX];         /* "alexnet-paper", "alexnet-torchvision" */
   int n_classes;
   int input_size;                 /* 224 */
+  int width_divisor;              /* 1, or the ax_net_spec_narrow divisor of
+                                   * a small (test) network */
   char **class_names;             /* n_classes names, or NULL */
   int has_normalization;
   float mean[3], std[3];          /* RGB, 0..1 scale: x' = (x - mean) / std */

@@ -21,6 +21,9 @@ typedef enum {
   AX_ERR_BACKEND,         /* the library under the backend failed (details in
                            * ax_backend_last_error) */
   AX_ERR_WRONG_BACKEND,   /* a tensor lives on another backend than the op */
+  AX_ERR_IO,              /* a file could not be read or written */
+  AX_ERR_FORMAT,          /* a file is not what it should be (checkpoint of
+                           * another architecture, damaged, wrong shapes) */
 } ax_status;
 
 /* A short English description of a status, never NULL. */
