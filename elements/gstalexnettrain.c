@@ -1324,7 +1324,7 @@ diverged:
     GST_ELEMENT_ERROR (self, STREAM, FAILED,
         ("training diverged: loss is %s at step %" G_GUINT64_FORMAT
             " (learning rate %g); the last good checkpoint is %s", what,
-            step, self->lr, self->last_checkpoint ? self->last_checkpoint :
+            step + 1, self->lr, self->last_checkpoint ? self->last_checkpoint :
             "none (none was written)"),
         ("%s", ax_net_last_error (self->net)));
     g_free (what);
@@ -1619,8 +1619,12 @@ setup_network (GstAlexnetTrain * self)
   } else if (!load_normalization (self, stats_location)) {
     goto done;
   }
+  /* the checkpoint keeps mean and std as floats: round them here too, so
+   * that a resumed run normalises exactly as the run it continues */
   for (gint c = 0; c < 3; c++) {
-    if (self->std[c] <= 0)
+    self->mean[c] = (gfloat) self->mean[c];
+    self->std[c] = (gfloat) self->std[c];
+    if (!(self->std[c] > 0))
       goto bad_std;
     for (gint v = 0; v < 256; v++)
       self->lut[c][v] = (gfloat) ((v / 255.0 - self->mean[c]) / self->std[c]);
