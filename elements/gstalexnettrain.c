@@ -1225,7 +1225,8 @@ report_progress (GstAlexnetTrain * self)
       "val-top5-error", G_TYPE_DOUBLE, self->val_top5,
       "learning-rate", G_TYPE_DOUBLE, self->lr,
       "images-per-second", G_TYPE_DOUBLE, ips,
-      "time-left", G_TYPE_DOUBLE, left, NULL);
+      "time-left", G_TYPE_DOUBLE, left,
+      "elapsed", G_TYPE_DOUBLE, elapsed_s (self), NULL);
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_element (GST_OBJECT (self), s));
 
