@@ -122,6 +122,7 @@ enum
   PROP_STATS_LOCATION,
   PROP_MEAN,
   PROP_STD,
+  PROP_USE_STD,
   PROP_STEP,
   PROP_EPOCH,
 };
@@ -170,6 +171,7 @@ typedef struct
   GstAlexnetLrScheduleMode lr_schedule_mode;
   gint lr_drops, lr_patience, lr_step_epochs;
   gdouble mean[3], std[3];
+  gboolean use_std;
 
   /* streaming thread */
   GstVideoInfo info;
@@ -454,6 +456,10 @@ gst_alexnet_train_class_init (GstAlexnetTrainClass * klass)
       rgb_array_spec ("std", "Std", "Per-channel standard deviation, 0..1 "
           "scale (ImageNet's by default; < 1, 1, 1 > subtracts the mean "
           "only, as the paper)"));
+  g_object_class_install_property (gobject_class, PROP_USE_STD,
+      g_param_spec_boolean ("use-std", "Divide by std",
+          "Divide by the std (from stats-location or the std property); "
+          "false subtracts the mean only, as the paper", TRUE, rw));
   g_object_class_install_property (gobject_class, PROP_STEP,
       g_param_spec_uint64 ("step", "Step", "SGD steps done (after a stop)",
           0, G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
@@ -514,6 +520,7 @@ gst_alexnet_train_init (GstAlexnetTrain * self)
     self->mean[c] = imagenet.mean[c];
     self->std[c] = imagenet.std[c];
   }
+  self->use_std = TRUE;
   g_mutex_init (&self->lock);
   g_cond_init (&self->cond);
   g_queue_init (&self->jobs);
@@ -673,6 +680,9 @@ gst_alexnet_train_set_property (GObject * object, guint prop_id,
     case PROP_STD:
       set_rgb_array (self->std, value, object, "std");
       break;
+    case PROP_USE_STD:
+      self->use_std = g_value_get_boolean (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -777,6 +787,9 @@ gst_alexnet_train_get_property (GObject * object, guint prop_id,
       break;
     case PROP_STD:
       get_rgb_array (self->std, value);
+      break;
+    case PROP_USE_STD:
+      g_value_set_boolean (value, self->use_std);
       break;
     case PROP_STEP:
       g_value_set_uint64 (value, self->net ? ax_net_step (self->net) : 0);
@@ -1547,7 +1560,7 @@ setup_network (GstAlexnetTrain * self)
   const gchar *ckpt_path;
   char err[512];
   ax_status st;
-  gboolean ok = FALSE, have_info = FALSE;
+  gboolean ok = FALSE, have_info = FALSE, use_std;
 
   GST_OBJECT_LOCK (self);
   resume = g_strdup (self->resume);
@@ -1563,6 +1576,7 @@ setup_network (GstAlexnetTrain * self)
   seed = self->seed;
   backend = self->backend;
   init = self->init;
+  use_std = self->use_std;
   self->batch = self->batch_size;
   self->lr = self->learning_rate;
   gst_alexnet_lr_schedule_init (&self->schedule, self->lr_schedule_mode,
@@ -1617,8 +1631,11 @@ setup_network (GstAlexnetTrain * self)
       self->mean[c] = info.mean[c];
       self->std[c] = info.std[c];
     }
-  } else if (!load_normalization (self, stats_location)) {
-    goto done;
+  } else {
+    if (!load_normalization (self, stats_location))
+      goto done;
+    if (!use_std)
+      self->std[0] = self->std[1] = self->std[2] = 1.0;
   }
   /* the checkpoint keeps mean and std as floats: round them here too, so
    * that a resumed run normalises exactly as the run it continues */
