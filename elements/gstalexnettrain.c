@@ -185,6 +185,7 @@ typedef struct
   guint64 steps_queued;         /* batches queued in this run */
   guint64 dropped;              /* images of partial batches left out */
   gboolean finished;
+  gboolean setup_failed;        /* the network could not be built: error posted */
   gint fill;                    /* batch being filled */
   gfloat lut[3][256];           /* byte -> normalised float, per channel */
 
@@ -1823,6 +1824,7 @@ gst_alexnet_train_start (GstBaseSink * sink)
   self->steps_queued = 0;
   self->dropped = 0;
   self->finished = FALSE;
+  self->setup_failed = FALSE;
   self->flushing = FALSE;
   self->t_start = 0;
   self->acc_loss = 0;
@@ -2027,8 +2029,14 @@ gst_alexnet_train_render (GstBaseSink * sink, GstBuffer * buffer)
     return self->failed ? GST_FLOW_ERROR : GST_FLOW_EOS;
   if (G_UNLIKELY (!self->have_info))
     goto not_negotiated;
-  if (G_UNLIKELY (self->net == NULL) && !setup_network (self))
+  if (G_UNLIKELY (self->setup_failed))
     return GST_FLOW_ERROR;
+  if (G_UNLIKELY (self->net == NULL)) {
+    if (!setup_network (self)) {
+      self->setup_failed = TRUE;
+      return GST_FLOW_ERROR;
+    }
+  }
 
   g_mutex_lock (&self->lock);
   budget = self->budget_reached;
