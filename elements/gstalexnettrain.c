@@ -1103,6 +1103,8 @@ validate (GstAlexnetTrain * self, guint64 * images, gdouble * top1,
   if (desc == NULL)
     return TRUE;
   pipeline = gst_parse_launch (desc, &error);
+  if (pipeline != NULL && (error != NULL || !GST_IS_BIN (pipeline)))
+    gst_clear_object (&pipeline);
   if (pipeline == NULL)
     goto bad_pipeline;
   appsink = gst_bin_get_by_name (GST_BIN (pipeline), "ax_val_sink");

@@ -708,6 +708,59 @@ GST_START_TEST (test_epochs_step_schedule)
 
 GST_END_TEST;
 
+
+/* max-time: stops cleanly (EOS flow, final checkpoint) after the budget. */
+GST_START_TEST (test_max_time)
+{
+  gchar *dir = make_tmpdir ();
+  gchar *ckpt = g_build_filename (dir, "t.safetensors", NULL);
+  gchar *props = g_strdup_printf ("max-time=0.3 checkpoint=%s", ckpt);
+  Trainer t;
+  GstFlowReturn ret = GST_FLOW_OK;
+  gint64 t0 = g_get_monotonic_time ();
+  guint64 step = 0;
+
+  trainer_new (&t, props);
+  while (ret == GST_FLOW_OK
+      && g_get_monotonic_time () - t0 < 30 * G_TIME_SPAN_SECOND)
+    ret = push_frames (&t, 1, 0);
+  fail_unless_equals_int (ret, GST_FLOW_EOS);
+  fail_unless (g_get_monotonic_time () - t0 >= 300000);
+  g_object_get (t.el, "step", &step, NULL);
+  fail_unless (step > 0);
+  fail_unless_equals_int (ckpt_meta_u64 (ckpt, "step"), step);
+  fail_unless (pop_error (t.bus) == NULL);
+  trainer_free (&t);
+  remove_tree (dir);
+  g_free (props);
+  g_free (ckpt);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
+/* A validation pipeline that cannot be built is an error that says so. */
+GST_START_TEST (test_bad_val_pipeline)
+{
+  Trainer t;
+  GError *err;
+  GstFlowReturn ret = GST_FLOW_OK;
+
+  trainer_new (&t, "val-pipeline=\"no-such-element\"");
+  for (guint i = 0; i < 4 && ret == GST_FLOW_OK; i++)
+    ret = push_frames (&t, BATCH, i);
+  /* the error is posted by the worker; EOS waits for it */
+  gst_harness_push_event (t.h, gst_event_new_eos ());
+  err = pop_error (t.bus);
+  fail_unless (err != NULL);
+  fail_unless (strstr (err->message, "validation pipeline") != NULL, "%s",
+      err->message);
+  g_error_free (err);
+  trainer_free (&t);
+}
+
+GST_END_TEST;
+
 /* ---------------------------------------------------------------- */
 /* a whole pipeline from JPEG files */
 
@@ -867,6 +920,8 @@ alexnet_train_suite (void)
   tcase_add_test (tc, test_resume_equals_one_run);
   tcase_add_test (tc, test_diverges);
   tcase_add_test (tc, test_epochs_step_schedule);
+  tcase_add_test (tc, test_max_time);
+  tcase_add_test (tc, test_bad_val_pipeline);
   tcase_add_test (tc, test_pipeline_learns);
   return s;
 }
