@@ -752,6 +752,93 @@ load_normalization (GstAlexnetTrain * self, const gchar * stats_location)
   return TRUE;
 }
 
+/* Mean and std from a resumed checkpoint, the statistics file or the
+ * properties, and the lookup table that applies them. */
+static gboolean
+setup_normalization (GstAlexnetTrain * self,
+    const ax_net_checkpoint_info * resumed, const gchar * stats_location,
+    gboolean use_std)
+{
+  if (resumed) {
+    for (gint c = 0; c < 3; c++) {
+      self->mean[c] = resumed->mean[c];
+      self->std[c] = resumed->std[c];
+    }
+  } else {
+    if (!load_normalization (self, stats_location))
+      return FALSE;
+    if (!use_std)
+      self->std[0] = self->std[1] = self->std[2] = 1.0;
+  }
+  /* the checkpoint keeps mean and std as floats: round them here too, so
+   * that a resumed run normalises exactly as the run it continues */
+  for (gint c = 0; c < 3; c++) {
+    self->mean[c] = (gfloat) self->mean[c];
+    self->std[c] = (gfloat) self->std[c];
+    if (!(self->std[c] > 0))
+      goto bad_std;
+    for (gint v = 0; v < 256; v++)
+      self->lut[c][v] = (gfloat) ((v / 255.0 - self->mean[c]) / self->std[c]);
+  }
+  return TRUE;
+
+  /* ERRORS */
+bad_std:
+  {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("The normalisation std must be positive, got %g %g %g",
+            self->std[0], self->std[1], self->std[2]), (NULL));
+    return FALSE;
+  }
+}
+
+/* The backends (two one-thread CPU instances for the towers, or one with
+ * every thread) and the training net for self->spec and self->batch. */
+static gboolean
+create_net (GstAlexnetTrain * self, GstAlexnetTrainBackend backend,
+    gint towers)
+{
+  ax_net_config cfg;
+  char err[512] = "";
+  ax_status st;
+
+  if (backend == GST_ALEXNET_TRAIN_BACKEND_CUDA)
+    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS,
+        ("backend=cuda: this build has no CUDA backend, training on the CPU"),
+        (NULL));
+  memset (&cfg, 0, sizeof cfg);
+  cfg.batch = self->batch;
+  cfg.training = 1;
+  cfg.placement = towers == 2 ? AX_PLACE_TOWERS : AX_PLACE_ONE;
+  for (gint t = 0; t < towers; t++) {
+    st = ax_cpu_backend_create (towers == 2 ? 1 : 0, &self->backends[t]);
+    if (st != AX_OK)
+      goto no_backend;
+    cfg.backends[t] = self->backends[t];
+  }
+  st = ax_net_create (&self->spec, &cfg, &self->net, err, sizeof err);
+  if (st != AX_OK)
+    goto no_net;
+  return TRUE;
+
+  /* ERRORS */
+no_backend:
+  {
+    GST_ELEMENT_ERROR (self, LIBRARY, INIT,
+        ("Could not create the CPU backend: %s",
+            gst_alexnet_train_status_text (st)), (NULL));
+    return FALSE;
+  }
+no_net:
+  {
+    GST_ELEMENT_ERROR (self, LIBRARY, INIT,
+        ("Could not create the network (batch %d, %dx%d): %s", self->batch,
+            self->size, self->size, gst_alexnet_train_status_text (st)),
+        ("%s", err));
+    return FALSE;
+  }
+}
+
 /* Everything the first buffer needs: the spec (from a checkpoint, the
  * classes event or num-classes), backends, the net and its weights, the
  * batches and the worker. */
@@ -765,7 +852,6 @@ setup_network (GstAlexnetTrain * self)
   GstAlexnetTrainBackend backend;
   GstAlexnetTrainInit init;
   ax_net_checkpoint_info info;
-  ax_net_config cfg;
   const gchar *ckpt_path;
   char err[512];
   ax_status st;
@@ -835,46 +921,13 @@ setup_network (GstAlexnetTrain * self)
     goto done;
 
   /* 2. normalisation: a resumed run keeps the checkpoint's */
-  if (resume && info.has_normalization) {
-    for (gint c = 0; c < 3; c++) {
-      self->mean[c] = info.mean[c];
-      self->std[c] = info.std[c];
-    }
-  } else {
-    if (!load_normalization (self, stats_location))
-      goto done;
-    if (!use_std)
-      self->std[0] = self->std[1] = self->std[2] = 1.0;
-  }
-  /* the checkpoint keeps mean and std as floats: round them here too, so
-   * that a resumed run normalises exactly as the run it continues */
-  for (gint c = 0; c < 3; c++) {
-    self->mean[c] = (gfloat) self->mean[c];
-    self->std[c] = (gfloat) self->std[c];
-    if (!(self->std[c] > 0))
-      goto bad_std;
-    for (gint v = 0; v < 256; v++)
-      self->lut[c][v] = (gfloat) ((v / 255.0 - self->mean[c]) / self->std[c]);
-  }
+  if (!setup_normalization (self, resume && info.has_normalization ?
+          &info : NULL, stats_location, use_std))
+    goto done;
 
   /* 3. backends and the net */
-  if (backend == GST_ALEXNET_TRAIN_BACKEND_CUDA)
-    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS,
-        ("backend=cuda: this build has no CUDA backend, training on the CPU"),
-        (NULL));
-  memset (&cfg, 0, sizeof cfg);
-  cfg.batch = self->batch;
-  cfg.training = 1;
-  cfg.placement = towers == 2 ? AX_PLACE_TOWERS : AX_PLACE_ONE;
-  for (gint t = 0; t < towers; t++) {
-    st = ax_cpu_backend_create (towers == 2 ? 1 : 0, &self->backends[t]);
-    if (st != AX_OK)
-      goto no_backend;
-    cfg.backends[t] = self->backends[t];
-  }
-  st = ax_net_create (&self->spec, &cfg, &self->net, err, sizeof err);
-  if (st != AX_OK)
-    goto no_net;
+  if (!create_net (self, backend, towers))
+    goto done;
 
   /* 4. weights and state */
   ax_rng_seed (&self->rng, seed >= 0 ? (guint64) seed :
@@ -905,7 +958,7 @@ setup_network (GstAlexnetTrain * self)
     static const gchar *names[] = { "paper", "xavier", "torchvision" };
     st = ax_net_init (self->net, (ax_init) init, self->init_seed);
     if (st != AX_OK)
-      goto no_net;
+      goto bad_init;
     ax_net_set_dropout_seed (self->net, ax_rng_u64 (&self->rng));
     self->init_json = g_strdup_printf ("{\"scheme\":\"%s\",\"seed\":\"%"
         G_GUINT64_FORMAT "\"}", names[init], self->init_seed);
@@ -959,19 +1012,11 @@ no_classes:
       ("The number of classes is unknown: set num-classes, or feed the "
           "element from dataset-src, which announces its classes"), (NULL));
   goto done;
-bad_std:
-  GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-      ("The normalisation std must be positive, got %g %g %g", self->std[0],
-          self->std[1], self->std[2]), (NULL));
-  goto done;
-no_backend:
+bad_init:
   GST_ELEMENT_ERROR (self, LIBRARY, INIT,
-      ("Could not create the CPU backend: %s", gst_alexnet_train_status_text (st)), (NULL));
-  goto done;
-no_net:
-  GST_ELEMENT_ERROR (self, LIBRARY, INIT,
-      ("Could not create the network (batch %d, %dx%d): %s", self->batch,
-          size, size, gst_alexnet_train_status_text (st)), ("%s", err));
+      ("Could not initialise the network: %s",
+          gst_alexnet_train_status_text (st)),
+      ("%s", ax_net_last_error (self->net)));
   goto done;
 no_metrics:
   GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
@@ -1270,7 +1315,8 @@ gst_alexnet_train_render (GstBaseSink * sink, GstBuffer * buffer)
   b = &self->batches[self->fill];
   if (!wait_batch_free (self, self->fill))
     goto worker_stopped;
-  if (!gst_alexnet_train_check_label (self, buffer, index, "training", &b->labels[b->n]))
+  if (!gst_alexnet_train_check_label (self, buffer, index, "training",
+          &b->labels[b->n]))
     return GST_FLOW_ERROR;
   if (!gst_video_frame_map (&frame, &self->info, buffer, GST_MAP_READ))
     goto no_map;

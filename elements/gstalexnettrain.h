@@ -24,7 +24,7 @@ typedef struct
   gdouble threshold;            /* an improvement is a fall of more than this */
   gint step_epochs;             /* STEP: drop after every this many epochs */
   /* state, saved in checkpoints */
-  gdouble best_error;           /* best validation top-1 error so far; > 1: none */
+  gdouble best_error;           /* best validation top-1 error; > 1: none */
   gint bad_epochs;              /* epochs since the best */
   gint drops;                   /* drops done */
 } GstAlexnetLrSchedule;

@@ -84,7 +84,7 @@ typedef struct
   guint64 steps_queued;         /* batches queued in this run */
   guint64 dropped;              /* images of partial batches left out */
   gboolean finished;
-  gboolean setup_failed;        /* the network could not be built: error posted */
+  gboolean setup_failed;        /* the net could not be built (error posted) */
   gint fill;                    /* batch being filled */
   gfloat lut[3][256];           /* byte -> normalised float, per channel */
 

@@ -125,8 +125,8 @@ sample_name (GstAlexnetLabelMeta * meta, guint64 buffer_index)
 /* Checks the label of `buf`; posts an error naming the sample if it is
  * missing or out of range. */
 gboolean
-gst_alexnet_train_check_label (GstAlexnetTrain * self, GstBuffer * buf, guint64 index,
-    const gchar * stream, gint32 * label)
+gst_alexnet_train_check_label (GstAlexnetTrain * self, GstBuffer * buf,
+    guint64 index, const gchar * stream, gint32 * label)
 {
   GstAlexnetLabelMeta *meta = gst_buffer_get_alexnet_label_meta (buf);
   gint classes = self->spec.n_classes;
@@ -342,7 +342,8 @@ validate (GstAlexnetTrain * self, guint64 * images, gdouble * top1,
     ok = gst_alexnet_train_check_label (self, buf, count, "validation",
         &self->val_batch.labels[n]);
     if (ok)
-      gst_alexnet_train_frame_to_batch (self, &frame, self->val_batch.images, n);
+      gst_alexnet_train_frame_to_batch (self, &frame, self->val_batch.images,
+          n);
     gst_video_frame_unmap (&frame);
     gst_sample_unref (sample);
     count++;
@@ -565,7 +566,8 @@ failed:
   {
     GST_ELEMENT_ERROR (self, LIBRARY, FAILED,
         ("Training step %" G_GUINT64_FORMAT " failed: %s", step,
-            gst_alexnet_train_status_text (st)), ("%s", ax_net_last_error (self->net)));
+            gst_alexnet_train_status_text (st)),
+        ("%s", ax_net_last_error (self->net)));
     g_free (path);
     return FALSE;
   }
@@ -622,7 +624,8 @@ epoch_end (GstAlexnetTrain * self)
   json_number (line, "learning_rate", self->lr);
   g_string_append_printf (line, ",\"learning_rate_dropped\":%s",
       dropped ? "true" : "false");
-  json_number (line, "elapsed", self->t_start ? gst_alexnet_train_elapsed_s (self) : 0.0);
+  json_number (line, "elapsed",
+      self->t_start ? gst_alexnet_train_elapsed_s (self) : 0.0);
   metrics_write (self, line);
   g_string_free (line, TRUE);
   return TRUE;
@@ -660,7 +663,8 @@ gst_alexnet_train_worker_loop (gpointer data)
       self->batches[job - JOB_TRAIN_0].queued = FALSE;
     if (!ok)
       self->failed = TRUE;
-    if (max_time > 0 && self->t_start && gst_alexnet_train_elapsed_s (self) >= max_time)
+    if (max_time > 0 && self->t_start
+        && gst_alexnet_train_elapsed_s (self) >= max_time)
       self->budget_reached = TRUE;
     g_cond_broadcast (&self->cond);
     g_mutex_unlock (&self->lock);
