@@ -347,11 +347,10 @@ gst_alexnet_train_class_init (GstAlexnetTrainClass * klass)
           "Divide by the std (from stats-location or the std property); "
           "false subtracts the mean only, as the paper", TRUE, rw));
   g_object_class_install_property (gobject_class, PROP_STEP,
-      g_param_spec_uint64 ("step", "Step", "SGD steps done (after a stop)",
+      g_param_spec_uint64 ("step", "Step", "SGD steps done so far",
           0, G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (gobject_class, PROP_EPOCH,
-      g_param_spec_uint64 ("epoch", "Epoch", "Epochs completed (after a "
-          "stop)", 0, G_MAXUINT64, 0,
+      g_param_spec_uint64 ("epoch", "Epoch", "Epochs completed so far", 0, G_MAXUINT64, 0,
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
@@ -413,6 +412,7 @@ gst_alexnet_train_init (GstAlexnetTrain * self)
   /* training consumes every frame as fast as it can */
   gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);
   gst_base_sink_set_qos_enabled (GST_BASE_SINK (self), FALSE);
+  gst_base_sink_set_last_sample_enabled (GST_BASE_SINK (self), FALSE);
 }
 
 static void
