@@ -7,6 +7,7 @@
 #include "kernels/checkpoint.h"
 #include "kernels/json.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -373,11 +374,16 @@ read_training_state (const ax_checkpoint *ck, const char *path,
               err_size)) != AX_OK)
     return st;
   info->epoch = (uint64_t) v;
-  v = 0;
-  if ((st = meta_int (ck, path, "dropout_seed", 0, INT64_MIN, INT64_MAX, &v,
-              err, err_size)) != AX_OK)
-    return st;
-  info->dropout_seed = (uint64_t) v;
+  if (ax_checkpoint_meta (ck, "dropout_seed")) {
+    const char *text = ax_checkpoint_meta (ck, "dropout_seed");
+    char *stop = NULL;
+    errno = 0;
+    info->dropout_seed = strtoull (text, &stop, 10);
+    if (errno || stop == text || *stop != '\0' || text[0] == '-')
+      return fail (err, err_size, AX_ERR_FORMAT, "%s: metadata "
+          "'dropout_seed' = '%s' is not a 64-bit unsigned number", path,
+          text);
+  }
   if (!lr || (info->learning_rate = strtod (lr, &end), *end != '\0')
       || !(info->learning_rate >= 0.0))
     return fail (err, err_size, AX_ERR_FORMAT, "%s: metadata 'learning_rate' "

@@ -117,7 +117,7 @@ test_round_trip_and_resume (void)
   char err[512] = "";
 
   ax_net_init (a, AX_INIT_XAVIER, 7);
-  ax_net_set_dropout_seed (a, 1234);
+  ax_net_set_dropout_seed (a, 0xfedcba9876543210ULL);  /* >= 2^63 */
   train_step (a, 1);
   train_step (a, 2);
   AX_CHECK (ax_net_checkpoint_save (a, path_of ("a.safetensors"), &info, err,
@@ -134,7 +134,8 @@ test_round_trip_and_resume (void)
   AX_CHECK (got.has_normalization && got.mean[1] == 0.456f
       && got.std[2] == 0.225f, "normalization");
   AX_CHECK (got.has_training_state && got.step == 2 && got.epoch == 4
-      && got.learning_rate == 0.001 && got.dropout_seed == 1234,
+      && got.learning_rate == 0.001
+      && got.dropout_seed == 0xfedcba9876543210ULL,
       "training state step %llu", (unsigned long long) got.step);
   AX_CHECK (got.has_rng && memcmp (got.rng.s, info.rng.s, sizeof got.rng.s)
       == 0 && got.rng.has_spare && got.rng.spare == info.rng.spare, "rng");
@@ -146,7 +147,8 @@ test_round_trip_and_resume (void)
           err, sizeof err) == AX_OK, "load: %s", err);
   AX_CHECK (max_diff (a, b, AX_PARAM_VALUE) == 0.0, "weights differ");
   AX_CHECK (max_diff (a, b, AX_PARAM_MOMENTUM) == 0.0, "momentum differs");
-  AX_CHECK (ax_net_step (b) == 2 && ax_net_dropout_seed (b) == 1234,
+  AX_CHECK (ax_net_step (b) == 2
+      && ax_net_dropout_seed (b) == 0xfedcba9876543210ULL,
       "counters");
   train_step (a, 3);
   train_step (b, 3);
