@@ -709,6 +709,58 @@ GST_START_TEST (test_epochs_step_schedule)
 GST_END_TEST;
 
 
+/* The schedule's state travels in the checkpoint: after two drops of two
+ * allowed, a resumed run does not drop again. */
+GST_START_TEST (test_resume_keeps_schedule)
+{
+  gchar *dir = make_tmpdir ();
+  gchar *ckpt = g_build_filename (dir, "s.safetensors", NULL);
+  gchar *props;
+  Trainer t;
+  GstMessage *msg;
+  gdouble lr = 0;
+  guint n = 0;
+
+  props = g_strdup_printf ("lr-schedule=step lr-step-epochs=1 lr-drops=2 "
+      "checkpoint=%s", ckpt);
+  trainer_new (&t, props);
+  for (guint e = 0; e < 2; e++)
+    fail_unless_equals_int (push_frames (&t, BATCH, e), GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (t.h, gst_event_new_eos ()));
+  trainer_free (&t);
+  g_free (props);
+  fail_unless_equals_int (ckpt_meta_u64 (ckpt, "epoch"), 2);
+
+  props = g_strdup_printf ("lr-schedule=step lr-step-epochs=1 lr-drops=2 "
+      "resume=%s", ckpt);
+  trainer_new (&t, props);
+  for (guint e = 0; e < 2; e++)
+    fail_unless_equals_int (push_frames (&t, BATCH, e), GST_FLOW_OK);
+  fail_unless (gst_harness_push_event (t.h, gst_event_new_eos ()));
+  while ((msg = gst_bus_pop (t.bus))) {
+    const GstStructure *s = gst_message_get_structure (msg);
+    guint64 epoch = 0;
+    fail_if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR);
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT
+        && gst_structure_has_name (s, "alexnet-train-validation")) {
+      fail_unless (gst_structure_get_double (s, "learning-rate", &lr));
+      fail_unless (gst_structure_get_uint64 (s, "epoch", &epoch));
+      fail_unless_equals_int (epoch, 3 + n);
+      fail_unless (fabs (lr - 1e-4) < 1e-12, "%g", lr);
+      n++;
+    }
+    gst_message_unref (msg);
+  }
+  fail_unless_equals_int (n, 2);
+  trainer_free (&t);
+  remove_tree (dir);
+  g_free (props);
+  g_free (ckpt);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
 /* max-time: stops cleanly (EOS flow, final checkpoint) after the budget. */
 GST_START_TEST (test_max_time)
 {
@@ -920,6 +972,7 @@ alexnet_train_suite (void)
   tcase_add_test (tc, test_resume_equals_one_run);
   tcase_add_test (tc, test_diverges);
   tcase_add_test (tc, test_epochs_step_schedule);
+  tcase_add_test (tc, test_resume_keeps_schedule);
   tcase_add_test (tc, test_max_time);
   tcase_add_test (tc, test_bad_val_pipeline);
   tcase_add_test (tc, test_pipeline_learns);
