@@ -30,6 +30,17 @@ fail (char *err, size_t err_size, ax_status st, const char *fmt, ...)
   return st;
 }
 
+/* The checkpoint layer's message, prefixed with the file unless it names
+ * it already. */
+static ax_status
+fail_named (char *err, size_t err_size, ax_status st, const char *path,
+    const char *why)
+{
+  if (strncmp (why, path, strlen (path)) == 0)
+    return fail (err, err_size, st, "%s", why);
+  return fail (err, err_size, st, "%s: %s", path, why);
+}
+
 static ax_status
 from_ckpt (ax_ckpt_status st)
 {
@@ -430,7 +441,7 @@ read_info (const ax_checkpoint *ck, const char *path,
     char why[256];
     if (ax_checkpoint_meta_strings (ck, "class_names", &info->class_names,
             &count, why, sizeof why) != AX_CKPT_OK)
-      return fail (err, err_size, AX_ERR_FORMAT, "%s: %s", path, why);
+      return fail_named (err, err_size, AX_ERR_FORMAT, path, why);
     if ((int) count != info->n_classes)
       return fail (err, err_size, AX_ERR_FORMAT, "%s: %zu class names for "
           "%d classes", path, count, info->n_classes);
@@ -505,7 +516,7 @@ stage_params (ax_net *net, const ax_checkpoint *ck, const char *path,
             "the momentum buffers)" : "");
       if (ax_checkpoint_get_f32 (ck, t->name, &shape, host + off, why,
               sizeof why) != AX_CKPT_OK)
-        return fail (err, err_size, AX_ERR_FORMAT, "%s: %s", path, why);
+        return fail_named (err, err_size, AX_ERR_FORMAT, path, why);
       for (size_t k = 0; k < p->count; k++)
         if (!isfinite (host[off + k]))
           return fail (err, err_size, AX_ERR_NONFINITE, "%s: tensor '%s' "

@@ -28,6 +28,7 @@ plugin_init (GstPlugin * plugin)
   ok &= GST_ELEMENT_REGISTER (pca_jitter, plugin);
   ok &= GST_ELEMENT_REGISTER (dataset_stats, plugin);
   ok &= GST_ELEMENT_REGISTER (classify_overlay, plugin);
+  ok &= GST_ELEMENT_REGISTER (alexnet_infer, plugin);
   ok &= GST_ELEMENT_REGISTER (alexnet_train, plugin);
   return ok;
 }
