@@ -901,6 +901,9 @@ setup_network (GstAlexnetTrain * self)
     classes = info.n_classes;
     g_free (arch);
     arch = g_strdup (info.arch);
+    /* the checkpoint's architecture, narrowing included, wins */
+    if (info.width_divisor > 0)
+      divisor = info.width_divisor;
     if (info.class_names && !self->class_names) {
       self->class_names = g_new0 (gchar *, classes + 1);
       for (gint i = 0; i < classes; i++)
@@ -932,7 +935,8 @@ setup_network (GstAlexnetTrain * self)
   /* 4. weights and state */
   ax_rng_seed (&self->rng, seed >= 0 ? (guint64) seed :
       (guint64) g_get_real_time () ^ ((guint64) g_random_int () << 32));
-  self->init_seed = ax_rng_u64 (&self->rng);
+  /* seeds below 2^63: the checkpoint reader takes integers as int64 */
+  self->init_seed = ax_rng_u64 (&self->rng) >> 1;
   self->epoch = 0;
   if (ckpt_path) {
     ax_net_checkpoint_info_clear (&info);
@@ -951,7 +955,7 @@ setup_network (GstAlexnetTrain * self)
       self->init_json = g_strdup_printf ("{\"scheme\":\"imported\","
           "\"source\":\"%s\"}", src);
       g_free (src);
-      ax_net_set_dropout_seed (self->net, ax_rng_u64 (&self->rng));
+      ax_net_set_dropout_seed (self->net, ax_rng_u64 (&self->rng) >> 1);
     }
     self->last_checkpoint = g_strdup (ckpt_path);
   } else {
@@ -959,7 +963,7 @@ setup_network (GstAlexnetTrain * self)
     st = ax_net_init (self->net, (ax_init) init, self->init_seed);
     if (st != AX_OK)
       goto bad_init;
-    ax_net_set_dropout_seed (self->net, ax_rng_u64 (&self->rng));
+    ax_net_set_dropout_seed (self->net, ax_rng_u64 (&self->rng) >> 1);
     self->init_json = g_strdup_printf ("{\"scheme\":\"%s\",\"seed\":\"%"
         G_GUINT64_FORMAT "\"}", names[init], self->init_seed);
   }
