@@ -15,6 +15,7 @@
 #include "kernels/net.h"
 #include "kernels/net_checkpoint.h"
 #include "tests/gst_test_util.h"
+#include "tests/gst_test_util.h"
 
 #ifndef PIPELINES_DIR
 #error "PIPELINES_DIR must point at the pipelines/ folder"
@@ -66,40 +67,6 @@ make_dataset (void)
     g_free (dir);
   }
   tjDestroy (tj);
-}
-
-/* The description of pipelines/NAME.pipeline with ${KEY} filled in from
- * the NULL-terminated key/value list (as scripts/run-pipeline.sh does). */
-static gchar *
-load_pipeline (const gchar * name, ...)
-{
-  gchar *path = g_strdup_printf ("%s/%s.pipeline", PIPELINES_DIR, name);
-  gchar *text = NULL, **lines;
-  GString *desc = g_string_new (NULL);
-  const gchar *key;
-  va_list ap;
-
-  fail_unless (g_file_get_contents (path, &text, NULL, NULL), "no %s", path);
-  lines = g_strsplit (text, "\n", -1);
-  for (guint i = 0; lines[i]; i++)
-    if (lines[i][0] != '#') {
-      g_string_append (desc, lines[i]);
-      g_string_append_c (desc, ' ');
-    }
-  va_start (ap, name);
-  while ((key = va_arg (ap, const gchar *)) != NULL) {
-    const gchar *value = va_arg (ap, const gchar *);
-    gchar *pattern = g_strdup_printf ("${%s}", key);
-    g_string_replace (desc, pattern, value, 0);
-    g_free (pattern);
-  }
-  va_end (ap);
-  fail_if (strstr (desc->str, "${") != NULL, "unfilled value in %s: %s",
-      name, desc->str);
-  g_strfreev (lines);
-  g_free (text);
-  g_free (path);
-  return g_string_free (desc, FALSE);
 }
 
 static gchar *
