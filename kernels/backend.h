@@ -60,6 +60,16 @@ ax_status ax_tensor_axpy (ax_tensor *dst, float alpha, const ax_tensor *src);
 /* AX_ERR_NONFINITE if `t` holds a NaN or an infinity. */
 ax_status ax_tensor_check_finite (const ax_tensor *t);
 
+/* --- collectives across backends (data-parallel training) --- */
+/* A group of n backends (one replica of the net each) that sum tensors
+ * across themselves: NCCL between CUDA devices, a host sum otherwise. */
+typedef struct ax_group ax_group;
+ax_status ax_group_create (ax_backend **members, int n, ax_group **out);
+void ax_group_destroy (ax_group *g);
+/* tensors[i] lives on members[i]; all F32 of one shape. Afterwards every
+ * tensor holds the elementwise sum of all of them. */
+ax_status ax_group_allreduce_sum (ax_group *g, ax_tensor **tensors);
+
 /* --- kernels --- */
 ax_status ax_kernel_prepare (ax_backend *be, const ax_op *op, ax_kernel **out);
 void ax_kernel_release (ax_kernel *k);

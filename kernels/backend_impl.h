@@ -48,6 +48,12 @@ typedef struct {
       const ax_tensor *src);
   /* Counts NaN and infinite elements of an F32 tensor into *count. */
   ax_status (*count_nonfinite) (ax_backend *be, const ax_tensor *t, size_t *count);
+  /* Collectives over a group of backends of this kind (members[0] is this
+   * backend): NCCL on CUDA. NULL: backend.c sums through host memory. */
+  ax_status (*group_init) (ax_backend **members, int n, void **state);
+  ax_status (*group_allreduce_sum) (void *state, ax_backend **members,
+      ax_tensor **tensors, int n);
+  void (*group_destroy) (void *state);
   /* Nonzero if prepare would succeed for this op (shapes already valid). */
   int (*supports_op) (ax_backend *be, const ax_op *op);
   /* Builds a kernel for op; its head is filled in by backend.c afterwards. */
