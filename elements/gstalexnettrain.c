@@ -169,6 +169,10 @@ gst_alexnet_lr_schedule_get_type (void)
     {GST_ALEXNET_LR_SCHEDULE_STEP, "Divide by 10 every lr-step-epochs "
           "epochs", "step"},
     {GST_ALEXNET_LR_SCHEDULE_CONSTANT, "Keep the learning rate", "constant"},
+    {GST_ALEXNET_LR_SCHEDULE_LINEAR, "Decay linearly to 0 at the end of the "
+          "budget (max-steps or max-time)", "linear"},
+    {GST_ALEXNET_LR_SCHEDULE_COSINE, "Decay along half a cosine to 0 at the "
+          "end of the budget (max-steps or max-time)", "cosine"},
     {0, NULL, NULL},
   };
   if (g_once_init_enter (&type))
@@ -317,7 +321,8 @@ gst_alexnet_train_class_init (GstAlexnetTrainClass * klass)
           "element outputs the labelled validation frames", NULL, rw));
   g_object_class_install_property (gobject_class, PROP_LR_SCHEDULE,
       g_param_spec_enum ("lr-schedule", "Learning-rate schedule",
-          "When to divide the learning rate by 10",
+          "When to divide the learning rate by 10, or decay it over the "
+          "budget",
           GST_TYPE_ALEXNET_LR_SCHEDULE, DEFAULT_PROP_LR_SCHEDULE, rw));
   g_object_class_install_property (gobject_class, PROP_LR_DROPS,
       g_param_spec_int ("lr-drops", "Learning-rate drops",
@@ -880,6 +885,14 @@ setup_network (GstAlexnetTrain * self)
 
   memset (&info, 0, sizeof info);
   self->size = size;
+  if (gst_alexnet_lr_schedule_needs_budget (self->schedule.mode)
+      && self->max_steps == 0 && self->max_time <= 0) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("lr-schedule=%s decays the learning rate over the training budget: "
+            "set max-steps or max-time", self->schedule.mode ==
+            GST_ALEXNET_LR_SCHEDULE_LINEAR ? "linear" : "cosine"), (NULL));
+    goto done;
+  }
   ckpt_path = resume ? resume : init_from;
   if (resume && init_from)
     GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS,

@@ -1,11 +1,12 @@
 /* alexnet-train's learning-rate schedule as plain functions, so the tests
  * can drive it without a network: the paper's "divide by 10 when the
- * validation error stops improving", at most a few times, or a fixed step
- * schedule. */
+ * validation error stops improving", at most a few times, a fixed step
+ * schedule, or a decay over the training budget (max-steps/max-time). */
 #ifndef __GST_ALEXNET_TRAIN_H__
 #define __GST_ALEXNET_TRAIN_H__
 
 #include <glib.h>
+#include <math.h>
 
 G_BEGIN_DECLS
 
@@ -14,6 +15,8 @@ typedef enum
   GST_ALEXNET_LR_SCHEDULE_PLATEAU = 0,  /* /10 when val error stops improving */
   GST_ALEXNET_LR_SCHEDULE_STEP,         /* /10 every step-epochs epochs */
   GST_ALEXNET_LR_SCHEDULE_CONSTANT,     /* never changes */
+  GST_ALEXNET_LR_SCHEDULE_LINEAR,       /* to 0 at the end of the budget */
+  GST_ALEXNET_LR_SCHEDULE_COSINE,       /* half a cosine to 0 at the end */
 } GstAlexnetLrScheduleMode;
 
 typedef struct
@@ -77,6 +80,32 @@ gst_alexnet_lr_schedule_epoch_end (GstAlexnetLrSchedule * s,
     default:
       return 1.0;
   }
+}
+
+/* The multiplier of the budget schedules at `progress` (0 at the first
+ * step, 1 when max-steps or max-time is reached, whichever comes first):
+ * linear 1 - p, cosine (1 + cos (pi p)) / 2 (PyTorch's LinearLR to 0 and
+ * CosineAnnealingLR with eta_min 0); 1 for the epoch-driven schedules. */
+static inline gdouble
+gst_alexnet_lr_schedule_budget_factor (const GstAlexnetLrSchedule * s,
+    gdouble progress)
+{
+  gdouble p = progress < 0.0 ? 0.0 : (progress > 1.0 ? 1.0 : progress);
+  switch (s->mode) {
+    case GST_ALEXNET_LR_SCHEDULE_LINEAR:
+      return 1.0 - p;
+    case GST_ALEXNET_LR_SCHEDULE_COSINE:
+      return 0.5 * (1.0 + cos (G_PI * p));
+    default:
+      return 1.0;
+  }
+}
+
+static inline gboolean
+gst_alexnet_lr_schedule_needs_budget (GstAlexnetLrScheduleMode mode)
+{
+  return mode == GST_ALEXNET_LR_SCHEDULE_LINEAR
+      || mode == GST_ALEXNET_LR_SCHEDULE_COSINE;
 }
 
 G_END_DECLS

@@ -142,6 +142,7 @@ gboolean gst_alexnet_train_save_checkpoint (GstAlexnetTrain * self,
     const gchar * path);
 gboolean gst_alexnet_train_is_playing (GstAlexnetTrain * self);
 gdouble gst_alexnet_train_elapsed_s (GstAlexnetTrain * self);
+gdouble gst_alexnet_train_current_lr (GstAlexnetTrain * self);
 void gst_alexnet_train_report_progress (GstAlexnetTrain * self);
 gpointer gst_alexnet_train_worker_loop (gpointer data);
 void gst_alexnet_train_queue_job (GstAlexnetTrain * self, gint job);

@@ -453,7 +453,7 @@ gst_alexnet_train_report_progress (GstAlexnetTrain * self)
       "train-top5-error", G_TYPE_DOUBLE, top5,
       "val-top1-error", G_TYPE_DOUBLE, self->val_top1,
       "val-top5-error", G_TYPE_DOUBLE, self->val_top5,
-      "learning-rate", G_TYPE_DOUBLE, self->lr,
+      "learning-rate", G_TYPE_DOUBLE, gst_alexnet_train_current_lr (self),
       "images-per-second", G_TYPE_DOUBLE, ips,
       "time-left", G_TYPE_DOUBLE, left,
       "elapsed", G_TYPE_DOUBLE, gst_alexnet_train_elapsed_s (self), NULL);
@@ -463,7 +463,7 @@ gst_alexnet_train_report_progress (GstAlexnetTrain * self)
   if (gst_alexnet_train_is_playing (self)) {
     gchar *text = g_strdup_printf ("epoch %" G_GUINT64_FORMAT " step %"
         G_GUINT64_FORMAT " loss %.4f lr %g %.1f images/s", self->epoch, step,
-        loss, self->lr, ips);
+        loss, gst_alexnet_train_current_lr (self), ips);
     gst_element_post_message (GST_ELEMENT (self),
         gst_message_new_progress (GST_OBJECT (self),
             GST_PROGRESS_TYPE_CONTINUE, "train", text));
@@ -480,7 +480,7 @@ gst_alexnet_train_report_progress (GstAlexnetTrain * self)
       self->val_top1);
   json_number (line, "val_top5_error", self->val_top5 < 0 ? NAN :
       self->val_top5);
-  json_number (line, "learning_rate", self->lr);
+  json_number (line, "learning_rate", gst_alexnet_train_current_lr (self));
   json_number (line, "images_per_second", ips);
   json_number (line, "time_left", left < 0 ? NAN : left);
   json_number (line, "elapsed", gst_alexnet_train_elapsed_s (self));
@@ -491,6 +491,30 @@ gst_alexnet_train_report_progress (GstAlexnetTrain * self)
   self->acc_images = self->acc_top1_wrong = self->acc_top5_wrong = 0;
   self->acc_steps = 0;
   self->acc_t0 = g_get_monotonic_time ();
+}
+
+/* The learning rate of the next step: the schedule's (after its drops)
+ * times the budget decay at the fraction of max-steps or max-time used,
+ * whichever is further along. */
+gdouble
+gst_alexnet_train_current_lr (GstAlexnetTrain * self)
+{
+  gdouble progress = 0.0;
+  guint64 max_steps;
+  gdouble max_time;
+
+  if (!gst_alexnet_lr_schedule_needs_budget (self->schedule.mode))
+    return self->lr;
+  GST_OBJECT_LOCK (self);
+  max_steps = self->max_steps;
+  max_time = self->max_time;
+  GST_OBJECT_UNLOCK (self);
+  if (max_steps > 0)
+    progress = (gdouble) ax_net_step (self->net) / (gdouble) max_steps;
+  if (max_time > 0 && self->t_start)
+    progress = MAX (progress, gst_alexnet_train_elapsed_s (self) / max_time);
+  return self->lr * gst_alexnet_lr_schedule_budget_factor (&self->schedule,
+      progress);
 }
 
 /* One SGD step on batch `b`; FALSE after posting an error. */
@@ -505,15 +529,15 @@ train_step (GstAlexnetTrain * self, TrainBatch * b)
   guint64 step = ax_net_step (self->net);
   gchar *path;
 
+  if (self->t_start == 0)
+    self->t_start = self->acc_t0 = g_get_monotonic_time ();
+
+  sgd.lr = (float) gst_alexnet_train_current_lr (self);
   GST_OBJECT_LOCK (self);
-  sgd.lr = (float) self->lr;
   sgd.momentum = (float) self->momentum;
   sgd.weight_decay = (float) self->weight_decay;
   path = g_strdup (self->checkpoint);
   GST_OBJECT_UNLOCK (self);
-
-  if (self->t_start == 0)
-    self->t_start = self->acc_t0 = g_get_monotonic_time ();
 
   st = ax_net_forward (self->net, b->images, count, 1);
   if (st == AX_OK)
@@ -609,7 +633,7 @@ epoch_end (GstAlexnetTrain * self)
       "images", G_TYPE_UINT64, images,
       "val-top1-error", G_TYPE_DOUBLE, top1,
       "val-top5-error", G_TYPE_DOUBLE, top5,
-      "learning-rate", G_TYPE_DOUBLE, self->lr,
+      "learning-rate", G_TYPE_DOUBLE, gst_alexnet_train_current_lr (self),
       "learning-rate-dropped", G_TYPE_BOOLEAN, dropped,
       "learning-rate-drops", G_TYPE_INT, self->schedule.drops, NULL);
   gst_element_post_message (GST_ELEMENT (self),
@@ -621,7 +645,7 @@ epoch_end (GstAlexnetTrain * self)
       self->epoch, ax_net_step (self->net), images);
   json_number (line, "val_top1_error", images ? top1 : NAN);
   json_number (line, "val_top5_error", images ? top5 : NAN);
-  json_number (line, "learning_rate", self->lr);
+  json_number (line, "learning_rate", gst_alexnet_train_current_lr (self));
   g_string_append_printf (line, ",\"learning_rate_dropped\":%s",
       dropped ? "true" : "false");
   json_number (line, "elapsed",

@@ -384,6 +384,85 @@ GST_START_TEST (test_no_classes)
 
 GST_END_TEST;
 
+/* The budget schedules: PyTorch's LinearLR to 0 and CosineAnnealingLR. */
+GST_START_TEST (test_schedule_budget)
+{
+  GstAlexnetLrSchedule s;
+
+  gst_alexnet_lr_schedule_init (&s, GST_ALEXNET_LR_SCHEDULE_LINEAR, 3, 1, 1);
+  fail_unless_equals_float (gst_alexnet_lr_schedule_budget_factor (&s, 0.0),
+      1.0);
+  fail_unless (fabs (gst_alexnet_lr_schedule_budget_factor (&s, 0.25) -
+          0.75) < 1e-15);
+  fail_unless_equals_float (gst_alexnet_lr_schedule_budget_factor (&s, 1.0),
+      0.0);
+  /* clamped outside [0, 1] */
+  fail_unless_equals_float (gst_alexnet_lr_schedule_budget_factor (&s, 2.0),
+      0.0);
+  fail_unless_equals_float (gst_alexnet_lr_schedule_budget_factor (&s, -1.0),
+      1.0);
+  /* never drops at epoch ends */
+  for (guint i = 0; i < 10; i++)
+    fail_unless_equals_float (gst_alexnet_lr_schedule_epoch_end (&s, i + 1,
+            0.5), 1.0);
+
+  gst_alexnet_lr_schedule_init (&s, GST_ALEXNET_LR_SCHEDULE_COSINE, 3, 1, 1);
+  for (gint i = 0; i <= 8; i++) {
+    gdouble p = i / 8.0;
+    fail_unless (fabs (gst_alexnet_lr_schedule_budget_factor (&s, p) -
+            0.5 * (1.0 + cos (M_PI * p))) < 1e-15);
+  }
+  /* the epoch schedules are not scaled */
+  gst_alexnet_lr_schedule_init (&s, GST_ALEXNET_LR_SCHEDULE_STEP, 3, 1, 1);
+  fail_unless_equals_float (gst_alexnet_lr_schedule_budget_factor (&s, 0.9),
+      1.0);
+}
+
+GST_END_TEST;
+
+/* lr-schedule=linear over max-steps=4: the rate of step k (0-based) is
+ * 0.01 (1 - k/4), read back from the progress messages (the rate of the
+ * next step); without a budget the element refuses to start. */
+GST_START_TEST (test_linear_schedule_element)
+{
+  Trainer t;
+  GstMessage *msg;
+  GError *err;
+  guint n = 0;
+
+  trainer_new (&t, "max-steps=4 lr-schedule=linear learning-rate=0.01");
+  fail_unless_equals_int (push_frames (&t, 3 * BATCH, 0), GST_FLOW_OK);
+  fail_unless_equals_int (push_frames (&t, BATCH, 0), GST_FLOW_EOS);
+  while ((msg = gst_bus_pop (t.bus))) {
+    const GstStructure *s = gst_message_get_structure (msg);
+    fail_if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR);
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT
+        && gst_structure_has_name (s, "alexnet-train")) {
+      guint64 step = 0;
+      gdouble lr = -1;
+      fail_unless (gst_structure_get_uint64 (s, "step", &step));
+      fail_unless (gst_structure_get_double (s, "learning-rate", &lr));
+      fail_unless (fabs (lr - 0.01 * (1.0 - step / 4.0)) < 1e-12,
+          "step %" G_GUINT64_FORMAT ": lr %g", step, lr);
+      n++;
+    }
+    gst_message_unref (msg);
+  }
+  fail_unless_equals_int (n, 4);
+  trainer_free (&t);
+
+  trainer_new (&t, "lr-schedule=cosine");
+  fail_unless_equals_int (push_frames (&t, 1, 0), GST_FLOW_ERROR);
+  err = pop_error (t.bus);
+  fail_unless (err != NULL);
+  fail_unless (strstr (err->message, "max-steps or max-time") != NULL, "%s",
+      err->message);
+  g_error_free (err);
+  trainer_free (&t);
+}
+
+GST_END_TEST;
+
 /* max-steps: the batch that reaches it returns EOS; the final checkpoint
  * holds that step; progress messages and the metrics file. */
 GST_START_TEST (test_max_steps_and_metrics)
@@ -1021,6 +1100,8 @@ alexnet_train_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_schedule_plateau);
   tcase_add_test (tc, test_schedule_step);
+  tcase_add_test (tc, test_schedule_budget);
+  tcase_add_test (tc, test_linear_schedule_element);
   tcase_add_test (tc, test_caps);
   tcase_add_test (tc, test_label_out_of_range);
   tcase_add_test (tc, test_label_missing);
