@@ -88,6 +88,8 @@ typedef struct {
   ax_status (*fc_backward) (ax_kernel *k, ax_tensor *din, ax_tensor *dweight,
       ax_tensor *dbias, const ax_tensor *dout, const ax_tensor *in,
       const ax_tensor *weight);
+  /* Dropout: element i of the tensor draws the mask of index
+   * k->op.index0 + i under `key` (layer_math.h). */
   ax_status (*dropout_forward) (ax_kernel *k, ax_tensor *out,
       const ax_tensor *in, uint64_t key);
   ax_status (*dropout_backward) (ax_kernel *k, ax_tensor *din,
