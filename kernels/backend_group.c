@@ -109,12 +109,17 @@ check_tensors (ax_group *g, ax_tensor **tensors)
 }
 
 /* Every member in host memory: sum in place, block by block, member 0 +
- * member 1 + ... in that order, then copy the sum to the others. */
+ * member 1 + ... in that order, then copy the sum to the others. Blocks
+ * are shared among the caller's OpenMP threads; each element's order of
+ * summation stays the same, so the result does not depend on them. */
 static void
 sum_in_host_memory (ax_group *g, ax_tensor **tensors, size_t count)
 {
   float *acc = tensors[0]->data;
-  for (size_t b0 = 0; b0 < count; b0 += HOST_BLOCK) {
+  size_t blocks = (count + HOST_BLOCK - 1) / HOST_BLOCK;
+#pragma omp parallel for schedule (static) if (blocks > 16)
+  for (size_t b = 0; b < blocks; b++) {
+    size_t b0 = b * HOST_BLOCK;
     size_t len = count - b0 < HOST_BLOCK ? count - b0 : HOST_BLOCK;
     for (int i = 1; i < g->n; i++) {
       const float *x = (const float *) tensors[i]->data + b0;

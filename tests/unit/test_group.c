@@ -87,7 +87,8 @@ reduce_and_check (ax_group *g, size_t count, float (*fn) (int, size_t),
   check_sums (p, count, fn, what);
 }
 
-/* Host memory: summed in place. 10007 floats span several blocks. */
+/* Host memory: summed in place. 10007 floats span several blocks, 200003
+ * enough to share them among OpenMP threads. */
 static void
 test_host_sum (void)
 {
@@ -98,6 +99,7 @@ test_host_sum (void)
   reduce_and_check (g, 10007, exact_value, "exact");
   reduce_and_check (g, 10007, rough_value, "rough");
   reduce_and_check (g, 5, rough_value, "short");
+  reduce_and_check (g, 200003, rough_value, "blocks over threads");
   ax_group_destroy (g);
 
   /* A group of one leaves its tensor alone. */
@@ -264,7 +266,7 @@ main (void)
 {
   for (int i = 0; i < M; i++)
     if (ax_cpu_backend_create (1, &be[i]) != AX_OK
-        || !arena_init (&mem[i], be[i], 1 << 20))
+        || !arena_init (&mem[i], be[i], 1 << 21))
       return 1;
   AX_RUN (test_host_sum);
   AX_RUN (test_through_host);
