@@ -62,12 +62,21 @@ ax_status ax_tensor_check_finite (const ax_tensor *t);
 
 /* --- collectives across backends (data-parallel training) --- */
 /* A group of n backends (one replica of the net each) that sum tensors
- * across themselves: NCCL between CUDA devices, a host sum otherwise. */
+ * across themselves: NCCL between CUDA devices, a host sum otherwise.
+ * Members: 1 to 64 distinct backends; the group does not own them (destroy
+ * the group first). Errors are recorded on members[0]
+ * (ax_backend_last_error). */
 typedef struct ax_group ax_group;
 ax_status ax_group_create (ax_backend **members, int n, ax_group **out);
 void ax_group_destroy (ax_group *g);
 /* tensors[i] lives on members[i]; all F32 of one shape. Afterwards every
- * tensor holds the elementwise sum of all of them. */
+ * tensor holds the elementwise sum of all of them, bitwise equal on every
+ * member. Members of one kind whose table has group slots use them (NCCL);
+ * otherwise the sum is formed on the host in member order (member 0 +
+ * member 1 + ...): in place when every member is host memory (nothing is
+ * allocated), else through two host buffers that the group grows to the
+ * largest tensor reduced so far and keeps (allocated on the first call at
+ * a size, never again for the same size). One thread at a time. */
 ax_status ax_group_allreduce_sum (ax_group *g, ax_tensor **tensors);
 
 /* --- kernels --- */

@@ -49,7 +49,9 @@ typedef struct {
   /* Counts NaN and infinite elements of an F32 tensor into *count. */
   ax_status (*count_nonfinite) (ax_backend *be, const ax_tensor *t, size_t *count);
   /* Collectives over a group of backends of this kind (members[0] is this
-   * backend): NCCL on CUDA. NULL: backend.c sums through host memory. */
+   * backend): NCCL on CUDA. NULL: backend_group.c sums through host memory.
+   * group_allreduce_sum gets checked tensors (tensors[i] on members[i], F32,
+   * one shape) and must leave every member with bitwise equal sums. */
   ax_status (*group_init) (ax_backend **members, int n, void **state);
   ax_status (*group_allreduce_sum) (void *state, ax_backend **members,
       ax_tensor **tensors, int n);
@@ -86,6 +88,8 @@ typedef struct {
   ax_status (*fc_backward) (ax_kernel *k, ax_tensor *din, ax_tensor *dweight,
       ax_tensor *dbias, const ax_tensor *dout, const ax_tensor *in,
       const ax_tensor *weight);
+  /* Dropout: element i of the tensor draws the mask of index
+   * k->op.index0 + i under `key` (layer_math.h). */
   ax_status (*dropout_forward) (ax_kernel *k, ax_tensor *out,
       const ax_tensor *in, uint64_t key);
   ax_status (*dropout_backward) (ax_kernel *k, ax_tensor *din,

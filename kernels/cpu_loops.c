@@ -47,13 +47,13 @@ cpu_count_nonfinite (ax_backend *be, const ax_tensor *t, size_t *count)
 
 static void
 dropout (int threads, float *out, const float *in, size_t n, uint64_t key,
-    float p)
+    float p, uint64_t index0)
 {
   uint32_t threshold = ax_dropout_threshold (p);
   float scale = ax_dropout_scale (p);
 #pragma omp parallel for num_threads (threads) schedule (static)
   for (size_t i = 0; i < n; i++)
-    out[i] = ax_dropout_apply (in[i], key, i, threshold, scale);
+    out[i] = ax_dropout_apply (in[i], key, index0 + i, threshold, scale);
 }
 
 ax_status
@@ -61,7 +61,7 @@ cpu_dropout_forward (ax_kernel *k, ax_tensor *out, const ax_tensor *in,
     uint64_t key)
 {
   dropout (CPU_BE (k->backend)->threads, out->data, in->data,
-      ax_shape_count (in->shape), key, k->op.p.dropout.p);
+      ax_shape_count (in->shape), key, k->op.p.dropout.p, k->op.index0);
   return AX_OK;
 }
 
@@ -70,7 +70,7 @@ cpu_dropout_backward (ax_kernel *k, ax_tensor *din, const ax_tensor *dout,
     uint64_t key)
 {
   dropout (CPU_BE (k->backend)->threads, din->data, dout->data,
-      ax_shape_count (dout->shape), key, k->op.p.dropout.p);
+      ax_shape_count (dout->shape), key, k->op.p.dropout.p, k->op.index0);
   return AX_OK;
 }
 

@@ -1,8 +1,9 @@
 /* The network object: derives every shape from the spec, decides where each
  * activation lives when the net runs as towers, plans slabs and kernels once
- * per (spec, batch, placement), and fronts the passes (loss, logits,
- * activations). The passes themselves are in net_towers.c, the parameters
- * in net_params.c. */
+ * per (spec, batch, placement) on every tower or replica, and fronts the
+ * passes (loss, logits, activations, the replicas' gradient all-reduce).
+ * The passes themselves are in net_towers.c, the parameters in
+ * net_params.c. */
 #include "net_internal.h"
 
 #include <math.h>
@@ -123,7 +124,7 @@ derive_shapes (ax_net *net)
 static ax_status
 plan_dist (ax_net *net)
 {
-  int T = net->n_towers;
+  int T = net->n_split;
   net->dist[0] = DIST_FULL;
   for (int i = 0; i < net->spec.n_layers; i++) {
     const ax_layer_spec *l = &net->spec.layers[i];
@@ -166,11 +167,14 @@ plan_dist (ax_net *net)
   return AX_OK;
 }
 
+/* A whole activation's shape on one tower: its maps when split, its
+ * samples when the batch is split over replicas. */
 static ax_shape
 local_shape (const ax_net *net, ax_shape s, net_dist d)
 {
   if (d == DIST_SPLIT)
-    s.c /= net->n_towers;
+    s.c /= net->n_split;
+  s.n = net->local_batch;
   return s;
 }
 
@@ -204,10 +208,10 @@ prepare (ax_net *net, net_tower *tw, const ax_op *op, ax_kernel **k,
 
 /* The op tower t runs for layer i on input `in`. */
 static ax_op
-local_op (const ax_net *net, int i, ax_shape in)
+local_op (const ax_net *net, int i, int t, ax_shape in)
 {
   const ax_layer_spec *l = &net->spec.layers[i];
-  int T = net->n_towers;
+  int T = net->n_split;
   ax_op op = layer_op (l, in, !net->cfg.training);
   if (l->kind == AX_LAYER_CONV && T > 1) {
     op.p.conv.out_channels /= T;
@@ -219,6 +223,10 @@ local_op (const ax_net *net, int i, ax_shape in)
     /* Each group normalised apart: groups as samples of a (N*g, C/g) view. */
     int g = net->dist[i] == DIST_SPLIT ? l->groups / T : l->groups;
     op.in = ax_shape_make (in.n * g, in.c / g, in.h, in.w);
+  } else if (l->kind == AX_LAYER_DROPOUT) {
+    /* A replica draws the mask of its samples in the whole batch. */
+    op.index0 = (uint64_t) net_first_sample (net, t)
+        * ((size_t) in.c * in.h * in.w);
   }
   return op;
 }
@@ -257,7 +265,8 @@ plan_tower (ax_net *net, int t, int sizing)
   int train = net->cfg.training;
   ax_status st = AX_OK;
   memset (tw->used, 0, sizeof tw->used);
-  tw->image = take (tw, SLAB_ACT, net->shapes[0], AX_F32, sizing, &st);
+  tw->image = take (tw, SLAB_ACT, local_shape (net, net->shapes[0], DIST_FULL),
+      AX_F32, sizing, &st);
   ax_tensor prev_out = tw->image, prev_dout;
   memset (&prev_dout, 0, sizeof prev_dout);
   for (int i = 0; i < net->spec.n_layers && st == AX_OK; i++) {
@@ -266,8 +275,8 @@ plan_tower (ax_net *net, int t, int sizing)
     L->runs = net->dist[i + 1] != DIST_ROOT || t == 0;
     if (!L->runs)
       continue;
-    ax_shape in = net->gathers[i] ? net->shapes[i]
-        : local_shape (net, net->shapes[i], net->dist[i]);
+    ax_shape in = local_shape (net, net->shapes[i],
+        net->gathers[i] ? DIST_FULL : net->dist[i]);
     ax_shape out = local_shape (net, net->shapes[i + 1], net->dist[i + 1]);
     if (is_view (l->kind)) {
       L->in = prev_out;
@@ -278,7 +287,7 @@ plan_tower (ax_net *net, int t, int sizing)
       prev_dout = L->dout;
       continue;
     }
-    ax_op op = local_op (net, i, in);
+    ax_op op = local_op (net, i, t, in);
     st = prepare (net, tw, &op, &L->k, l->name);
     if (st != AX_OK)
       break;
@@ -303,8 +312,9 @@ plan_tower (ax_net *net, int t, int sizing)
     prev_out = L->out;
     prev_dout = L->dout;
   }
-  if (st == AX_OK && t == 0) {
-    ax_shape logits = net->shapes[net->spec.n_layers];
+  if (st == AX_OK && tw->layers[net->spec.n_layers - 1].runs) {
+    ax_shape logits = local_shape (net, net->shapes[net->spec.n_layers],
+        DIST_FULL);
     ax_op op = { .type = AX_OP_SOFTMAX_XENT, .in = logits };
     st = prepare (net, tw, &op, &tw->xent, "loss");
     tw->probs = take (tw, SLAB_ACT, logits, AX_F32, sizing, &st);
@@ -358,7 +368,8 @@ alloc_slabs (ax_net *net, net_tower *tw)
 }
 
 /* Which towers run each layer's backward: the logits' gradient starts on
- * tower 0; an exchange hands it to every tower that holds a share. */
+ * the towers that hold logits (tower 0, or every replica); an exchange
+ * hands it to every tower that holds a share. */
 static void
 plan_backward (ax_net *net)
 {
@@ -368,9 +379,9 @@ plan_backward (ax_net *net)
       tower_layer *L = &net->towers[t].layers[i];
       int has = 0;
       if (i == n - 1) {
-        has = t == 0;
+        has = L->runs;
       } else if (net->gathers[i + 1]) {
-        for (int u = 0; u < net->n_towers; u++)
+        for (int u = 0; u < net->n_split; u++)
           has |= net->towers[u].layers[i + 1].bwd;
       } else {
         has = net->towers[t].layers[i + 1].bwd;
@@ -414,6 +425,35 @@ describe_params (ax_net *net)
   }
 }
 
+/* Leading non-NULL backends of the config. */
+static int
+count_backends (const ax_net_config *cfg)
+{
+  int n = 0;
+  while (n < AX_NET_MAX_REPLICAS && cfg->backends[n])
+    n++;
+  return n;
+}
+
+static ax_status
+check_replicas (ax_net *net, const ax_net_config *cfg, int n)
+{
+  for (int r = 0; r < n; r++) {
+    for (int q = 0; q < r; q++)
+      if (cfg->backends[q] == cfg->backends[r])
+        return net_fail (net, AX_ERR_INVALID_ARG, "data-parallel: replicas "
+            "%d and %d on one backend instance; each needs its own", q, r);
+  }
+  for (int r = n; r < AX_NET_MAX_REPLICAS; r++)
+    if (cfg->backends[r])
+      return net_fail (net, AX_ERR_INVALID_ARG, "data-parallel: backend %d "
+          "follows an empty entry; replicas are the leading backends", r);
+  if (cfg->batch % n)
+    return net_fail (net, AX_ERR_INVALID_ARG, "data-parallel: a batch of %d "
+        "does not divide over %d replicas", cfg->batch, n);
+  return AX_OK;
+}
+
 static ax_status
 check_config (ax_net *net, const ax_net_spec *spec, const ax_net_config *cfg)
 {
@@ -423,8 +463,24 @@ check_config (ax_net *net, const ax_net_spec *spec, const ax_net_config *cfg)
       && (!cfg->backends[1] || cfg->backends[1] == cfg->backends[0]))
     return net_fail (net, AX_ERR_INVALID_ARG,
         "two towers need two backend instances");
+  if (cfg->placement == AX_PLACE_DATA)
+    return check_replicas (net, cfg, count_backends (cfg));
   if (cfg->placement != AX_PLACE_ONE && cfg->placement != AX_PLACE_TOWERS)
     return net_fail (net, AX_ERR_INVALID_ARG, "unknown placement");
+  return AX_OK;
+}
+
+/* The replicas' group, which sums their gradients after backward. */
+static ax_status
+make_group (ax_net *net)
+{
+  ax_backend *members[AX_MAX_TOWERS];
+  for (int t = 0; t < net->n_towers; t++)
+    members[t] = net->towers[t].be;
+  ax_status st = ax_group_create (members, net->n_towers, &net->group);
+  if (st != AX_OK)
+    return net_fail (net, st, "data-parallel group: %s",
+        ax_backend_last_error (members[0]));
   return AX_OK;
 }
 
@@ -436,7 +492,12 @@ create (ax_net *net, const ax_net_spec *spec, const ax_net_config *cfg)
     return st;
   net->spec = *spec;
   net->cfg = *cfg;
-  net->n_towers = cfg->placement == AX_PLACE_TOWERS ? 2 : 1;
+  net->n_split = cfg->placement == AX_PLACE_TOWERS ? 2 : 1;
+  net->n_replicas = 1;
+  if (cfg->placement == AX_PLACE_DATA)
+    net->n_replicas = count_backends (cfg);
+  net->n_towers = net->n_split * net->n_replicas;
+  net->local_batch = cfg->batch / net->n_replicas;
   net->dropout_seed = 0x2012;
   for (int t = 0; t < net->n_towers; t++)
     net->towers[t].be = cfg->backends[t];
@@ -457,6 +518,9 @@ create (ax_net *net, const ax_net_spec *spec, const ax_net_config *cfg)
   net->host_losses = calloc ((size_t) cfg->batch, sizeof (float));
   if (!net->host_losses)
     return net_fail (net, AX_ERR_NO_MEMORY, "losses");
+  if (cfg->placement == AX_PLACE_DATA && cfg->training
+      && (st = make_group (net)) != AX_OK)
+    return st;
   return net->n_towers > 1 ? net_workers_start (net) : AX_OK;
 }
 
@@ -487,6 +551,7 @@ ax_net_destroy (ax_net *net)
   if (!net)
     return;
   net_workers_stop (net);
+  ax_group_destroy (net->group);
   for (int t = 0; t < AX_MAX_TOWERS; t++) {
     net_tower *tw = &net->towers[t];
     for (int i = 0; i < AX_NET_MAX_LAYERS; i++) {
@@ -501,6 +566,12 @@ ax_net_destroy (ax_net *net)
   ax_slab_free (&net->scratch);
   free (net->host_losses);
   free (net);
+}
+
+int
+ax_net_n_replicas (const ax_net *net)
+{
+  return net ? net->n_replicas : 0;
 }
 
 size_t
@@ -536,10 +607,20 @@ ax_net_forward (ax_net *net, const float *images, size_t count, int training)
   return st;
 }
 
-static tower_layer *
-logits_layer (ax_net *net)
+/* The replicas' gradients become their sum (the gradient of the whole
+ * batch's mean loss: each replica scaled its logits' gradient by
+ * 1 / batch), bitwise equal on every replica. */
+static ax_status
+allreduce_gradients (ax_net *net)
 {
-  return &net->towers[0].layers[net->spec.n_layers - 1];
+  ax_tensor *grads[AX_MAX_TOWERS];
+  for (int t = 0; t < net->n_towers; t++)
+    grads[t] = &net->towers[t].grads_all;
+  ax_status st = ax_group_allreduce_sum (net->group, grads);
+  if (st != AX_OK)
+    return net_fail (net, st, "gradient all-reduce: %s",
+        ax_backend_last_error (net->towers[0].be));
+  return AX_OK;
 }
 
 ax_status
@@ -547,19 +628,28 @@ ax_net_loss (ax_net *net, const int32_t *labels, size_t count, float *mean_loss)
 {
   if (!net || !labels || !mean_loss)
     return AX_ERR_INVALID_ARG;
-  net_tower *tw = &net->towers[0];
   if (count != (size_t) net->cfg.batch)
     return net_fail (net, AX_ERR_SHAPE, "loss: %zu labels for a batch of %d",
         count, net->cfg.batch);
-  ax_status st = ax_tensor_upload (&tw->labels, labels, count * sizeof *labels);
-  if (st == AX_OK)
-    st = ax_softmax_xent_forward (tw->xent, &tw->losses, &tw->probs,
-        &logits_layer (net)->out, &tw->labels);
-  if (st == AX_OK)
-    st = ax_tensor_download (net->host_losses, count * sizeof (float),
-        &tw->losses);
-  if (st != AX_OK)
-    return net_fail (net, st, "loss: %s", ax_backend_last_error (tw->be));
+  /* Each tower holding logits (tower 0, or every replica) takes the loss
+   * of its samples. */
+  for (int t = 0; t < net->n_towers; t++) {
+    net_tower *tw = &net->towers[t];
+    if (!tw->xent)
+      continue;
+    size_t first = (size_t) net_first_sample (net, t);
+    size_t n = (size_t) net->local_batch;
+    ax_status st = ax_tensor_upload (&tw->labels, labels + first,
+        n * sizeof *labels);
+    if (st == AX_OK)
+      st = ax_softmax_xent_forward (tw->xent, &tw->losses, &tw->probs,
+          &tw->layers[net->spec.n_layers - 1].out, &tw->labels);
+    if (st == AX_OK)
+      st = ax_tensor_download (net->host_losses + first, n * sizeof (float),
+          &tw->losses);
+    if (st != AX_OK)
+      return net_fail (net, st, "loss: %s", ax_backend_last_error (tw->be));
+  }
   double sum = 0.0;
   for (size_t i = 0; i < count; i++)
     sum += net->host_losses[i];
@@ -578,7 +668,10 @@ ax_net_backward (ax_net *net)
         !net->cfg.training ? "an inference net"
         : !net->trained_forward ? "the last forward was not in training mode"
         : "no loss computed since the last forward");
-  return net_run (net, CMD_BACKWARD);
+  ax_status st = net_run (net, CMD_BACKWARD);
+  if (st == AX_OK && net->group)
+    st = allreduce_gradients (net);
+  return st;
 }
 
 ax_status
@@ -598,16 +691,33 @@ ax_net_update (ax_net *net, const ax_sgd_step *step)
   return st;
 }
 
+/* Whole-batch output `layer` (or the probabilities, layer -1) to host:
+ * each replica's samples in order (one tower's tensor otherwise). */
+static ax_status
+download_batch (ax_net *net, int layer, float *host, size_t count)
+{
+  size_t per = count / (size_t) net->n_replicas;
+  ax_status st = AX_OK;
+  for (int t = 0; t < net->n_replicas && st == AX_OK; t++) {
+    net_tower *tw = &net->towers[t];
+    const ax_tensor *src = layer < 0 ? &tw->probs : &tw->layers[layer].out;
+    st = ax_tensor_download (host + (size_t) t * per, per * sizeof *host, src);
+    if (st != AX_OK)
+      net_fail (net, st, "download: %s", ax_backend_last_error (tw->be));
+  }
+  return st;
+}
+
 ax_status
 ax_net_logits (ax_net *net, float *host, size_t count)
 {
   if (!net || !host)
     return AX_ERR_INVALID_ARG;
-  const ax_tensor *t = &logits_layer (net)->out;
-  if (count != ax_shape_count (t->shape))
+  size_t want = ax_shape_count (net->shapes[net->spec.n_layers]);
+  if (count != want)
     return net_fail (net, AX_ERR_SHAPE, "logits: %zu values, not %zu", count,
-        ax_shape_count (t->shape));
-  return ax_tensor_download (host, count * sizeof *host, t);
+        want);
+  return download_batch (net, net->spec.n_layers - 1, host, count);
 }
 
 ax_status
@@ -617,9 +727,9 @@ ax_net_probs (ax_net *net, float *host, size_t count)
     return AX_ERR_INVALID_ARG;
   if (!net->have_loss)
     return net_fail (net, AX_ERR_INVALID_ARG, "probs: no loss computed");
-  if (count != ax_shape_count (net->towers[0].probs.shape))
+  if (count != ax_shape_count (net->shapes[net->spec.n_layers]))
     return net_fail (net, AX_ERR_SHAPE, "probs: wrong count %zu", count);
-  return ax_tensor_download (host, count * sizeof *host, &net->towers[0].probs);
+  return download_batch (net, -1, host, count);
 }
 
 static int
@@ -653,8 +763,7 @@ ax_net_activation (ax_net *net, const char *layer, float *host, size_t count)
     return net_fail (net, AX_ERR_SHAPE, "activation %s: %zu values, not %zu",
         layer, count, ax_shape_count (whole));
   if (net->dist[i + 1] != DIST_SPLIT)
-    return ax_tensor_download (host, count * sizeof *host,
-        &net->towers[0].layers[i].out);
+    return download_batch (net, i, host, count);
   /* Join the towers' maps on tower 0 (a buffer made on the first call). */
   ax_status st = AX_OK;
   size_t bytes = count * sizeof *host;
@@ -665,8 +774,8 @@ ax_net_activation (ax_net *net, const char *layer, float *host, size_t count)
   ax_tensor joined;
   if (st == AX_OK)
     st = ax_tensor_view (&joined, &net->scratch, 0, whole, AX_F32);
-  int half = whole.c / net->n_towers;
-  for (int t = 0; t < net->n_towers && st == AX_OK; t++)
+  int half = whole.c / net->n_split;
+  for (int t = 0; t < net->n_split && st == AX_OK; t++)
     st = ax_tensor_copy_channels (&joined, t * half,
         &net->towers[t].layers[i].out, 0, half);
   if (st == AX_OK)

@@ -81,6 +81,11 @@ typedef enum {
   AX_PLACE_ONE = 0,       /* one backend instance, grouped convolutions */
   AX_PLACE_TOWERS,        /* two backend instances, one tower each, each on
                            * its own worker thread */
+  AX_PLACE_DATA,          /* data-parallel: R backend instances (R
+                           * replicas), each a whole net (as AX_PLACE_ONE)
+                           * on batch / R images on its own worker thread;
+                           * gradients summed across them (ax_group) after
+                           * backward, as PyTorch's DDP does */
 } ax_placement;
 
 typedef enum {
@@ -89,13 +94,17 @@ typedef enum {
   AX_INIT_TORCH,          /* PyTorch's default (kaiming_uniform a=sqrt 5) */
 } ax_init;
 
+#define AX_NET_MAX_REPLICAS 8
+
 typedef struct {
-  int batch;
+  int batch;              /* images per step, over all replicas */
   ax_placement placement;
   int training;           /* 0: inference only (no gradients, no momentum) */
   /* The backends: one for AX_PLACE_ONE, two (one per tower) for
-   * AX_PLACE_TOWERS. Owned by the caller, who destroys them after the net. */
-  ax_backend *backends[2];
+   * AX_PLACE_TOWERS; for AX_PLACE_DATA one distinct instance per replica,
+   * the replicas being the leading non-NULL entries (their number must
+   * divide batch). Owned by the caller, who destroys them after the net. */
+  ax_backend *backends[AX_NET_MAX_REPLICAS];
 } ax_net_config;
 
 typedef struct ax_net ax_net;
@@ -124,7 +133,8 @@ ax_status ax_net_forward (ax_net *net, const float *images, size_t count,
 ax_status ax_net_loss (ax_net *net, const int32_t *labels, size_t count,
     float *mean_loss);
 /* Gradients of the mean loss w.r.t. every parameter (written, not
- * accumulated), after a training-mode forward and ax_net_loss. */
+ * accumulated), after a training-mode forward and ax_net_loss. Replicas
+ * then sum theirs (ax_group), so each holds the whole batch's gradient. */
 ax_status ax_net_backward (ax_net *net);
 /* The paper's update on every parameter (v = m v - wd lr w - lr g; w += v),
  * then the step counter advances. Refuses non-finite gradients and then
@@ -134,14 +144,18 @@ ax_status ax_net_update (ax_net *net, const ax_sgd_step *step);
 ax_status ax_net_logits (ax_net *net, float *host, size_t count);
 ax_status ax_net_probs (ax_net *net, float *host, size_t count);
 /* The output of the named layer (e.g. "fc7" for feature vectors), whole
- * (both towers' maps joined), as (batch, C, H, W) floats. */
+ * (both towers' maps joined, every replica's samples in order), as
+ * (batch, C, H, W) floats. */
 ax_status ax_net_activation (ax_net *net, const char *layer, float *host,
     size_t count);
 ax_status ax_net_activation_shape (const ax_net *net, const char *layer,
     ax_shape *shape);
+/* Replicas of an AX_PLACE_DATA net (1 for the other placements). */
+int ax_net_n_replicas (const ax_net *net);
 
 /* Profiling: with it on, each pass adds the time every layer takes (its
- * exchange included) on each tower; ax_net_profile reads the sums. */
+ * exchange included) on each tower (or replica); ax_net_profile reads the
+ * sums. */
 void ax_net_set_profiling (ax_net *net, int on);
 ax_status ax_net_profile (const ax_net *net, int layer, int tower,
     double *forward_s, double *backward_s);

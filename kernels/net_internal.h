@@ -1,5 +1,8 @@
 /* Shared by net.c (planning, parameters, loss) and net_towers.c (the
- * passes each tower runs, and the worker threads): the network object. */
+ * passes each tower runs, and the worker threads): the network object.
+ * A "tower" here is one backend instance with its share of the work: a
+ * half of every split layer (AX_PLACE_TOWERS), or a whole net on a shard of
+ * the batch (a replica, AX_PLACE_DATA), or everything (AX_PLACE_ONE). */
 #ifndef AX_NET_INTERNAL_H
 #define AX_NET_INTERNAL_H
 
@@ -7,7 +10,7 @@
 
 #include <pthread.h>
 
-#define AX_MAX_TOWERS 2
+#define AX_MAX_TOWERS AX_NET_MAX_REPLICAS
 
 /* Where an activation lives when the net runs as towers. */
 typedef enum {
@@ -40,7 +43,8 @@ typedef struct {
   ax_tensor image;
   ax_tensor params_all, grads_all, moms_all; /* whole slabs: zeroing, checks */
   tower_layer layers[AX_NET_MAX_LAYERS];
-  /* tower 0 only: the loss */
+  /* the towers that run the last layer (tower 0, or every replica): the
+   * loss of their samples */
   ax_kernel *xent;
   ax_tensor probs, losses, labels;
   ax_status st;           /* of the tower's part of the current command */
@@ -57,7 +61,12 @@ typedef enum { CMD_FORWARD, CMD_BACKWARD, CMD_UPDATE, CMD_QUIT } net_cmd;
 struct ax_net {
   ax_net_spec spec;
   ax_net_config cfg;
-  int n_towers;
+  int n_towers;           /* backend instances (and workers when > 1) */
+  int n_split;            /* towers that split each layer: 2 for
+                           * AX_PLACE_TOWERS, else 1 */
+  int n_replicas;         /* towers that split the batch: AX_PLACE_DATA */
+  int local_batch;        /* batch / n_replicas */
+  ax_group *group;        /* the replicas' gradient all-reduce (training) */
   /* Whole shapes: [0] the image, [i + 1] the output of layer i. */
   ax_shape shapes[AX_NET_MAX_LAYERS + 1];
   net_dist dist[AX_NET_MAX_LAYERS + 1];
@@ -73,7 +82,7 @@ struct ax_net {
   int profiling;
   uint64_t step, dropout_seed;
   char err[512];
-  /* The workers (AX_PLACE_TOWERS): one thread per tower. */
+  /* The workers (more than one tower): one thread per tower. */
   int have_workers;       /* barriers, mutex and threads exist */
   int threads_started;
   int workers_state;      /* 0 starting, 1 all made, -1 creation failed */
@@ -95,6 +104,14 @@ net_reshaped (ax_tensor t, ax_shape s)
 {
   t.shape = s;
   return t;
+}
+
+/* The first sample of the batch that tower t holds: t * local_batch for a
+ * replica, 0 for a tower of the whole batch. */
+static inline int
+net_first_sample (const ax_net *net, int t)
+{
+  return net->n_replicas > 1 ? t * net->local_batch : 0;
 }
 
 /* The passes of one tower (net_towers.c). */

@@ -1,7 +1,9 @@
 /* The network's parameters by name in PyTorch layout, whatever the
- * placement (tower t holds a block of rows of each split tensor), the step
- * counter and dropout seed, and the initialisations (paper, Xavier,
- * PyTorch's default), drawn in PyTorch layout from per-tensor RNG streams. */
+ * placement (tower t holds a block of rows of each split tensor; each
+ * data-parallel replica holds all of them: set writes every replica, get
+ * reads replica 0), the step counter and dropout seed, and the
+ * initialisations (paper, Xavier, PyTorch's default), drawn in PyTorch
+ * layout from per-tensor RNG streams. */
 #include "net_internal.h"
 #include "layer_math.h"
 #include "rng.h"
@@ -74,7 +76,8 @@ ax_net_param_get (ax_net *net, int index, ax_param_buffer which, float *host,
     size_t count)
 {
   ax_status st = param_access (net, index, which, count, host, "param_get");
-  for (int t = 0; st == AX_OK && t < net->n_towers; t++) {
+  /* The towers of one replica (replicas are equal). */
+  for (int t = 0; st == AX_OK && t < net->n_split; t++) {
     size_t offset = 0;
     const ax_tensor *part = param_part (net, t, index, which, &offset);
     if (part)

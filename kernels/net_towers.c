@@ -1,7 +1,9 @@
 /* The passes one tower runs (forward, backward, update) and, for the
- * two-tower placement, a worker thread per tower that runs them. Towers meet
- * at a barrier before every exchange; a tower that failed keeps meeting the
- * barriers (skipping its work) so that the other never waits forever. */
+ * two-tower and data-parallel placements, a worker thread per tower (or
+ * replica) that runs them. Towers meet at a barrier before every exchange;
+ * a tower that failed keeps meeting the barriers (skipping its work) so
+ * that the others never wait forever. Replicas exchange nothing during the
+ * passes: their gradients are summed after backward (net.c). */
 #include "net_internal.h"
 
 #include <stdio.h>
@@ -117,7 +119,10 @@ ax_status
 net_tower_forward (ax_net *net, int t, const float *images, int training)
 {
   net_tower *tw = &net->towers[t];
-  ax_status st = ax_tensor_upload (&tw->image, images,
+  /* A replica's shard of the batch; a tower reads every image. */
+  size_t image = ax_shape_count (tw->image.shape) / (size_t) net->local_batch;
+  ax_status st = ax_tensor_upload (&tw->image,
+      images + (size_t) net_first_sample (net, t) * image,
       ax_tensor_bytes (&tw->image));
   for (int i = 0; i < net->spec.n_layers; i++) {
     tower_layer *L = &tw->layers[i];
@@ -125,8 +130,8 @@ net_tower_forward (ax_net *net, int t, const float *images, int training)
     if (net->gathers[i]) {
       /* The exchange: every tower's share of the previous maps. */
       sync_towers (net);
-      int half = net->shapes[i].c / net->n_towers;
-      for (int u = 0; u < net->n_towers && L->runs; u++)
+      int half = net->shapes[i].c / net->n_split;
+      for (int u = 0; u < net->n_split && L->runs; u++)
         RUN (ax_tensor_copy_channels (&L->in, u * half,
                 &net->towers[u].layers[i - 1].out, 0, half));
     }
@@ -144,11 +149,11 @@ exchange_gradients (ax_net *net, int t, int i)
 {
   tower_layer *L = &net->towers[t].layers[i];
   tower_layer *P = &net->towers[t].layers[i - 1];
-  int half = net->shapes[i].c / net->n_towers, first = 1;
+  int half = net->shapes[i].c / net->n_split, first = 1;
   ax_status st = AX_OK;
   if (!P->bwd)
     return AX_OK;
-  for (int u = 0; u < net->n_towers; u++) {
+  for (int u = 0; u < net->n_split; u++) {
     const tower_layer *U = &net->towers[u].layers[i];
     if (!U->bwd)
       continue;
@@ -169,7 +174,8 @@ net_tower_backward (ax_net *net, int t)
   net_tower *tw = &net->towers[t];
   int n = net->spec.n_layers;
   ax_status st = ax_tensor_fill (&tw->grads_all, 0.0f);
-  if (t == 0)
+  /* 1 / batch on every replica too: their sum is the whole batch's mean. */
+  if (tw->xent)
     RUN (ax_softmax_xent_backward (tw->xent, &tw->layers[n - 1].dout,
             &tw->probs, &tw->labels, 1.0f / (float) net->cfg.batch));
   for (int i = n - 1; i >= 0; i--) {
@@ -271,7 +277,8 @@ net_run (ax_net *net, net_cmd cmd)
   }
   for (int t = 0; t < net->n_towers; t++)
     if (net->towers[t].st != AX_OK)
-      return net_fail (net, net->towers[t].st, "tower %d: %s (%s)", t,
+      return net_fail (net, net->towers[t].st, "%s %d: %s (%s)",
+          net->n_replicas > 1 ? "replica" : "tower", t,
           ax_status_str (net->towers[t].st), net->towers[t].err);
   return AX_OK;
 }

@@ -82,6 +82,11 @@ typedef struct {
     ax_dropout_params dropout;
   } p;
   int forward_only;       /* inference: no backward, no workspace */
+  /* Dropout: the mask index of the input's element 0 (element i draws the
+   * mask of index0 + i). 0 unless the input is a shard of a larger batch
+   * (a data-parallel replica's samples), whose parts then draw the masks
+   * the whole batch would. */
+  uint64_t index0;
 } ax_op;
 
 /* Every shape an op touches. Absent tensors have count 0 (all dims 0). */

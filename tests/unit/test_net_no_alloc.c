@@ -1,5 +1,6 @@
 /* The network plans its memory once: a training step (forward, loss,
- * backward, update) on either placement allocates no buffers. malloc and
+ * backward, update) on any placement allocates no buffers (data-parallel
+ * included: the replicas' gradients are summed in place). malloc and
  * friends are interposed to count; as in test_no_alloc.c, oneDNN's C API
  * argument maps (small blocks) and its GEMM packing behind the fc layers
  * (bounded by block sizes, not by the batch) are the only allocations
@@ -59,10 +60,12 @@ posix_memalign (void **p, size_t a, size_t n)
 
 static ax_backend *one, *tower[2];
 
-/* Largest block and bytes per step over three steps once warm. */
+/* Largest block and bytes per step over three steps once warm. `single`
+ * is the backend of a one-device net (the 2-thread one, or a one-thread
+ * one like each replica's). */
 static void
-measure (ax_placement place, int batch, size_t *block, size_t *per_step,
-    size_t *allocs)
+measure (ax_placement place, ax_backend *single, int batch, size_t *block,
+    size_t *per_step, size_t *allocs)
 {
   ax_net_spec spec;
   ax_net *net = NULL;
@@ -70,8 +73,8 @@ measure (ax_placement place, int batch, size_t *block, size_t *per_step,
   if (ax_net_spec_alexnet_paper (&spec, 10, 99) != AX_OK
       || ax_net_spec_narrow (&spec, 4) != AX_OK)
     return;
-  ax_net_config cfg = { batch, place, 1, { one, NULL } };
-  if (place == AX_PLACE_TOWERS) {
+  ax_net_config cfg = { batch, place, 1, { single, NULL } };
+  if (place == AX_PLACE_TOWERS || place == AX_PLACE_DATA) {
     cfg.backends[0] = tower[0];
     cfg.backends[1] = tower[1];
   }
@@ -108,7 +111,9 @@ measure (ax_placement place, int batch, size_t *block, size_t *per_step,
   ax_net_activation_shape (net, "conv1", &conv1);
   printf ("  %s, batch %d: 3 steps: %zu allocations, %zu bytes, largest "
       "block %zu bytes; conv1's output is %zu bytes, the slabs %zu\n",
-      place == AX_PLACE_ONE ? "one device" : "towers", batch, n_allocs,
+      place == AX_PLACE_ONE ? (single == one ? "one device"
+      : "one device (1 thread)") : place == AX_PLACE_TOWERS ? "towers"
+      : "2 replicas", batch, n_allocs,
       n_bytes, largest, ax_shape_count (conv1) * sizeof (float),
       ax_net_memory_bytes (net));
   *block = largest;
@@ -124,12 +129,31 @@ test_no_buffers_per_step (void)
 {
   for (int place = 0; place < 2; place++) {
     size_t block8, step8, n8, block32, step32, n32;
-    measure ((ax_placement) place, 8, &block8, &step8, &n8);
-    measure ((ax_placement) place, 32, &block32, &step32, &n32);
+    measure ((ax_placement) place, one, 8, &block8, &step8, &n8);
+    measure ((ax_placement) place, one, 32, &block32, &step32, &n32);
     AX_CHECK (block8 <= (1 << 20) && block32 <= (1 << 20),
         "largest block %zu, %zu", block8, block32);
     AX_CHECK (n32 <= n8 + n8 / 5, "allocations per step grow with the "
         "batch: %zu -> %zu", n8, n32);
+  }
+}
+
+/* Two replicas allocate what their kernels do on one device of the same
+ * kind (a one-thread instance at the replica's batch), twice: the
+ * all-reduce, the shards' loss and the workers add nothing. (oneDNN's GEMM
+ * packing on one thread at batch 16 takes blocks of about 1.7 MB, over the
+ * bound above.) */
+static void
+test_replicas_add_nothing (void)
+{
+  for (int batch = 8; batch <= 32; batch *= 4) {
+    size_t block1, step1, n1, block2, step2, n2;
+    measure (AX_PLACE_ONE, tower[0], batch / 2, &block1, &step1, &n1);
+    measure (AX_PLACE_DATA, NULL, batch, &block2, &step2, &n2);
+    AX_CHECK (block2 <= block1 && step2 <= 2 * step1 + step1 / 10
+        && n2 <= 2 * n1 + n1 / 10, "batch %d: 2 replicas allocate %zu "
+        "blocks, %zu bytes a step (largest %zu); one replica alone %zu, %zu "
+        "(%zu)", batch, n2, step2, block2, n1, step1, block1);
   }
 }
 
@@ -141,6 +165,7 @@ main (void)
       || ax_cpu_backend_create (1, &tower[1]) != AX_OK)
     return 1;
   AX_RUN (test_no_buffers_per_step);
+  AX_RUN (test_replicas_add_nothing);
   ax_backend_destroy (tower[0]);
   ax_backend_destroy (tower[1]);
   ax_backend_destroy (one);
