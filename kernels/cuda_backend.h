@@ -26,6 +26,11 @@ ax_status ax_cuda_backend_create (int device, int deterministic,
 /* Nonzero if this build compiled the CUDA module at all. */
 int ax_cuda_built (void);
 
+/* What the loaded module was built with ("built with CUDA runtime 13000,
+ * cuDNN 9.19.0, ..."), or NULL when no module could be loaded (the reason
+ * is then what ax_cuda_device_count writes). */
+const char *ax_cuda_module_description (void);
+
 /* Nonzero if `be` is a CUDA backend. */
 int ax_cuda_is_backend (const ax_backend *be);
 

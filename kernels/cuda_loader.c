@@ -170,6 +170,13 @@ ax_cuda_backend_create (int device, int deterministic, ax_backend **out,
   return m->backend_create (device, deterministic, out, err, err_size);
 }
 
+const char *
+ax_cuda_module_description (void)
+{
+  const ax_cuda_module *m = get_module ();
+  return m ? m->description : NULL;
+}
+
 int
 ax_cuda_is_backend (const ax_backend *be)
 {
