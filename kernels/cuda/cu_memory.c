@@ -229,7 +229,10 @@ axcu_copy_peer (ax_backend *backend, void *dst, ax_backend *src_backend,
     CUDA_TRY (be, peer_copy (dst, be->device, src, sb->device, &k,
             be->stream));
   CUDA_TRY (be, cudaEventRecord (be->copied, be->stream));
-  /* A wait may name an event of another device. */
+  /* A wait may name an event of another device; queued with the source's
+   * device current, as every call on its stream. */
+  CUDA_TRY (be, cudaSetDevice (sb->device));
   CUDA_TRY (be, cudaStreamWaitEvent (sb->stream, be->copied, 0));
+  SET_DEVICE (be);
   return AX_OK;
 }
