@@ -121,8 +121,8 @@ load_module (void)
     return;
 #endif
   if (!AX_CUDA_BUILT)
-    note ("this build has no CUDA backend (nvcc and the CUDA libraries were "
-        "not found when it was configured)");
+    note ("this build has no CUDA backend (configured with -Dcuda=disabled, "
+        "or without nvcc, cuDNN, cuBLAS and NCCL)");
   else
     note ("the CUDA module %s was not found next to the plugin, in the build "
         "tree or in the install directory (set AX_CUDA_MODULE)", MODULE_FILE);
