@@ -67,7 +67,8 @@ run_op (arena *a, const op_case *c, const op_io *in, op_io *out)
   ax_tensor x = tensor (a, s->in, in->x), y = tensor (a, s->out, NULL);
   ax_tensor dy = tensor (a, s->out, in->dy), dx = tensor (a, s->in, NULL);
   ax_tensor w = { 0 }, b = { 0 }, dw = { 0 }, db = { 0 }, ws = { 0 };
-  int has_w = ax_shape_count (s->weight) > 0, has_b = ax_shape_count (s->bias) > 0;
+  int has_w = ax_shape_count (s->weight) > 0;
+  int has_b = ax_shape_count (s->bias) > 0;
   if (has_w) {
     w = tensor (a, s->weight, in->w);
     dw = tensor (a, s->weight, in->dw);

@@ -172,7 +172,8 @@ test_softmax_xent (void)
   CHECK_OK (be, ax_tensor_upload (&lab, labels, sizeof labels));
   CHECK_OK (be, ax_softmax_xent_forward (k, &tl, &tp, &tx, &lab));
   CHECK_OK (be, ax_softmax_xent_backward (k, &td, &tp, &lab, 1.0f / N));
-  float *cpu_p = download (&tp), *cpu_l = download (&tl), *cpu_d = download (&td);
+  float *cpu_p = download (&tp), *cpu_l = download (&tl);
+  float *cpu_d = download (&td);
   AX_CHECK (softmax_rows (probs, losses, x, labels, N, C) == 0, "no flags");
   AX_CHECK (same_bits (probs, cpu_p, N * C), "probabilities");
   AX_CHECK (same_bits (losses, cpu_l, N), "losses");
