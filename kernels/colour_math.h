@@ -1,23 +1,19 @@
 /* Per-pixel maths of the colour noise (PCA jitter), shared by the CPU code
- * and, later, the CUDA kernels: under nvcc the functions are
- * __host__ __device__, under a C compiler plain static inline, so the host
- * tests run exactly the code the GPU runs. */
+ * and the CUDA kernel (through cuda_elementwise.h): AX_HOSTDEV (hostdev.h)
+ * is __host__ __device__ under nvcc, plain static inline under a C
+ * compiler, so the host tests run exactly the code the GPU runs. */
 #ifndef AX_COLOUR_MATH_H
 #define AX_COLOUR_MATH_H
 
 #include <math.h>
 #include <stdint.h>
 
-#ifdef __CUDACC__
-#define AX_HOSTDEV __host__ __device__
-#else
-#define AX_HOSTDEV
-#endif
+#include "hostdev.h"
 
 /* Offset of channel c (0 = R, 1 = G, 2 = B) in 0..255 units:
  *   delta[c] = 255 * sum_i eigvec[c][i] * alpha[i] * eigval[i]
  * eigvec holds the eigenvectors as COLUMNS (eigvec[row][column]). */
-static inline AX_HOSTDEV double
+AX_HOSTDEV double
 ax_colour_offset (int c, const double alpha[3], const double eigval[3],
     const double eigvec[3][3])
 {
@@ -30,7 +26,7 @@ ax_colour_offset (int c, const double alpha[3], const double eigval[3],
  * saturated to +-1024 (anything beyond +-255 already clamps every pixel).
  * Because pixel values are integers, round (v + delta) == v + round (delta)
  * with this rule, so the rounding happens once per image, not per pixel. */
-static inline AX_HOSTDEV int
+AX_HOSTDEV int
 ax_colour_round_offset (double delta)
 {
   if (!(delta > -1024.0))       /* also catches NaN */
@@ -41,7 +37,7 @@ ax_colour_round_offset (double delta)
 }
 
 /* v + offset, clamped to 0..255. */
-static inline AX_HOSTDEV uint8_t
+AX_HOSTDEV uint8_t
 ax_colour_add_clamp_u8 (uint8_t v, int offset)
 {
   int x = (int) v + offset;

@@ -8,11 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#ifdef __CUDACC__
-#define AX_HOSTDEV __host__ __device__ static inline
-#else
-#define AX_HOSTDEV static inline
-#endif
+#include "hostdev.h"
 
 /* NaN and infinity by their bits, so that -ffast-math cannot fold it away. */
 AX_HOSTDEV int
