@@ -65,7 +65,7 @@ GST_DEBUG_CATEGORY (gst_alexnet_infer_debug);
 #define DEFAULT_PROP_TOP_K 5
 #define DEFAULT_PROP_VIEWS GST_ALEXNET_INFER_VIEWS_CENTER
 #define DEFAULT_PROP_BATCH_SIZE 1
-#define DEFAULT_PROP_BACKEND GST_ALEXNET_INFER_BACKEND_CPU
+#define DEFAULT_PROP_BACKEND AX_DEVICE_AUTO
 #define DEFAULT_PROP_TOWERS FALSE
 #define DEFAULT_PROP_THREADS 0
 #define DEFAULT_PROP_RESIZE_SIZE 0
@@ -102,7 +102,6 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (INFER_CAPS));
 
 #define GST_TYPE_ALEXNET_INFER_VIEWS (gst_alexnet_infer_views_get_type ())
-#define GST_TYPE_ALEXNET_INFER_BACKEND (gst_alexnet_infer_backend_get_type ())
 
 G_DEFINE_TYPE (GstAlexnetInfer, gst_alexnet_infer, GST_TYPE_BASE_TRANSFORM);
 GST_ELEMENT_REGISTER_DEFINE (alexnet_infer, "alexnet-infer", GST_RANK_NONE,
@@ -127,21 +126,6 @@ gst_alexnet_infer_views_get_type (void)
   return type;
 }
 
-static GType
-gst_alexnet_infer_backend_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
-    {GST_ALEXNET_INFER_BACKEND_CPU, "CPU (oneDNN)", "cpu"},
-    {0, NULL, NULL},
-  };
-
-  if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstAlexnetInferBackend", values);
-    g_once_init_leave (&type, t);
-  }
-  return type;
-}
 
 static void gst_alexnet_infer_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec);
@@ -204,7 +188,7 @@ gst_alexnet_infer_class_init (GstAlexnetInferClass * klass)
           DEFAULT_PROP_BATCH_SIZE, rw));
   g_object_class_install_property (gobject_class, PROP_BACKEND,
       g_param_spec_enum ("backend", "Backend", "Device the network runs on",
-          GST_TYPE_ALEXNET_INFER_BACKEND, DEFAULT_PROP_BACKEND, rw));
+          GST_TYPE_ALEXNET_BACKEND, DEFAULT_PROP_BACKEND, rw));
   g_object_class_install_property (gobject_class, PROP_TOWERS,
       g_param_spec_boolean ("towers", "Towers",
           "Run the paper's two towers on two devices (on the CPU: two "
@@ -260,7 +244,7 @@ gst_alexnet_infer_class_init (GstAlexnetInferClass * klass)
       GST_DEBUG_FUNCPTR (gst_alexnet_infer_generate_output);
 
   gst_type_mark_as_plugin_api (GST_TYPE_ALEXNET_INFER_VIEWS, 0);
-  gst_type_mark_as_plugin_api (GST_TYPE_ALEXNET_INFER_BACKEND, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_ALEXNET_BACKEND, 0);
 }
 
 static void

@@ -16,6 +16,7 @@
 #include "kernels/net.h"
 #include "kernels/net_checkpoint.h"
 #include "kernels/net_infer.h"
+#include "gstalexnetdevice.h"
 
 G_BEGIN_DECLS
 
@@ -27,10 +28,6 @@ typedef enum
   GST_ALEXNET_INFER_VIEWS_TEN_CROP,
 } GstAlexnetInferViews;
 
-typedef enum
-{
-  GST_ALEXNET_INFER_BACKEND_CPU,
-} GstAlexnetInferBackend;
 
 #define N_TEN_CROP_VIEWS 10
 #define MAX_TOP_K 1000
@@ -45,7 +42,7 @@ typedef struct
   guint top_k;
   GstAlexnetInferViews views;
   guint batch_size;
-  GstAlexnetInferBackend backend;
+  ax_device backend;
   gboolean towers;
   gint threads;
   gint resize_size;

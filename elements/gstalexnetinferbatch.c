@@ -28,11 +28,17 @@ gboolean
 gst_alexnet_infer_build_net (GstAlexnetInfer * self, const gchar * path,
     gint frames, gboolean towers, gint threads, gchar * err, gsize err_size)
 {
+  char note[512];
+
   ax_infer_net_close (&self->model);
   self->net = NULL;
   if (ax_infer_net_open (&self->model, path, &self->info,
-          frames * self->n_views, towers, threads, err, err_size) != AX_OK)
+          frames * self->n_views, towers, threads, self->backend, note,
+          sizeof note, err, err_size) != AX_OK)
     return FALSE;
+  if (note[0])
+    gst_alexnet_warn_cpu_fallback (GST_ELEMENT (self),
+        self->backend == AX_DEVICE_CUDA, note);
   self->net = self->model.net;
   self->net_frames = frames;
   GST_INFO_OBJECT (self, "%s: %s /%d, %dx%d input, %d classes, %d frames x "

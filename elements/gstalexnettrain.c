@@ -43,7 +43,6 @@
 #include "plugin/gstalexnetmeta.h"
 #include "plugin/gstalexnetstats.h"
 #include "kernels/net_checkpoint.h"
-#include "kernels/cpu_backend.h"
 
 GST_DEBUG_CATEGORY (gst_alexnet_train_debug);
 #define GST_CAT_DEFAULT gst_alexnet_train_debug
@@ -55,8 +54,9 @@ GST_DEBUG_CATEGORY (gst_alexnet_train_debug);
 #define DEFAULT_PROP_WEIGHT_DECAY 0.0005
 #define DEFAULT_PROP_DROPOUT 0.5
 #define DEFAULT_PROP_SEED 0
-#define DEFAULT_PROP_BACKEND GST_ALEXNET_TRAIN_BACKEND_AUTO
+#define DEFAULT_PROP_BACKEND AX_DEVICE_AUTO
 #define DEFAULT_PROP_TOWERS 2
+#define DEFAULT_PROP_REPLICAS 1
 #define DEFAULT_PROP_ARCH "alexnet-paper"
 #define DEFAULT_PROP_INIT GST_ALEXNET_TRAIN_INIT_PAPER
 #define DEFAULT_PROP_INPUT_SIZE 224
@@ -82,6 +82,7 @@ enum
   PROP_SEED,
   PROP_BACKEND,
   PROP_TOWERS,
+  PROP_REPLICAS,
   PROP_ARCH,
   PROP_INIT,
   PROP_INPUT_SIZE,
@@ -120,23 +121,6 @@ G_DEFINE_TYPE (GstAlexnetTrain, gst_alexnet_train, GST_TYPE_BASE_SINK);
 GST_ELEMENT_REGISTER_DEFINE (alexnet_train, "alexnet-train", GST_RANK_NONE,
     GST_TYPE_ALEXNET_TRAIN);
 
-#define GST_TYPE_ALEXNET_TRAIN_BACKEND (gst_alexnet_train_backend_get_type ())
-static GType
-gst_alexnet_train_backend_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
-    {GST_ALEXNET_TRAIN_BACKEND_AUTO, "The best available (the CPU for now)",
-        "auto"},
-    {GST_ALEXNET_TRAIN_BACKEND_CPU, "The CPU (oneDNN)", "cpu"},
-    {GST_ALEXNET_TRAIN_BACKEND_CUDA, "CUDA GPUs (cuDNN, cuBLAS)", "cuda"},
-    {0, NULL, NULL},
-  };
-  if (g_once_init_enter (&type))
-    g_once_init_leave (&type, g_enum_register_static
-        ("GstAlexnetTrainBackend", values));
-  return type;
-}
 
 #define GST_TYPE_ALEXNET_TRAIN_INIT (gst_alexnet_train_init_get_type ())
 static GType
@@ -248,14 +232,22 @@ gst_alexnet_train_class_init (GstAlexnetTrainClass * klass)
           "at random)", -1, G_MAXINT64, DEFAULT_PROP_SEED, rw));
   g_object_class_install_property (gobject_class, PROP_BACKEND,
       g_param_spec_enum ("backend", "Backend",
-          "Where to compute (cuda falls back to the CPU, with a warning, in "
-          "a build without CUDA)", GST_TYPE_ALEXNET_TRAIN_BACKEND,
+          "Where to compute: auto uses CUDA where a GPU is present and "
+          "works; cuda falls back to the CPU, with a warning, where none can "
+          "run", GST_TYPE_ALEXNET_BACKEND,
           DEFAULT_PROP_BACKEND, rw));
   g_object_class_install_property (gobject_class, PROP_TOWERS,
       g_param_spec_int ("towers", "Towers",
           "2: the paper's two towers, each on its own device (on the CPU a "
           "one-thread instance each); 1: one device with grouped "
           "convolutions, all threads", 1, 2, DEFAULT_PROP_TOWERS, rw));
+  g_object_class_install_property (gobject_class, PROP_REPLICAS,
+      g_param_spec_int ("replicas", "Data-parallel replicas",
+          "> 1: data-parallel training (as PyTorch's DDP) with a whole "
+          "network per device, each on batch-size/replicas images, gradients "
+          "summed across devices (NCCL on GPUs); replaces the towers. On "
+          "CUDA one GPU per replica", 1, AX_NET_MAX_REPLICAS,
+          DEFAULT_PROP_REPLICAS, rw));
   g_object_class_install_property (gobject_class, PROP_ARCH,
       g_param_spec_string ("arch", "Architecture",
           "alexnet-paper or alexnet-torchvision (a resumed run takes the "
@@ -374,7 +366,7 @@ gst_alexnet_train_class_init (GstAlexnetTrainClass * klass)
   sink_class->unlock = GST_DEBUG_FUNCPTR (gst_alexnet_train_unlock);
   sink_class->unlock_stop = GST_DEBUG_FUNCPTR (gst_alexnet_train_unlock_stop);
 
-  gst_type_mark_as_plugin_api (GST_TYPE_ALEXNET_TRAIN_BACKEND, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_ALEXNET_BACKEND, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_ALEXNET_TRAIN_INIT, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_ALEXNET_LR_SCHEDULE, 0);
 }
@@ -392,6 +384,7 @@ gst_alexnet_train_init (GstAlexnetTrain * self)
   self->seed = DEFAULT_PROP_SEED;
   self->backend = DEFAULT_PROP_BACKEND;
   self->towers = DEFAULT_PROP_TOWERS;
+  self->replicas = DEFAULT_PROP_REPLICAS;
   self->arch = g_strdup (DEFAULT_PROP_ARCH);
   self->init = DEFAULT_PROP_INIT;
   self->input_size = DEFAULT_PROP_INPUT_SIZE;
@@ -496,6 +489,9 @@ gst_alexnet_train_set_property (GObject * object, guint prop_id,
       break;
     case PROP_TOWERS:
       self->towers = g_value_get_int (value);
+      break;
+    case PROP_REPLICAS:
+      self->replicas = g_value_get_int (value);
       break;
     case PROP_ARCH:
       g_free (self->arch);
@@ -612,6 +608,9 @@ gst_alexnet_train_get_property (GObject * object, guint prop_id,
       break;
     case PROP_TOWERS:
       g_value_set_int (value, self->towers);
+      break;
+    case PROP_REPLICAS:
+      g_value_set_int (value, self->replicas);
       break;
     case PROP_ARCH:
       g_value_set_string (value, self->arch);
@@ -797,41 +796,61 @@ bad_std:
   }
 }
 
-/* The backends (two one-thread CPU instances for the towers, or one with
- * every thread) and the training net for self->spec and self->batch. */
+/* The backends (on CUDA where asked and possible: ax_backends_create
+ * places the towers or replicas on the GPUs; on the CPU two one-thread
+ * instances for the towers, one per replica, or one with every thread)
+ * and the training net for self->spec and self->batch. */
 static gboolean
-create_net (GstAlexnetTrain * self, GstAlexnetTrainBackend backend,
-    gint towers)
+create_net (GstAlexnetTrain * self, ax_device device, gint towers,
+    gint replicas)
 {
+  ax_backends_request req;
   ax_net_config cfg;
-  char err[512] = "";
+  ax_device used = AX_DEVICE_CPU;
+  char err[512] = "", note[512] = "";
   ax_status st;
 
-  if (backend == GST_ALEXNET_TRAIN_BACKEND_CUDA)
-    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS,
-        ("backend=cuda: this build has no CUDA backend, training on the CPU"),
-        (NULL));
+  memset (&req, 0, sizeof req);
+  req.device = device;
+  req.placement = replicas > 1 ? AX_PLACE_DATA :
+      (towers == 2 ? AX_PLACE_TOWERS : AX_PLACE_ONE);
+  req.n = replicas > 1 ? replicas : towers;
+  if (replicas > 1 && self->batch % replicas != 0)
+    goto bad_replicas;
+  st = ax_backends_create (&req, self->backends, &used, note, sizeof note,
+      err, sizeof err);
+  if (st != AX_OK)
+    goto no_backend;
+  if (note[0])
+    gst_alexnet_warn_cpu_fallback (GST_ELEMENT (self),
+        device == AX_DEVICE_CUDA, note);
+  self->device_used = used;
+
   memset (&cfg, 0, sizeof cfg);
   cfg.batch = self->batch;
   cfg.training = 1;
-  cfg.placement = towers == 2 ? AX_PLACE_TOWERS : AX_PLACE_ONE;
-  for (gint t = 0; t < towers; t++) {
-    st = ax_cpu_backend_create (towers == 2 ? 1 : 0, &self->backends[t]);
-    if (st != AX_OK)
-      goto no_backend;
+  cfg.placement = req.placement;
+  for (gint t = 0; t < req.n; t++)
     cfg.backends[t] = self->backends[t];
-  }
   st = ax_net_create (&self->spec, &cfg, &self->net, err, sizeof err);
   if (st != AX_OK)
     goto no_net;
   return TRUE;
 
   /* ERRORS */
+bad_replicas:
+  {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("batch-size %d does not divide into %d replicas", self->batch,
+            replicas), (NULL));
+    return FALSE;
+  }
 no_backend:
   {
     GST_ELEMENT_ERROR (self, LIBRARY, INIT,
-        ("Could not create the CPU backend: %s",
-            gst_alexnet_train_status_text (st)), (NULL));
+        ("Could not create the backends (%s, %d): %s",
+            gst_alexnet_device_name (device), req.n,
+            gst_alexnet_train_status_text (st)), ("%s", err));
     return FALSE;
   }
 no_net:
@@ -851,10 +870,10 @@ static gboolean
 setup_network (GstAlexnetTrain * self)
 {
   gchar *resume, *init_from, *arch, *stats_location, *metrics_location;
-  gint classes, size, divisor, towers;
+  gint classes, size, divisor, towers, replicas;
   gdouble dropout;
   gint64 seed;
-  GstAlexnetTrainBackend backend;
+  ax_device backend;
   GstAlexnetTrainInit init;
   ax_net_checkpoint_info info;
   const gchar *ckpt_path;
@@ -872,6 +891,7 @@ setup_network (GstAlexnetTrain * self)
   size = self->input_size;
   divisor = self->width_divisor;
   towers = self->towers;
+  replicas = self->replicas;
   dropout = self->dropout;
   seed = self->seed;
   backend = self->backend;
@@ -942,7 +962,7 @@ setup_network (GstAlexnetTrain * self)
     goto done;
 
   /* 3. backends and the net */
-  if (!create_net (self, backend, towers))
+  if (!create_net (self, backend, towers, replicas))
     goto done;
 
   /* 4. weights and state */
@@ -1002,7 +1022,8 @@ setup_network (GstAlexnetTrain * self)
       self);
   GST_INFO_OBJECT (self, "%s, %d classes, %dx%d, widths /%d, batch %d, %s, "
       "%.1f MB, from step %" G_GUINT64_FORMAT, arch, classes, size, size,
-      divisor, self->batch, towers == 2 ? "two towers" : "one device",
+      divisor, self->batch, replicas > 1 ? "data-parallel replicas" :
+      (towers == 2 ? "two towers" : "one device"),
       ax_net_memory_bytes (self->net) / 1e6, self->start_step);
   ok = TRUE;
   goto done;
@@ -1061,11 +1082,7 @@ teardown_network (GstAlexnetTrain * self)
     ax_net_destroy (self->net);
     self->net = NULL;
   }
-  for (gint t = 0; t < 2; t++)
-    if (self->backends[t]) {
-      ax_backend_destroy (self->backends[t]);
-      self->backends[t] = NULL;
-    }
+  ax_backends_destroy (self->backends, AX_NET_MAX_REPLICAS);
   batch_free (&self->batches[0]);
   batch_free (&self->batches[1]);
   batch_free (&self->val_batch);

@@ -12,18 +12,13 @@
 
 #include "elements/gstalexnettrain.h"
 #include "kernels/net.h"
+#include "elements/gstalexnetdevice.h"
 #include "kernels/rng.h"
 
 G_BEGIN_DECLS
 
 GST_DEBUG_CATEGORY_EXTERN (gst_alexnet_train_debug);
 
-typedef enum
-{
-  GST_ALEXNET_TRAIN_BACKEND_AUTO,
-  GST_ALEXNET_TRAIN_BACKEND_CPU,
-  GST_ALEXNET_TRAIN_BACKEND_CUDA,
-} GstAlexnetTrainBackend;
 
 typedef enum
 {
@@ -57,8 +52,10 @@ typedef struct
   gint batch_size;
   gdouble learning_rate, momentum, weight_decay, dropout;
   gint64 seed;
-  GstAlexnetTrainBackend backend;
+  ax_device backend;
+  ax_device device_used;         /* what create_net got */
   gint towers;
+  gint replicas;                /* > 1: data-parallel over that many devices */
   gchar *arch;
   GstAlexnetTrainInit init;
   gint input_size, width_divisor, num_classes;
@@ -90,7 +87,7 @@ typedef struct
 
   /* the network and its state (the worker's while it runs) */
   ax_net *net;
-  ax_backend *backends[2];
+  ax_backend *backends[AX_NET_MAX_REPLICAS];
   ax_net_spec spec;
   gint size, batch;
   ax_rng rng;

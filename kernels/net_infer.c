@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "kernels/checkpoint.h"
-#include "kernels/cpu_backend.h"
 
 /* The divisor of a checkpoint without a width_divisor key: its first
  * convolution's width against the full architecture's; 1 when they agree
@@ -51,7 +50,8 @@ ax_infer_net_close (ax_infer_net *m)
 ax_status
 ax_infer_net_open (ax_infer_net *m, const char *path,
     const ax_net_checkpoint_info *info, int batch, int towers, int threads,
-    char *err, size_t err_size)
+    ax_device device, char *note, size_t note_size, char *err,
+    size_t err_size)
 {
   ax_net_config cfg;
   ax_net_spec spec;
@@ -79,14 +79,18 @@ ax_infer_net_open (ax_infer_net *m, const char *path,
   cfg.batch = batch;
   cfg.training = 0;
   cfg.placement = towers ? AX_PLACE_TOWERS : AX_PLACE_ONE;
-  for (int t = 0; t < (towers ? 2 : 1); t++) {
-    if ((st = ax_cpu_backend_create (towers ? 1 : threads,
-                &m->backends[t])) != AX_OK) {
-      snprintf (err, err_size, "%s: cannot start the CPU backend: %s", path,
-          ax_status_str (st));
+  {
+    ax_backends_request req = { device, cfg.placement, towers ? 2 : 1,
+      threads, 0 };
+    ax_device used;
+    if ((st = ax_backends_create (&req, m->backends, &used, note, note_size,
+                why, sizeof why)) != AX_OK) {
+      snprintf (err, err_size, "%s: cannot start the backends: %s", path,
+          why);
       goto failed;
     }
-    cfg.backends[t] = m->backends[t];
+    for (int t = 0; t < req.n; t++)
+      cfg.backends[t] = m->backends[t];
   }
   if ((st = ax_net_create (&spec, &cfg, &m->net, why, sizeof why)) != AX_OK) {
     snprintf (err, err_size, "%s: cannot build its network: %s", path, why);

@@ -173,6 +173,89 @@ GST_START_TEST (test_center_matches_pytorch)
 
 GST_END_TEST;
 
+/* The CUDA path of the element on simulated GPUs (a CUDA module whose
+ * devices are CPU backends): PyTorch's probabilities, one device and the
+ * towers on two "GPUs". */
+GST_START_TEST (test_simulated_gpus_match_pytorch)
+{
+  const gchar *sim = g_getenv ("AX_TEST_SIM_CUDA_MODULE");
+
+  fail_unless (sim != NULL, "AX_TEST_SIM_CUDA_MODULE is not set");
+  /* each check test runs in its own process: the loader reads this once */
+  g_setenv ("AX_CUDA_MODULE", sim, TRUE);
+  check_against_pytorch ("views=center output-all=true backend=cuda",
+      "center", 1);
+  check_against_pytorch ("views=center output-all=true batch-size=2 "
+      "towers=true backend=auto", "center", 1);
+}
+
+GST_END_TEST;
+
+/* Counts the warnings that name `what` on a bus shared by `n` elements of
+ * `props`, each classifying one frame. */
+static guint
+count_fallback_warnings (const gchar * props, gint n, const gchar * what)
+{
+  GstBus *bus = gst_bus_new ();
+  GstHarness *h[4];
+  GstMessage *msg;
+  guint warnings = 0;
+
+  for (gint i = 0; i < n; i++) {
+    gint w, hh;
+    GstBuffer *in = fixture_image (0, &w, &hh);
+    /* the bus before the harness starts it: the net is built then */
+    gchar *desc = g_strdup_printf ("alexnet-infer model=\"%s\" %s",
+        model_path, props);
+    GstElement *el = gst_parse_launch (desc, NULL);
+    fail_unless (el != NULL);
+    gst_element_set_bus (el, bus);
+    h[i] = gst_harness_new_with_element (el, "sink", "src");
+    gst_object_unref (el);
+    g_free (desc);
+    gst_pad_add_probe (h[i]->srcpad, GST_PAD_PROBE_TYPE_QUERY_UPSTREAM,
+        answer_not_live, NULL, NULL);
+    set_caps (h[i], w, hh);
+    fail_unless_equals_int (gst_harness_push (h[i], in), GST_FLOW_OK);
+    gst_buffer_unref (gst_harness_pull (h[i]));
+  }
+  while ((msg = gst_bus_pop (bus))) {
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING) {
+      GError *err = NULL;
+      gst_message_parse_warning (msg, &err, NULL);
+      fail_unless (strstr (err->message, "no usable CUDA device") != NULL,
+          "%s", err->message);
+      warnings += strstr (err->message, what) != NULL;
+      g_error_free (err);
+    }
+    gst_message_unref (msg);
+  }
+  for (gint i = 0; i < n; i++) {
+    gst_element_set_bus (h[i]->element, NULL);
+    gst_harness_teardown (h[i]);
+  }
+  gst_object_unref (bus);
+  return warnings;
+}
+
+/* Without CUDA the CPU runs: backend=auto warns once per process,
+ * backend=cuda every time it is asked for. */
+GST_START_TEST (test_no_cuda_falls_back_to_cpu)
+{
+  g_setenv ("AX_CUDA_MODULE", "/nonexistent/libaxcuda.so", TRUE);
+  fail_unless_equals_int (count_fallback_warnings ("backend=auto", 3,
+          "backend=auto"), 1);
+  fail_unless_equals_int (count_fallback_warnings ("backend=auto", 1,
+          "backend=auto"), 0);
+  fail_unless_equals_int (count_fallback_warnings ("backend=cuda", 2,
+          "backend=cuda"), 2);
+  /* the CPU still gives PyTorch's answers */
+  check_against_pytorch ("views=center output-all=true backend=cuda",
+      "center", 1);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_ten_crop_matches_pytorch)
 {
   check_against_pytorch ("views=ten-crop output-all=true", "tencrop", 10);
@@ -726,6 +809,8 @@ alexnet_infer_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_center_matches_pytorch);
   tcase_add_test (tc, test_ten_crop_matches_pytorch);
+  tcase_add_test (tc, test_simulated_gpus_match_pytorch);
+  tcase_add_test (tc, test_no_cuda_falls_back_to_cpu);
   tcase_add_test (tc, test_ready_crop);
   tcase_add_test (tc, test_batch_holds_frames_until_full);
   tcase_add_test (tc, test_flush_drops_held_frames_keeps_caps);

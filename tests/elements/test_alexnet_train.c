@@ -463,6 +463,57 @@ GST_START_TEST (test_linear_schedule_element)
 
 GST_END_TEST;
 
+/* Data-parallel training on "GPUs": the simulated CUDA module (its devices
+ * are CPU backends) takes the element's CUDA path on any machine: a
+ * replica per device, no fallback warning; replicas that do not divide the
+ * batch are refused. */
+GST_START_TEST (test_replicas_on_simulated_gpus)
+{
+  const gchar *sim = g_getenv ("AX_TEST_SIM_CUDA_MODULE");
+  Trainer t;
+  GstMessage *msg;
+  GError *err;
+  guint64 step = 0;
+
+  fail_unless (sim != NULL, "AX_TEST_SIM_CUDA_MODULE is not set");
+  /* each check test runs in its own process: the loader reads this once */
+  g_setenv ("AX_CUDA_MODULE", sim, TRUE);
+  g_setenv ("AX_SIM_CUDA_DEVICES", "2", TRUE);
+  trainer_new (&t, "max-steps=2 backend=cuda replicas=2 dropout=0.5");
+  fail_unless_equals_int (push_frames (&t, BATCH, 0), GST_FLOW_OK);
+  fail_unless_equals_int (push_frames (&t, BATCH, 0), GST_FLOW_EOS);
+  g_object_get (t.el, "step", &step, NULL);
+  fail_unless_equals_int (step, 2);
+  while ((msg = gst_bus_pop (t.bus))) {
+    fail_if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR);
+    fail_if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING,
+        "a warning on a machine with (simulated) GPUs");
+    gst_message_unref (msg);
+  }
+  trainer_free (&t);
+
+  /* 3 replicas of a batch of 8 */
+  trainer_new (&t, "backend=cuda replicas=3");
+  fail_unless_equals_int (push_frames (&t, 1, 0), GST_FLOW_ERROR);
+  err = pop_error (t.bus);
+  fail_unless (err != NULL);
+  fail_unless (strstr (err->message, "does not divide") != NULL, "%s",
+      err->message);
+  g_error_free (err);
+  trainer_free (&t);
+
+  /* 2 replicas on 1 GPU: NCCL needs one each */
+  g_setenv ("AX_SIM_CUDA_DEVICES", "1", TRUE);
+  trainer_new (&t, "backend=cuda replicas=2");
+  fail_unless_equals_int (push_frames (&t, 1, 0), GST_FLOW_ERROR);
+  err = pop_error (t.bus);
+  fail_unless (err != NULL);
+  g_error_free (err);
+  trainer_free (&t);
+}
+
+GST_END_TEST;
+
 /* max-steps: the batch that reaches it returns EOS; the final checkpoint
  * holds that step; progress messages and the metrics file. */
 GST_START_TEST (test_max_steps_and_metrics)
@@ -1102,6 +1153,7 @@ alexnet_train_suite (void)
   tcase_add_test (tc, test_schedule_step);
   tcase_add_test (tc, test_schedule_budget);
   tcase_add_test (tc, test_linear_schedule_element);
+  tcase_add_test (tc, test_replicas_on_simulated_gpus);
   tcase_add_test (tc, test_caps);
   tcase_add_test (tc, test_label_out_of_range);
   tcase_add_test (tc, test_label_missing);

@@ -198,13 +198,29 @@ run_placements (const ax_net_spec *spec, int batch, int steps, double tol)
   }
   ax_net_destroy (towers);
   ax_net_destroy (ref);
+  /* data-parallel: a replica per GPU, gradients summed by NCCL through
+   * ax_group_allreduce_sum */
+  if (devices < 2 || batch % 2 != 0) {
+    printf ("  data-parallel replicas: needs two GPUs and an even batch, "
+        "not run\n");
+    return;
+  }
+  ref = make_net (spec, batch, AX_PLACE_ONE, cpu, NULL);
+  ax_net *data = make_net (spec, batch, AX_PLACE_DATA, gpu[0], gpu[1]);
+  if (ref && data) {
+    NET_OK (ref, ax_net_init (ref, AX_INIT_TORCH, 5));
+    compare_nets ("CUDA data-parallel on devices 0 and 1 (NCCL)", data, ref,
+        spec, batch, steps, tol);
+  }
+  ax_net_destroy (data);
+  ax_net_destroy (ref);
 }
 
 static void
 test_small_net (void)
 {
   ax_net_spec spec = paper_spec (99, 8, 0.5f);
-  run_placements (&spec, 3, 3, 1e-4);
+  run_placements (&spec, 4, 3, 1e-4);
 }
 
 static void
