@@ -57,6 +57,7 @@ GST_DEBUG_CATEGORY (gst_alexnet_train_debug);
 #define DEFAULT_PROP_BACKEND AX_DEVICE_AUTO
 #define DEFAULT_PROP_TOWERS 2
 #define DEFAULT_PROP_REPLICAS 1
+#define DEFAULT_PROP_DETERMINISTIC FALSE
 #define DEFAULT_PROP_ARCH "alexnet-paper"
 #define DEFAULT_PROP_INIT GST_ALEXNET_TRAIN_INIT_PAPER
 #define DEFAULT_PROP_INPUT_SIZE 224
@@ -83,6 +84,7 @@ enum
   PROP_BACKEND,
   PROP_TOWERS,
   PROP_REPLICAS,
+  PROP_DETERMINISTIC,
   PROP_ARCH,
   PROP_INIT,
   PROP_INPUT_SIZE,
@@ -248,6 +250,11 @@ gst_alexnet_train_class_init (GstAlexnetTrainClass * klass)
           "summed across devices (NCCL on GPUs); replaces the towers. On "
           "CUDA one GPU per replica", 1, AX_NET_MAX_REPLICAS,
           DEFAULT_PROP_REPLICAS, rw));
+  g_object_class_install_property (gobject_class, PROP_DETERMINISTIC,
+      g_param_spec_boolean ("deterministic", "Deterministic",
+          "CUDA: only deterministic cuDNN algorithms, so that a run repeats "
+          "bit for bit (as torch.use_deterministic_algorithms); the CPU is "
+          "deterministic anyway", DEFAULT_PROP_DETERMINISTIC, rw));
   g_object_class_install_property (gobject_class, PROP_ARCH,
       g_param_spec_string ("arch", "Architecture",
           "alexnet-paper or alexnet-torchvision (a resumed run takes the "
@@ -385,6 +392,7 @@ gst_alexnet_train_init (GstAlexnetTrain * self)
   self->backend = DEFAULT_PROP_BACKEND;
   self->towers = DEFAULT_PROP_TOWERS;
   self->replicas = DEFAULT_PROP_REPLICAS;
+  self->deterministic = DEFAULT_PROP_DETERMINISTIC;
   self->arch = g_strdup (DEFAULT_PROP_ARCH);
   self->init = DEFAULT_PROP_INIT;
   self->input_size = DEFAULT_PROP_INPUT_SIZE;
@@ -492,6 +500,9 @@ gst_alexnet_train_set_property (GObject * object, guint prop_id,
       break;
     case PROP_REPLICAS:
       self->replicas = g_value_get_int (value);
+      break;
+    case PROP_DETERMINISTIC:
+      self->deterministic = g_value_get_boolean (value);
       break;
     case PROP_ARCH:
       g_free (self->arch);
@@ -611,6 +622,9 @@ gst_alexnet_train_get_property (GObject * object, guint prop_id,
       break;
     case PROP_REPLICAS:
       g_value_set_int (value, self->replicas);
+      break;
+    case PROP_DETERMINISTIC:
+      g_value_set_boolean (value, self->deterministic);
       break;
     case PROP_ARCH:
       g_value_set_string (value, self->arch);
@@ -815,6 +829,9 @@ create_net (GstAlexnetTrain * self, ax_device device, gint towers,
   req.placement = replicas > 1 ? AX_PLACE_DATA :
       (towers == 2 ? AX_PLACE_TOWERS : AX_PLACE_ONE);
   req.n = replicas > 1 ? replicas : towers;
+  GST_OBJECT_LOCK (self);
+  req.deterministic = self->deterministic;
+  GST_OBJECT_UNLOCK (self);
   if (replicas > 1 && self->batch % replicas != 0)
     goto bad_replicas;
   st = ax_backends_create (&req, self->backends, &used, note, sizeof note,

@@ -56,6 +56,7 @@ typedef struct
   ax_device device_used;         /* what create_net got */
   gint towers;
   gint replicas;                /* > 1: data-parallel over that many devices */
+  gboolean deterministic;       /* CUDA: deterministic algorithms only */
   gchar *arch;
   GstAlexnetTrainInit init;
   gint input_size, width_divisor, num_classes;
