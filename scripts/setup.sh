@@ -26,8 +26,15 @@ if ((${#missing[@]})); then
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Where nvcc is (every machine of this project has it under /usr/local/cuda),
+# the CUDA backend must build: -Dcuda=enabled turns anything missing into an
+# error instead of a quiet CPU-only build.
+cuda=auto
+if command -v nvcc >/dev/null || [[ -x /usr/local/cuda/bin/nvcc ]]; then
+  cuda=enabled
+fi
 if [[ ! -f build/build.ninja ]]; then
-  meson setup build --buildtype=debugoptimized -Dwerror=true >/dev/null
+  meson setup build --buildtype=debugoptimized -Dwerror=true -Dcuda=$cuda >/dev/null
 fi
 ninja -C build >/dev/null
 echo "== built: build/elements/libgstalexnet.so"
