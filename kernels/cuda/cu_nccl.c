@@ -95,6 +95,16 @@ axcu_group_destroy (void *state)
   axcu_group *g = state;
   if (!g)
     return;
+  /* One thread holds every rank: finalizing them one at a time could wait
+   * in the first for the others (blocking communicators), so they are
+   * finalized in one group and then destroyed, as NCCL's own
+   * single-process example does. */
+  if (ncclGroupStart () == ncclSuccess) {
+    for (int i = 0; i < g->n; i++)
+      if (g->comms[i])
+        (void) ncclCommFinalize (g->comms[i]);
+    (void) ncclGroupEnd ();
+  }
   for (int i = 0; i < g->n; i++)
     if (g->comms[i])
       (void) ncclCommDestroy (g->comms[i]);
