@@ -101,12 +101,22 @@ axcu_reserve_workspace (axcu_backend *be, size_t bytes)
   ax_status st = axcu_sync (be, "workspace");
   if (st != AX_OK)
     return st;
+  size_t old = be->workspace_bytes;
   CUDA_TRY (be, cudaFree (be->workspace));
   be->workspace = NULL;
   be->workspace_bytes = 0;
   st = axcu_malloc (be, bytes, &be->workspace, "cuDNN workspace");
-  if (st == AX_OK)
+  if (st == AX_OK) {
     be->workspace_bytes = bytes;
+  } else if (old > 0) {
+    /* The kernels prepared before this one still need theirs: without it
+     * their next convolution would get no workspace. The message stays. */
+    char msg[sizeof be->head.last_error];
+    memcpy (msg, be->head.last_error, sizeof msg);
+    if (axcu_malloc (be, old, &be->workspace, "cuDNN workspace") == AX_OK)
+      be->workspace_bytes = old;
+    memcpy (be->head.last_error, msg, sizeof msg);
+  }
   return st;
 }
 

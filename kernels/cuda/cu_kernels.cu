@@ -16,11 +16,19 @@ flat_index (void)
   return (size_t) blockIdx.x * blockDim.x + threadIdx.x;
 }
 
-/* Launches `kernel` over n indices and reports the launch's error. */
+/* The most blocks a grid's x dimension takes (2^31 - 1). */
+#define MAX_BLOCKS ((size_t) 0x7fffffff)
+
+/* Launches `kernel` over n indices and reports the launch's error. One
+ * thread per index: more than MAX_BLOCKS * AX_EW_THREADS (5.5e11) indices
+ * is refused rather than ax_ew_blocks' unsigned wrapping round and
+ * silently leaving the tail untouched. */
 #define LAUNCH(kernel, n, stream, ...)                                     \
   do {                                                                     \
     if ((n) == 0)                                                          \
       return cudaSuccess;                                                  \
+    if ((n) > MAX_BLOCKS * AX_EW_THREADS)                                  \
+      return cudaErrorInvalidValue;                                        \
     kernel<<<ax_ew_blocks (n), AX_EW_THREADS, 0, stream>>> (__VA_ARGS__);  \
     return cudaGetLastError ();                                            \
   } while (0)

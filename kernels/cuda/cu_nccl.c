@@ -12,11 +12,15 @@ typedef struct {
   ncclComm_t comms[];
 } axcu_group;
 
+/* ncclSystemError is any failed system call (sockets, shared memory,
+ * threads), not only memory; ncclGetLastError has NCCL's own details. */
 static ax_status
 nccl_fail (axcu_backend *be, ncclResult_t r, const char *what)
 {
-  return axcu_fail (be, r == ncclSystemError ? AX_ERR_NO_MEMORY
-      : AX_ERR_BACKEND, "%s: %s", what, ncclGetErrorString (r));
+  const char *detail = ncclGetLastError (NULL);
+  return axcu_fail (be, AX_ERR_BACKEND, "%s: %s%s%s", what,
+      ncclGetErrorString (r), detail && *detail ? ": " : "",
+      detail ? detail : "");
 }
 
 ax_status
@@ -76,8 +80,9 @@ axcu_group_allreduce_sum (void *state, ax_backend **members,
   for (int i = 0; i < n && st == AX_OK; i++) {
     axcu_backend *be = AXCU_BE (members[i]);
     cudaError_t e = cudaSetDevice (be->device);
+    /* Errors go to members[0], as backend.h promises. */
     if (e != cudaSuccess)
-      st = axcu_cuda_fail (be, e, "cudaSetDevice");
+      st = axcu_cuda_fail (first, e, "cudaSetDevice (a group member)");
     else if ((r = ncclAllReduce (tensors[i]->data, tensors[i]->data, count,
                 ncclFloat, ncclSum, g->comms[i], be->stream)) != ncclSuccess)
       st = nccl_fail (first, r, "ncclAllReduce");
@@ -95,6 +100,16 @@ axcu_group_destroy (void *state)
   axcu_group *g = state;
   if (!g)
     return;
+  /* One thread holds every rank: finalizing them one at a time could wait
+   * in the first for the others (blocking communicators), so they are
+   * finalized in one group and then destroyed, as NCCL's own
+   * single-process example does. */
+  if (ncclGroupStart () == ncclSuccess) {
+    for (int i = 0; i < g->n; i++)
+      if (g->comms[i])
+        (void) ncclCommFinalize (g->comms[i]);
+    (void) ncclGroupEnd ();
+  }
   for (int i = 0; i < g->n; i++)
     if (g->comms[i])
       (void) ncclCommDestroy (g->comms[i]);

@@ -494,6 +494,7 @@ int
 main (void)
 {
   int devices = cuda_devices_or_skip ();
+  unsetenv ("AX_CUDA_TF32");            /* the tolerances are for fp32 */
   ax_rng_seed (&test_rng, 2012);
   if (ax_cpu_backend_create (0, &cpu) != AX_OK
       || !(gpu = cuda_backend (0, 0))
