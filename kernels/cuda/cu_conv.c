@@ -53,6 +53,13 @@ pick (const axcu_backend *be, const candidate *c, int n, size_t limit,
     }                                                                       \
   } while (0)
 
+/* FMA math keeps A100/H100 from running fp32 convolutions as TF32. */
+static cudnnMathType_t
+base_math (const axcu_backend *be)
+{
+  return be->tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
+}
+
 static ax_status
 no_algorithm (axcu_backend *be, const char *what, size_t limit, int n)
 {
@@ -75,6 +82,8 @@ choose_forward (axcu_backend *be, axcu_kernel *k, size_t limit, size_t *ws)
   if (i < 0)
     return no_algorithm (be, "forward", limit, n);
   k->fwd_algo = perf[i].algo;
+  k->fwd_math = perf[i].mathType;
+  DNN_TRY (be, cudnnSetConvolutionMathType (k->conv, k->fwd_math));
   DNN_TRY (be, cudnnGetConvolutionForwardWorkspaceSize (be->dnn, k->x, k->w,
           k->conv, k->y, k->fwd_algo, ws));
   return AX_OK;
@@ -92,6 +101,7 @@ choose_backward (axcu_backend *be, axcu_kernel *k, size_t limit,
   static const int filter_nondet[] = { CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0,
     CUDNN_CONVOLUTION_BWD_FILTER_ALGO_3 };
   int n = 0;
+  DNN_TRY (be, cudnnSetConvolutionMathType (k->conv, base_math (be)));
   DNN_TRY (be, cudnnGetConvolutionBackwardDataAlgorithm_v7 (be->dnn, k->w,
           k->y, k->conv, k->x, MAX_PERF, &n, data));
   COPY_PERF (c, data, n);
@@ -99,9 +109,12 @@ choose_backward (axcu_backend *be, axcu_kernel *k, size_t limit,
   if (i < 0)
     return no_algorithm (be, "backward data", limit, n);
   k->bwd_data_algo = data[i].algo;
+  k->bwd_data_math = data[i].mathType;
+  DNN_TRY (be, cudnnSetConvolutionMathType (k->conv, k->bwd_data_math));
   DNN_TRY (be, cudnnGetConvolutionBackwardDataWorkspaceSize (be->dnn, k->w,
           k->y, k->conv, k->x, k->bwd_data_algo, ws_data));
   n = 0;
+  DNN_TRY (be, cudnnSetConvolutionMathType (k->conv, base_math (be)));
   DNN_TRY (be, cudnnGetConvolutionBackwardFilterAlgorithm_v7 (be->dnn, k->x,
           k->y, k->conv, k->w, MAX_PERF, &n, filter));
   COPY_PERF (c, filter, n);
@@ -109,6 +122,8 @@ choose_backward (axcu_backend *be, axcu_kernel *k, size_t limit,
   if (i < 0)
     return no_algorithm (be, "backward filter", limit, n);
   k->bwd_filter_algo = filter[i].algo;
+  k->bwd_filter_math = filter[i].mathType;
+  DNN_TRY (be, cudnnSetConvolutionMathType (k->conv, k->bwd_filter_math));
   DNN_TRY (be, cudnnGetConvolutionBackwardFilterWorkspaceSize (be->dnn, k->x,
           k->y, k->conv, k->w, k->bwd_filter_algo, ws_filter));
   return AX_OK;
@@ -149,9 +164,7 @@ axcu_conv_prepare (axcu_backend *be, axcu_kernel *k, const ax_op *op,
           p->stride, p->stride, 1, 1, CUDNN_CROSS_CORRELATION,
           CUDNN_DATA_FLOAT));
   DNN_TRY (be, cudnnSetConvolutionGroupCount (k->conv, p->groups));
-  /* FMA math keeps A100/H100 from running fp32 convolutions as TF32. */
-  DNN_TRY (be, cudnnSetConvolutionMathType (k->conv,
-          be->tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
+  DNN_TRY (be, cudnnSetConvolutionMathType (k->conv, base_math (be)));
   int n, c, h, w;
   DNN_TRY (be, cudnnGetConvolution2dForwardOutputDim (k->conv, k->x, k->w,
           &n, &c, &h, &w));
@@ -180,6 +193,7 @@ axcu_conv_forward (ax_kernel *kernel, ax_tensor *out, const ax_tensor *in,
   axcu_backend *be = AXCU_BE (kernel->backend);
   const float one = 1.0f, zero = 0.0f;
   SET_DEVICE (be);
+  DNN_TRY (be, cudnnSetConvolutionMathType (k->conv, k->fwd_math));
   DNN_TRY (be, cudnnConvolutionForward (be->dnn, &one, k->x, in->data, k->w,
           weight->data, k->conv, k->fwd_algo, be->workspace,
           be->workspace_bytes, &zero, k->y, out->data));
@@ -198,10 +212,13 @@ axcu_conv_backward (ax_kernel *kernel, ax_tensor *din, ax_tensor *dweight,
   axcu_backend *be = AXCU_BE (kernel->backend);
   const float one = 1.0f, zero = 0.0f;
   SET_DEVICE (be);
-  if (din)
+  if (din) {
+    DNN_TRY (be, cudnnSetConvolutionMathType (k->conv, k->bwd_data_math));
     DNN_TRY (be, cudnnConvolutionBackwardData (be->dnn, &one, k->w,
             weight->data, k->y, dout->data, k->conv, k->bwd_data_algo,
             be->workspace, be->workspace_bytes, &zero, k->x, din->data));
+  }
+  DNN_TRY (be, cudnnSetConvolutionMathType (k->conv, k->bwd_filter_math));
   DNN_TRY (be, cudnnConvolutionBackwardFilter (be->dnn, &one, k->x, in->data,
           k->y, dout->data, k->conv, k->bwd_filter_algo, be->workspace,
           be->workspace_bytes, &one, k->w, dweight->data));

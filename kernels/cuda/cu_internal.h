@@ -56,6 +56,9 @@ typedef struct {
   cudnnConvolutionFwdAlgo_t fwd_algo;
   cudnnConvolutionBwdDataAlgo_t bwd_data_algo;
   cudnnConvolutionBwdFilterAlgo_t bwd_filter_algo;
+  /* cuDNN pairs an algorithm with a math type: each call sets its own on
+   * the descriptor first (a kernel is used by one thread at a time) */
+  cudnnMathType_t fwd_math, bwd_data_math, bwd_filter_math;
   cudnnActivationDescriptor_t act;
   cudnnLRNDescriptor_t lrn;
   cudnnPoolingDescriptor_t pool;
