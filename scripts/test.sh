@@ -12,6 +12,8 @@ summary=build/meson-logs/ci-summary.txt
 echo "== tests"
 meson test -C build --print-errorlogs --num-processes 2 "$@" | tee -a "$summary"
 rc=${PIPESTATUS[0]}
+# Why tests skipped (the GPU suite without a GPU), in the CI output itself.
+grep -h "^SKIP:" build/meson-logs/testlog.txt 2>/dev/null | sort -u | sed 's/^/   /'
 echo "== tests under valgrind memcheck"
 # (not the compute core's: valgrind cannot run oneDNN's JIT-generated code)
 meson test -C build --print-errorlogs --num-processes 2 --timeout-multiplier 10 \
