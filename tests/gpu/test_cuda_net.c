@@ -12,6 +12,7 @@
 #include "tests/unit/backend_test_util.h"
 #include "tests/unit/layer_test_util.h"
 #include "cuda_test_util.h"
+#include "tests/net_test_util.h"
 
 #include <string.h>
 
@@ -37,20 +38,6 @@ make_net (const ax_net_spec *spec, int batch, ax_placement place,
   return net;
 }
 
-/* max |a - b| / max |b|: gradients are small, so no floor of 1 here. */
-static double
-rel_error (const float *a, const float *b, size_t n)
-{
-  double err = 0.0, scale = 0.0;
-  for (size_t i = 0; i < n; i++) {
-    double d = fabs ((double) a[i] - (double) b[i]);
-    if (!(d <= err))
-      err = d;
-    scale = fmax (scale, fabs ((double) b[i]));
-  }
-  return scale > 0.0 ? err / scale : err;
-}
-
 static float *
 param_values (ax_net *net, int p, ax_param_buffer which)
 {
@@ -58,26 +45,6 @@ param_values (ax_net *net, int p, ax_param_buffer which)
   float *v = calloc (n, sizeof *v);
   NET_OK (net, ax_net_param_get (net, p, which, v, n));
   return v;
-}
-
-/* The largest error of `which` over every parameter, and its name. */
-static double
-params_error (ax_net *a, ax_net *ref, ax_param_buffer which,
-    const char **worst)
-{
-  double most = 0.0;
-  for (int p = 0; p < ax_net_n_params (ref); p++) {
-    size_t n = ax_net_param (ref, p)->count;
-    float *x = param_values (a, p, which), *y = param_values (ref, p, which);
-    double e = rel_error (x, y, n);
-    if (!(e <= most)) {
-      most = e;
-      *worst = ax_net_param (ref, p)->name;
-    }
-    free (x);
-    free (y);
-  }
-  return most;
 }
 
 static void
@@ -133,8 +100,8 @@ compare_nets (const char *name, ax_net *net, ax_net *ref,
   NET_OK (net, ax_net_logits (net, logits_g, (size_t) batch * classes));
   NET_OK (ref, ax_net_logits (ref, logits_c, (size_t) batch * classes));
   const char *worst = "";
-  double e_logits = rel_error (logits_g, logits_c, (size_t) batch * classes);
-  double e_grad = params_error (net, ref, AX_PARAM_GRAD, &worst);
+  double e_logits = ax_test_rel_error (logits_g, logits_c, (size_t) batch * classes);
+  double e_grad = ax_test_params_error (net, ref, AX_PARAM_GRAD, &worst);
   printf ("  %s: logits %.1e, loss %.7g vs %.7g, gradients %.1e (worst %s)\n",
       name, e_logits, (double) lg, (double) lc, e_grad, worst);
   AX_CHECK (e_logits < tol && fabs (lg - lc) <= tol * fabs (lc), "%s: forward",
@@ -149,8 +116,8 @@ compare_nets (const char *name, ax_net *net, ax_net *ref,
       step (net, x, n, labels, batch, 1, &lg);
     }
     const char *worst_v = "";
-    double e_w = params_error (net, ref, AX_PARAM_VALUE, &worst);
-    double e_v = params_error (net, ref, AX_PARAM_MOMENTUM, &worst_v);
+    double e_w = ax_test_params_error (net, ref, AX_PARAM_VALUE, &worst);
+    double e_v = ax_test_params_error (net, ref, AX_PARAM_MOMENTUM, &worst_v);
     printf ("  %s after %d steps: weights %.1e (worst %s), momentum %.1e "
         "(worst %s)\n", name, steps, e_w, worst, e_v, worst_v);
     AX_CHECK (e_w < tol && e_v < 10 * tol, "%s: weights after %d steps", name,

@@ -9,6 +9,7 @@
 #include "kernels/net_checkpoint.h"
 #include "kernels/net_internal.h"
 #include "tests/ax_test.h"
+#include "tests/net_test_util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -49,41 +50,6 @@ make_net (const ax_net_spec *spec, int batch, int replicas, int training)
   AX_CHECK (st == AX_OK, "create (%d replicas): %s: %s", replicas,
       ax_status_str (st), err);
   return net;
-}
-
-/* max |a - b| / max |b| */
-static double
-error_f (const float *a, const float *b, size_t n)
-{
-  double err = 0.0, scale = 0.0;
-  for (size_t i = 0; i < n; i++) {
-    double d = fabs ((double) a[i] - (double) b[i]);
-    if (!(d <= err))
-      err = d;
-    scale = fmax (scale, fabs ((double) b[i]));
-  }
-  return scale > 0.0 ? err / scale : err;
-}
-
-/* The largest error over every parameter's `which` between two nets. */
-static double
-params_error (ax_net *a, ax_net *b, ax_param_buffer which, const char **worst)
-{
-  double most = 0.0;
-  for (int p = 0; p < ax_net_n_params (a); p++) {
-    size_t n = ax_net_param (a, p)->count;
-    float *x = calloc (n, sizeof *x), *y = calloc (n, sizeof *y);
-    NET_OK (a, ax_net_param_get (a, p, which, x, n));
-    NET_OK (b, ax_net_param_get (b, p, which, y, n));
-    double e = error_f (x, y, n);
-    if (!(e <= most)) {
-      most = e;
-      *worst = ax_net_param (a, p)->name;
-    }
-    free (x);
-    free (y);
-  }
-  return most;
 }
 
 /* Nonzero if every replica's slab `which` (parameters, gradients or
@@ -183,7 +149,7 @@ compare_with_one_device (int replicas, int batch, int steps)
   NET_OK (a, ax_net_init (a, AX_INIT_TORCH, 5));
   NET_OK (b, ax_net_init (b, AX_INIT_TORCH, 5));
   const char *worst = "";
-  AX_CHECK (params_error (a, b, AX_PARAM_VALUE, &worst) == 0.0,
+  AX_CHECK (ax_test_params_error (a, b, AX_PARAM_VALUE, &worst) == 0.0,
       "init differs (%s)", worst);
   AX_CHECK (replicas_identical (b, 0), "replicas start apart");
   float *x = images (batch, 11), la, lb;
@@ -201,8 +167,9 @@ compare_with_one_device (int replicas, int batch, int steps)
   NET_OK (b, ax_net_probs (b, pb, nl));
   check_masks (a, b, "drop6", "relu6");
   check_masks (a, b, "drop7", "relu7");
-  double e_logits = error_f (gb, ga, nl), e_probs = error_f (pb, pa, nl);
-  double e_grad = params_error (b, a, AX_PARAM_GRAD, &worst);
+  double e_logits = ax_test_rel_error (gb, ga, nl);
+  double e_probs = ax_test_rel_error (pb, pa, nl);
+  double e_grad = ax_test_params_error (b, a, AX_PARAM_GRAD, &worst);
   printf ("  %d replicas, batch %d, vs one device: logits %.1e, probs %.1e, "
       "loss %.8g vs %.8g, gradients %.1e (worst %s)\n", replicas, batch,
       e_logits, e_probs, (double) lb, (double) la, e_grad, worst);
@@ -219,9 +186,9 @@ compare_with_one_device (int replicas, int batch, int steps)
     train_step (a, x, labels, batch, 1, &la);
     train_step (b, x, labels, batch, 1, &lb);
   }
-  double e_w = params_error (b, a, AX_PARAM_VALUE, &worst);
+  double e_w = ax_test_params_error (b, a, AX_PARAM_VALUE, &worst);
   const char *worst_v = "";
-  double e_v = params_error (b, a, AX_PARAM_MOMENTUM, &worst_v);
+  double e_v = ax_test_params_error (b, a, AX_PARAM_MOMENTUM, &worst_v);
   printf ("  after %d steps: weights %.1e (worst %s), momentum %.1e (worst "
       "%s), loss %.8g vs %.8g\n", steps, e_w, worst, e_v, worst_v,
       (double) lb, (double) la);
@@ -262,7 +229,7 @@ test_inference (void)
     NET_OK (b, ax_net_forward (b, x, BATCH * 3 * SIZE * SIZE, 0));
     NET_OK (a, ax_net_logits (a, ga, BATCH * CLASSES));
     NET_OK (b, ax_net_logits (b, gb, BATCH * CLASSES));
-    double e = error_f (gb, ga, BATCH * CLASSES);
+    double e = ax_test_rel_error (gb, ga, BATCH * CLASSES);
     AX_CHECK (e < 1e-5, "inference logits %.1e", e);
     ax_shape s;
     AX_CHECK (ax_net_activation_shape (b, "pool5", &s) == AX_OK
@@ -271,7 +238,7 @@ test_inference (void)
     float *fa = malloc (n * sizeof *fa), *fb = malloc (n * sizeof *fb);
     NET_OK (a, ax_net_activation (a, "pool5", fa, n));
     NET_OK (b, ax_net_activation (b, "pool5", fb, n));
-    AX_CHECK (error_f (fb, fa, n) < 1e-5, "pool5 %.1e", error_f (fb, fa, n));
+    AX_CHECK (ax_test_rel_error (fb, fa, n) < 1e-5, "pool5 %.1e", ax_test_rel_error (fb, fa, n));
     AX_CHECK (ax_net_backward (b) == AX_ERR_INVALID_ARG, "backward on an "
         "inference net");
     free (fa);
@@ -309,10 +276,10 @@ test_checkpoint (void)
   AX_CHECK (ax_net_checkpoint_load (c, path, 1, NULL, err, sizeof err)
       == AX_OK, "load into replicas: %s", err);
   const char *worst = "";
-  AX_CHECK (params_error (a, b, AX_PARAM_VALUE, &worst) == 0.0
-      && params_error (a, b, AX_PARAM_MOMENTUM, &worst) == 0.0
-      && params_error (a, c, AX_PARAM_VALUE, &worst) == 0.0
-      && params_error (a, c, AX_PARAM_MOMENTUM, &worst) == 0.0,
+  AX_CHECK (ax_test_params_error (a, b, AX_PARAM_VALUE, &worst) == 0.0
+      && ax_test_params_error (a, b, AX_PARAM_MOMENTUM, &worst) == 0.0
+      && ax_test_params_error (a, c, AX_PARAM_VALUE, &worst) == 0.0
+      && ax_test_params_error (a, c, AX_PARAM_MOMENTUM, &worst) == 0.0,
       "restored parameters differ (%s)", worst);
   AX_CHECK (ax_net_step (c) == 2, "step restored");
   AX_CHECK (replicas_identical (c, 0) && replicas_identical (c, 2),
@@ -320,7 +287,7 @@ test_checkpoint (void)
   /* Resumed, both go on in step. */
   train_step (a, x, labels, BATCH, 1, &loss);
   train_step (c, x, labels, BATCH, 1, &loss);
-  AX_CHECK (params_error (a, c, AX_PARAM_VALUE, &worst) == 0.0,
+  AX_CHECK (ax_test_params_error (a, c, AX_PARAM_VALUE, &worst) == 0.0,
       "resumed replicas differ (%s)", worst);
   unlink (path);
   rmdir (dir);

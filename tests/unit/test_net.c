@@ -8,6 +8,7 @@
 #include "kernels/net.h"
 #include "backend_test_util.h"
 #include "layer_test_util.h"
+#include "tests/net_test_util.h"
 
 static ax_backend *one, *tower[2];
 
@@ -67,20 +68,6 @@ fixture (const char *name, size_t count)
   return NULL;
 }
 
-/* max |a - b| / max |b| */
-static double
-error_f (const float *a, const float *b, size_t n)
-{
-  double err = 0.0, scale = 0.0;
-  for (size_t i = 0; i < n; i++) {
-    double d = fabs ((double) a[i] - (double) b[i]);
-    if (!(d <= err))
-      err = d;
-    scale = fmax (scale, fabs ((double) b[i]));
-  }
-  return scale > 0.0 ? err / scale : err;
-}
-
 /* --- nets --- */
 
 static ax_net *
@@ -114,25 +101,6 @@ param_values (ax_net *net, int p, ax_param_buffer which)
   float *v = calloc (n, sizeof *v);
   NET_OK (net, ax_net_param_get (net, p, which, v, n));
   return v;
-}
-
-/* The largest error over every parameter's `which` between two nets. */
-static double
-params_error (ax_net *a, ax_net *b, ax_param_buffer which, const char **worst)
-{
-  double most = 0.0;
-  for (int p = 0; p < ax_net_n_params (a); p++) {
-    size_t n = ax_net_param (a, p)->count;
-    float *x = param_values (a, p, which), *y = param_values (b, p, which);
-    double e = error_f (x, y, n);
-    if (!(e <= most)) {
-      most = e;
-      *worst = ax_net_param (a, p)->name;
-    }
-    free (x);
-    free (y);
-  }
-  return most;
 }
 
 static float *
@@ -261,7 +229,7 @@ test_full_size_forward (void)
     NET_OK (net, ax_net_logits (net, logits, 1000));
     const float *want = fixture (c < 2 ? "paper224.logits" : "tv224.logits", 1000);
     if (want) {
-      double e = error_f (logits, want, 1000);
+      double e = ax_test_rel_error (logits, want, 1000);
       printf ("  %s: logits error %.1e (logit 0: %.6g vs %.6g)\n", names[c], e,
           (double) logits[0], (double) want[0]);
       AX_CHECK (e < 1e-4, "%s logits error %.1e", names[c], e);
@@ -303,7 +271,7 @@ test_full_size_gradients (void)
       size_t n = ax_net_param (net, p)->count;
       const float *want = fixture (name, n);
       float *got = param_values (net, p, AX_PARAM_GRAD);
-      double e = want ? error_f (got, want, n) : INFINITY;
+      double e = want ? ax_test_rel_error (got, want, n) : INFINITY;
       printf ("    %s gradient error %.1e\n", grads[g], e);
       worst = e > worst || !(e == e) ? e : worst;
       free (got);
@@ -385,7 +353,7 @@ test_placements_agree (void)
   NET_OK (a, ax_net_init (a, AX_INIT_TORCH, 5));
   NET_OK (b, ax_net_init (b, AX_INIT_TORCH, 5));
   const char *worst = "";
-  AX_CHECK (params_error (a, b, AX_PARAM_VALUE, &worst) == 0.0,
+  AX_CHECK (ax_test_params_error (a, b, AX_PARAM_VALUE, &worst) == 0.0,
       "init differs by placement (%s)", worst);
   size_t n = image_count (&spec, BATCH);
   float *x = random_images (&spec, BATCH), la, lb, ga[BATCH * 10], gb[BATCH * 10];
@@ -396,8 +364,8 @@ test_placements_agree (void)
   check_dropout (b, "towers");
   NET_OK (a, ax_net_logits (a, ga, BATCH * 10));
   NET_OK (b, ax_net_logits (b, gb, BATCH * 10));
-  double e_logits = error_f (gb, ga, BATCH * 10);
-  double e_grad = params_error (b, a, AX_PARAM_GRAD, &worst);
+  double e_logits = ax_test_rel_error (gb, ga, BATCH * 10);
+  double e_grad = ax_test_params_error (b, a, AX_PARAM_GRAD, &worst);
   printf ("  towers vs one device: logits %.1e, loss %.7g vs %.7g, gradients "
       "%.1e (worst %s)\n", e_logits, (double) lb, (double) la, e_grad, worst);
   AX_CHECK (e_logits < 1e-5 && fabs (la - lb) <= 1e-5 * fabs (la), "forward");
@@ -409,9 +377,9 @@ test_placements_agree (void)
     train_step (a, x, n, labels, BATCH, 1, &la);
     train_step (b, x, n, labels, BATCH, 1, &lb);
   }
-  double e_w = params_error (b, a, AX_PARAM_VALUE, &worst);
+  double e_w = ax_test_params_error (b, a, AX_PARAM_VALUE, &worst);
   const char *worst_v = "";
-  double e_v = params_error (b, a, AX_PARAM_MOMENTUM, &worst_v);
+  double e_v = ax_test_params_error (b, a, AX_PARAM_MOMENTUM, &worst_v);
   printf ("  after 3 steps: weights %.1e (worst %s), momentum %.1e (worst %s), "
       "step %llu\n", e_w, worst, e_v, worst_v,
       (unsigned long long) ax_net_step (b));
@@ -464,7 +432,7 @@ test_against_torch (void)
     float loss, logits[BATCH * 10];
     train_step (net, x, n, labels, BATCH, 0, &loss);
     NET_OK (net, ax_net_logits (net, logits, BATCH * 10));
-    double e_logits = error_f (logits, want_logits, BATCH * 10);
+    double e_logits = ax_test_rel_error (logits, want_logits, BATCH * 10);
     double e_grad = 0.0;
     const char *worst = "";
     for (int p = 0; p < ax_net_n_params (net); p++) {
@@ -472,7 +440,7 @@ test_against_torch (void)
       snprintf (name, sizeof name, "g.%s", i->name);
       const float *g = fixture (name, i->count);
       float *got = param_values (net, p, AX_PARAM_GRAD);
-      double e = g ? error_f (got, g, i->count) : INFINITY;
+      double e = g ? ax_test_rel_error (got, g, i->count) : INFINITY;
       if (!(e <= e_grad)) {
         e_grad = e;
         worst = i->name;
@@ -491,7 +459,7 @@ test_against_torch (void)
       snprintf (name, sizeof name, "w3.%s", i->name);
       const float *w = fixture (name, i->count);
       float *got = param_values (net, p, AX_PARAM_VALUE);
-      double e = w ? error_f (got, w, i->count) : INFINITY;
+      double e = w ? ax_test_rel_error (got, w, i->count) : INFINITY;
       if (!(e <= e_w)) {
         e_w = e;
         worst_w = i->name;
@@ -698,8 +666,8 @@ test_torchvision_as_towers (void)
   NET_OK (a, ax_net_logits (a, ga, BATCH * 10));
   NET_OK (b, ax_net_logits (b, gb, BATCH * 10));
   const char *worst = "";
-  double e_logits = error_f (gb, ga, BATCH * 10);
-  double e_grad = params_error (b, a, AX_PARAM_GRAD, &worst);
+  double e_logits = ax_test_rel_error (gb, ga, BATCH * 10);
+  double e_grad = ax_test_params_error (b, a, AX_PARAM_GRAD, &worst);
   printf ("  torchvision, towers vs one device (after a step): logits %.1e, "
       "gradients %.1e (worst %s)\n", e_logits, e_grad, worst);
   AX_CHECK (e_logits < 1e-5 && e_grad < 1e-5, "torchvision as towers");

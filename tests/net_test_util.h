@@ -1,0 +1,52 @@
+/* Comparing two nets in the core's tests (test_net, test_data_parallel,
+ * the GPU suite): the normalised error of float arrays and of every
+ * parameter buffer. Include after tests/ax_test.h. */
+#ifndef AX_NET_TEST_UTIL_H
+#define AX_NET_TEST_UTIL_H
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "kernels/net.h"
+
+/* max |a - b| / max |b| (the plain max |a - b| where b is all zero); a NaN
+ * anywhere makes it NaN-like large, never 0. */
+static inline double
+ax_test_rel_error (const float *a, const float *b, size_t n)
+{
+  double err = 0.0, scale = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    double d = fabs ((double) a[i] - (double) b[i]);
+    if (!(d <= err))
+      err = d;
+    scale = fmax (scale, fabs ((double) b[i]));
+  }
+  return scale > 0.0 ? err / scale : err;
+}
+
+/* The largest ax_test_rel_error of buffer `which` over every parameter of
+ * two nets of one spec (b is the reference); *worst names its parameter. */
+static inline double
+ax_test_params_error (ax_net *a, ax_net *b, ax_param_buffer which,
+    const char **worst)
+{
+  double most = 0.0;
+  for (int p = 0; p < ax_net_n_params (b); p++) {
+    size_t n = ax_net_param (b, p)->count;
+    float *x = calloc (n, sizeof *x), *y = calloc (n, sizeof *y);
+    ax_status sa = ax_net_param_get (a, p, which, x, n);
+    ax_status sb = ax_net_param_get (b, p, which, y, n);
+    AX_CHECK (sa == AX_OK && sb == AX_OK, "reading %s: %s / %s",
+        ax_net_param (b, p)->name, ax_status_str (sa), ax_status_str (sb));
+    double e = ax_test_rel_error (x, y, n);
+    if (!(e <= most)) {
+      most = e;
+      *worst = ax_net_param (b, p)->name;
+    }
+    free (x);
+    free (y);
+  }
+  return most;
+}
+
+#endif
