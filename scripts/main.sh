@@ -42,8 +42,9 @@ echo "== 1. colour statistics of the training images"
 scripts/run-pipeline.sh pipelines/dataset-stats.pipeline \
   DATA="$data/train.txt" OUT="$out/fashion-mnist-stats.json" >/dev/null
 
-# Leave about 130 s for the test set (~100 s), the video and the plot.
-train_time=$((budget - $(elapsed) - 130))
+# Leave 150 s for the test set (~110 s), the video and the plot (121 s in
+# all on a fresh clone here), so that the whole job ends inside the budget.
+train_time=$((budget - $(elapsed) - 150))
 ((train_time > 60)) || train_time=60
 echo "== 2. training AlexNet (paper's network, Xavier init) for ${train_time} s"
 rm -f "$out/metrics.jsonl"
