@@ -253,8 +253,18 @@ axcu_device_count (char *why, size_t why_size)
   cudaError_t e = cudaGetDeviceCount (&count);
   if (e != cudaSuccess) {
     (void) cudaGetLastError ();
+    /* Without an NVIDIA driver the runtime answers "driver version is
+     * insufficient" (it finds no libcuda, or only the toolkit's stub):
+     * say what that usually means before the runtime's words. */
+    char hint[128] = "";
+    if (e == cudaErrorInsufficientDriver)
+      snprintf (hint, sizeof hint, "no NVIDIA driver for this CUDA runtime "
+          "(no GPU, or a driver older than CUDA %d.%d); ",
+          CUDART_VERSION / 1000, CUDART_VERSION % 1000 / 10);
+    else if (e == cudaErrorNoDevice)
+      snprintf (hint, sizeof hint, "no CUDA device; ");
     if (why && why_size)
-      snprintf (why, why_size, "cudaGetDeviceCount: %s (%s)",
+      snprintf (why, why_size, "%scudaGetDeviceCount: %s (%s)", hint,
           cudaGetErrorString (e), cudaGetErrorName (e));
     return 0;
   }
