@@ -710,19 +710,33 @@ gst_alexnet_train_get_property (GObject * object, guint prop_id,
 /* ------------------------------------------------------------------ */
 /* setting up the network */
 
-static void
-batch_alloc (TrainBatch * b, gsize image_floats, gint batch)
+/* The images of a batch live in the first backend's host memory for
+ * uploads (pinned on CUDA: the upload is a DMA straight from the batch,
+ * queued without waiting; the worker's loss download synchronises before
+ * the batch is handed back to be refilled). */
+static gboolean
+batch_alloc (GstAlexnetTrain * self, TrainBatch * b, gsize image_floats,
+    gint batch)
 {
-  b->images = g_malloc0 (image_floats * batch * sizeof (gfloat));
+  gsize bytes = image_floats * batch * sizeof (gfloat);
+  void *p = NULL;
+
+  if (ax_host_alloc (self->backends[0], bytes, &p) != AX_OK)
+    return FALSE;
+  memset (p, 0, bytes);
+  b->images = p;
   b->labels = g_malloc0 ((gsize) batch * sizeof (gint32));
   b->n = 0;
   b->queued = FALSE;
+  return TRUE;
 }
 
 static void
-batch_free (TrainBatch * b)
+batch_free (GstAlexnetTrain * self, TrainBatch * b)
 {
-  g_clear_pointer (&b->images, g_free);
+  if (b->images)
+    ax_host_free (self->backends[0], b->images);
+  b->images = NULL;
   g_clear_pointer (&b->labels, g_free);
 }
 
@@ -1023,9 +1037,10 @@ setup_network (GstAlexnetTrain * self)
   /* 5. buffers, metrics file, worker */
   {
     gsize image = (gsize) 3 * size * size;
-    batch_alloc (&self->batches[0], image, self->batch);
-    batch_alloc (&self->batches[1], image, self->batch);
-    batch_alloc (&self->val_batch, image, self->batch);
+    if (!batch_alloc (self, &self->batches[0], image, self->batch)
+        || !batch_alloc (self, &self->batches[1], image, self->batch)
+        || !batch_alloc (self, &self->val_batch, image, self->batch))
+      goto no_batches;
     self->probs = g_malloc0 ((gsize) self->batch * classes * sizeof (gfloat));
   }
   if (metrics_location) {
@@ -1046,6 +1061,12 @@ setup_network (GstAlexnetTrain * self)
   goto done;
 
   /* ERRORS */
+no_batches:
+  GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
+      ("Could not allocate the batch buffers (%d images of %dx%d): %s",
+          self->batch, size, size, ax_backend_last_error (self->backends[0])),
+      (NULL));
+  goto done;
 bad_checkpoint:
   GST_ELEMENT_ERROR (self, RESOURCE, READ,
       ("Could not %s %s: %s", resume ? "resume from" : "initialise from",
@@ -1099,10 +1120,11 @@ teardown_network (GstAlexnetTrain * self)
     ax_net_destroy (self->net);
     self->net = NULL;
   }
+  /* the batches first: they are the backend's host memory */
+  batch_free (self, &self->batches[0]);
+  batch_free (self, &self->batches[1]);
+  batch_free (self, &self->val_batch);
   ax_backends_destroy (self->backends, AX_NET_MAX_REPLICAS);
-  batch_free (&self->batches[0]);
-  batch_free (&self->batches[1]);
-  batch_free (&self->val_batch);
   g_clear_pointer (&self->probs, g_free);
   g_clear_pointer (&self->init_json, g_free);
   g_clear_pointer (&self->last_checkpoint, g_free);

@@ -5,6 +5,7 @@
 #include "layer_math.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -127,6 +128,33 @@ static int
 tensor_ok (const ax_tensor *t)
 {
   return t && t->backend && t->data && ax_shape_valid (t->shape);
+}
+
+ax_status
+ax_host_alloc (ax_backend *be, size_t bytes, void **ptr)
+{
+  if (!be || !ptr || bytes == 0)
+    return AX_ERR_INVALID_ARG;
+  *ptr = NULL;
+  if (be->iface->host_alloc)
+    return be->iface->host_alloc (be, bytes, ptr);
+  if (posix_memalign (ptr, AX_ALIGN, bytes) != 0) {
+    *ptr = NULL;
+    return ax_backend_fail (be, AX_ERR_NO_MEMORY, "%zu bytes of host memory",
+        bytes);
+  }
+  return AX_OK;
+}
+
+void
+ax_host_free (ax_backend *be, void *ptr)
+{
+  if (!be || !ptr)
+    return;
+  if (be->iface->host_free)
+    be->iface->host_free (be, ptr);
+  else
+    free (ptr);
 }
 
 ax_status

@@ -42,6 +42,18 @@ size_t ax_tensor_footprint (ax_shape shape, ax_dtype dtype);
 ax_status ax_tensor_view (ax_tensor *t, ax_slab *slab, size_t offset,
     ax_shape shape, ax_dtype dtype);
 
+/* Host memory for data uploaded again and again (a batch of images):
+ * page-locked where that helps the backend (CUDA: cudaHostAlloc, so an
+ * upload from it is a DMA straight from it, with no staging copy, queued
+ * without waiting), plain memory aligned to AX_ALIGN otherwise. An upload
+ * from it may still be reading it after ax_tensor_upload returns, until
+ * the backend's next synchronising call (a download, a finiteness check):
+ * change it only after one, as PyTorch's pin_memory + non_blocking copies
+ * want. Free it with ax_host_free on the same backend, before the backend
+ * is destroyed. */
+ax_status ax_host_alloc (ax_backend *be, size_t bytes, void **ptr);
+void ax_host_free (ax_backend *be, void *ptr);
+
 /* --- data movement --- */
 /* Host -> device; rejects NaN and infinity in F32 data (AX_ERR_NONFINITE). */
 ax_status ax_tensor_upload (ax_tensor *dst, const void *host, size_t bytes);

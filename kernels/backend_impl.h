@@ -28,6 +28,9 @@ typedef struct {
   ax_status (*alloc) (ax_backend *be, size_t bytes, void **ptr);
   /* Frees memory from alloc. */
   void (*free) (ax_backend *be, void *ptr);
+  /* Host memory for uploads (ax_host_alloc); NULL: aligned malloc. */
+  ax_status (*host_alloc) (ax_backend *be, size_t bytes, void **ptr);
+  void (*host_free) (ax_backend *be, void *ptr);
   /* Host -> device, a 2-D block (ax_copy2d). */
   ax_status (*upload) (ax_backend *be, void *dst, const void *host,
       const ax_copy2d *c);

@@ -106,6 +106,8 @@ ax_status axcu_reserve_workspace (axcu_backend *be, size_t bytes);
 /* cu_memory.c */
 ax_status axcu_alloc (ax_backend *be, size_t bytes, void **ptr);
 void axcu_free (ax_backend *be, void *ptr);
+ax_status axcu_host_alloc (ax_backend *be, size_t bytes, void **ptr);
+void axcu_host_free (ax_backend *be, void *ptr);
 ax_status axcu_upload (ax_backend *be, void *dst, const void *host,
     const ax_copy2d *c);
 ax_status axcu_download (ax_backend *be, void *host, const void *src,

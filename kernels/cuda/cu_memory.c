@@ -28,6 +28,47 @@ axcu_free (ax_backend *backend, void *ptr)
     (void) cudaGetLastError ();
 }
 
+/* Page-locked and portable (pinned for every device, so towers on two
+ * GPUs both read it by DMA). */
+ax_status
+axcu_host_alloc (ax_backend *backend, size_t bytes, void **ptr)
+{
+  axcu_backend *be = AXCU_BE (backend);
+  SET_DEVICE (be);
+  cudaError_t e = cudaHostAlloc (ptr, bytes, cudaHostAllocPortable);
+  if (e != cudaSuccess) {
+    *ptr = NULL;
+    (void) cudaGetLastError ();
+    return axcu_fail (be, AX_ERR_NO_MEMORY, "cudaHostAlloc of %zu bytes "
+        "(pinned host memory): %s", bytes, cudaGetErrorString (e));
+  }
+  return AX_OK;
+}
+
+void
+axcu_host_free (ax_backend *backend, void *ptr)
+{
+  axcu_backend *be = AXCU_BE (backend);
+  if (cudaSetDevice (be->device) != cudaSuccess)
+    return;
+  /* cudaFreeHost waits for the device: no copy is still reading it. */
+  if (cudaFreeHost (ptr) != cudaSuccess)
+    (void) cudaGetLastError ();
+}
+
+/* Nonzero if `p` is page-locked memory the runtime knows (ax_host_alloc,
+ * cudaHostAlloc, cudaHostRegister): an upload can DMA from it directly. */
+static int
+is_pinned (const void *p)
+{
+  struct cudaPointerAttributes a;
+  if (cudaPointerGetAttributes (&a, p) != cudaSuccess) {
+    (void) cudaGetLastError ();
+    return 0;
+  }
+  return a.type == cudaMemoryTypeHost;
+}
+
 void
 axcu_staging_free (axcu_backend *be)
 {
@@ -106,6 +147,18 @@ axcu_upload (ax_backend *backend, void *dst, const void *host,
   const char *h = host;
   ax_status st = AX_OK;
   SET_DEVICE (be);
+  if (is_pinned (host)) {
+    /* Pinned by the caller (a batch from ax_host_alloc): a DMA queued on
+     * the stream, no staging copy, no wait; backend.h says the caller
+     * leaves the memory alone until the next synchronising call. */
+    if (k.rows == 1)
+      CUDA_TRY (be, cudaMemcpyAsync (d, h, k.width, cudaMemcpyHostToDevice,
+              be->stream));
+    else
+      CUDA_TRY (be, cudaMemcpy2DAsync (d, k.dst_pitch, h, k.src_pitch,
+              k.width, k.rows, cudaMemcpyHostToDevice, be->stream));
+    return AX_OK;
+  }
   if (k.rows == 1) {
     for (size_t off = 0; off < k.width && st == AX_OK; off += AXCU_STAGE_MAX) {
       size_t n = k.width - off < AXCU_STAGE_MAX ? k.width - off

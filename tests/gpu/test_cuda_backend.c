@@ -379,6 +379,23 @@ test_transfers (void)
   free (h);
   free (back);
 
+  /* From pinned memory (ax_host_alloc): a DMA queued without staging; the
+   * memory is left alone until the download synchronises. */
+  float *pinned = NULL;
+  CHECK_OK (gpu, ax_host_alloc (gpu, N * 4, (void **) &pinned));
+  if (pinned) {
+    back = malloc (N * 4);
+    for (int i = 0; i < N; i++)
+      pinned[i] = (float) i * 0.25f;
+    arena_reset (&gmem);
+    ax_tensor tp = tensor (&gmem, s, NULL);
+    CHECK_OK (gpu, ax_tensor_upload (&tp, pinned, N * 4));
+    fetch (&gmem, back, &tp);
+    AX_CHECK (memcmp (pinned, back, N * 4) == 0, "upload from pinned memory");
+    free (back);
+    ax_host_free (gpu, pinned);
+  }
+
   /* Maps between backends: 2-D uploads, downloads and device copies. */
   ax_shape a = ax_shape_make (2, 6, 5, 5), b = ax_shape_make (2, 8, 5, 5);
   size_t na = ax_shape_count (a), nb = ax_shape_count (b);

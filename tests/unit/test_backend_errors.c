@@ -208,6 +208,31 @@ test_two_instances (void)
   ax_backend_destroy (other);
 }
 
+/* Host memory for uploads: aligned, usable for an upload, argument errors. */
+static void
+test_host_alloc (void)
+{
+  void *p = NULL;
+  ax_shape s = ax_shape_make (1, 1, 1, 1000);
+  CHECK_OK (be, ax_host_alloc (be, 1000 * sizeof (float), &p));
+  AX_CHECK (p != NULL && (uintptr_t) p % AX_ALIGN == 0, "aligned: %p", p);
+  if (p) {
+    float *v = p, back[1000];
+    for (int i = 0; i < 1000; i++)
+      v[i] = (float) i;
+    arena_reset (&mem);
+    ax_tensor t = arena_tensor (&mem, s, AX_F32);
+    CHECK_OK (be, ax_tensor_upload (&t, p, 1000 * sizeof (float)));
+    CHECK_OK (be, ax_tensor_download (back, sizeof back, &t));
+    AX_CHECK (memcmp (v, back, sizeof back) == 0, "uploaded from it");
+  }
+  ax_host_free (be, p);
+  ax_host_free (be, NULL);
+  AX_CHECK (ax_host_alloc (be, 0, &p) == AX_ERR_INVALID_ARG, "0 bytes");
+  AX_CHECK (ax_host_alloc (NULL, 8, &p) == AX_ERR_INVALID_ARG, "no backend");
+  AX_CHECK (ax_host_alloc (be, 8, NULL) == AX_ERR_INVALID_ARG, "no pointer");
+}
+
 int
 main (void)
 {
@@ -220,6 +245,7 @@ main (void)
   AX_RUN (test_nonfinite);
   AX_RUN (test_random_parameters);
   AX_RUN (test_two_instances);
+  AX_RUN (test_host_alloc);
   ax_slab_free (&mem.slab);
   ax_backend_destroy (be);
   return ax_test_finish ();
