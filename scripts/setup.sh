@@ -34,7 +34,14 @@ if command -v nvcc >/dev/null || [[ -x /usr/local/cuda/bin/nvcc ]]; then
   cuda=enabled
 fi
 if [[ ! -f build/build.ninja ]]; then
-  meson setup build --buildtype=debugoptimized -Dwerror=true -Dcuda=$cuda >/dev/null
+  # (its progress bars go to stderr: shown only if the configuration fails)
+  if ! meson setup build --buildtype=debugoptimized -Dwerror=true \
+      -Dcuda=$cuda >/tmp/gst-alexnet-setup.$$.log 2>&1; then
+    cat /tmp/gst-alexnet-setup.$$.log >&2
+    rm -f /tmp/gst-alexnet-setup.$$.log
+    exit 1
+  fi
+  rm -f /tmp/gst-alexnet-setup.$$.log
 fi
 ninja -C build >/dev/null
 echo "== built: build/elements/libgstalexnet.so"
