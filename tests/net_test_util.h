@@ -9,6 +9,28 @@
 
 #include "kernels/net.h"
 
+/* A net call that must succeed, with the net's message when it does not. */
+#define NET_OK(net, expr) do {                                            \
+    ax_status st_ = (expr);                                               \
+    AX_CHECK (st_ == AX_OK, "%s: %s (%s)", #expr, ax_status_str (st_),    \
+        ax_net_last_error (net));                                         \
+  } while (0)
+
+/* One training step on `count` floats of images: forward with dropout,
+ * the loss into *loss, backward and, if `update`, the paper's SGD with lr
+ * 0.01, momentum 0.9, weight decay 0.0005. */
+static inline void
+ax_test_train_step (ax_net *net, const float *x, size_t count,
+    const int32_t *labels, int batch, int update, float *loss)
+{
+  ax_sgd_step sgd = { 0.01f, 0.9f, 0.0005f };
+  NET_OK (net, ax_net_forward (net, x, count, 1));
+  NET_OK (net, ax_net_loss (net, labels, (size_t) batch, loss));
+  NET_OK (net, ax_net_backward (net));
+  if (update)
+    NET_OK (net, ax_net_update (net, &sgd));
+}
+
 /* max |a - b| / max |b| (the plain max |a - b| where b is all zero); a NaN
  * anywhere makes it NaN-like large, never 0. */
 static inline double

@@ -19,12 +19,6 @@
 static ax_backend *cpu, *gpu[2], *gpu_det;
 static int devices;
 
-#define NET_OK(net, expr) do {                                            \
-    ax_status st_ = (expr);                                               \
-    AX_CHECK (st_ == AX_OK, "%s: %s (%s)", #expr, ax_status_str (st_),    \
-        ax_net_last_error (net));                                         \
-  } while (0)
-
 static ax_net *
 make_net (const ax_net_spec *spec, int batch, ax_placement place,
     ax_backend *b0, ax_backend *b1)
@@ -68,18 +62,6 @@ random_images (const ax_net_spec *s, int batch, size_t *count)
   return x;
 }
 
-static void
-step (ax_net *net, const float *x, size_t n, const int32_t *labels, int batch,
-    int update, float *loss)
-{
-  ax_sgd_step sgd = { 0.01f, 0.9f, 0.0005f };
-  NET_OK (net, ax_net_forward (net, x, n, 1));
-  NET_OK (net, ax_net_loss (net, labels, (size_t) batch, loss));
-  NET_OK (net, ax_net_backward (net));
-  if (update)
-    NET_OK (net, ax_net_update (net, &sgd));
-}
-
 /* One CUDA placement against the CPU net `ref`, both fresh from the same
  * weights: a step without update, compared; then three steps with. */
 static void
@@ -95,12 +77,13 @@ compare_nets (const char *name, ax_net *net, ax_net *ref,
   for (int i = 0; i < batch; i++)
     labels[i] = (i * 7 + 1) % classes;
   copy_params (net, ref);
-  step (ref, x, n, labels, batch, 0, &lc);
-  step (net, x, n, labels, batch, 0, &lg);
+  ax_test_train_step (ref, x, n, labels, batch, 0, &lc);
+  ax_test_train_step (net, x, n, labels, batch, 0, &lg);
   NET_OK (net, ax_net_logits (net, logits_g, (size_t) batch * classes));
   NET_OK (ref, ax_net_logits (ref, logits_c, (size_t) batch * classes));
   const char *worst = "";
-  double e_logits = ax_test_rel_error (logits_g, logits_c, (size_t) batch * classes);
+  double e_logits = ax_test_rel_error (logits_g, logits_c,
+      (size_t) batch * classes);
   double e_grad = ax_test_params_error (net, ref, AX_PARAM_GRAD, &worst);
   printf ("  %s: logits %.1e, loss %.7g vs %.7g, gradients %.1e (worst %s)\n",
       name, e_logits, (double) lg, (double) lc, e_grad, worst);
@@ -112,8 +95,8 @@ compare_nets (const char *name, ax_net *net, ax_net *ref,
     NET_OK (ref, ax_net_update (ref, &sgd));
     NET_OK (net, ax_net_update (net, &sgd));
     for (int s = 1; s < steps; s++) {
-      step (ref, x, n, labels, batch, 1, &lc);
-      step (net, x, n, labels, batch, 1, &lg);
+      ax_test_train_step (ref, x, n, labels, batch, 1, &lc);
+      ax_test_train_step (net, x, n, labels, batch, 1, &lg);
     }
     const char *worst_v = "";
     double e_w = ax_test_params_error (net, ref, AX_PARAM_VALUE, &worst);
@@ -212,7 +195,7 @@ test_deterministic (void)
   int32_t labels[BATCH] = { 3, 1, 4, 1 };
   float *grads[2][AX_NET_MAX_LAYERS * 2];
   for (int r = 0; r < 2; r++) {
-    step (net, x, n, labels, BATCH, 0, &loss[r]);
+    ax_test_train_step (net, x, n, labels, BATCH, 0, &loss[r]);
     for (int p = 0; p < ax_net_n_params (net); p++)
       grads[r][p] = param_values (net, p, AX_PARAM_GRAD);
   }

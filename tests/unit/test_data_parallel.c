@@ -17,13 +17,10 @@
 
 enum { CLASSES = 10, SIZE = 99, DIV = 8, MAX_R = 3 };
 
-static ax_backend *one, *rep[MAX_R];
+/* floats in `b` images */
+#define IMAGES(b) ((size_t) (b) * 3 * SIZE * SIZE)
 
-#define NET_OK(net, expr) do {                                            \
-    ax_status st_ = (expr);                                               \
-    AX_CHECK (st_ == AX_OK, "%s: %s (%s)", #expr, ax_status_str (st_),    \
-        ax_net_last_error (net));                                         \
-  } while (0)
+static ax_backend *one, *rep[MAX_R];
 
 static ax_net_spec
 small_spec (void)
@@ -90,18 +87,6 @@ images (int batch, uint64_t seed)
   return x;
 }
 
-static void
-train_step (ax_net *net, const float *x, const int32_t *labels, int batch,
-    int update, float *loss)
-{
-  ax_sgd_step sgd = { 0.01f, 0.9f, 0.0005f };
-  NET_OK (net, ax_net_forward (net, x, (size_t) batch * 3 * SIZE * SIZE, 1));
-  NET_OK (net, ax_net_loss (net, labels, (size_t) batch, loss));
-  NET_OK (net, ax_net_backward (net));
-  if (update)
-    NET_OK (net, ax_net_update (net, &sgd));
-}
-
 /* The dropout masks of drop6 and drop7 over the whole batch: the same
  * units dropped (where both nets' inputs are clearly positive), about
  * half of them. */
@@ -156,8 +141,8 @@ compare_with_one_device (int replicas, int batch, int steps)
   int32_t labels[8];
   for (int i = 0; i < batch; i++)
     labels[i] = (int32_t) ((i * 7 + 1) % CLASSES);
-  train_step (a, x, labels, batch, 0, &la);
-  train_step (b, x, labels, batch, 0, &lb);
+  ax_test_train_step (a, x, IMAGES (batch), labels, batch, 0, &la);
+  ax_test_train_step (b, x, IMAGES (batch), labels, batch, 0, &lb);
 
   float ga[8 * CLASSES], gb[8 * CLASSES], pa[8 * CLASSES], pb[8 * CLASSES];
   size_t nl = (size_t) batch * CLASSES;
@@ -183,8 +168,8 @@ compare_with_one_device (int replicas, int batch, int steps)
   NET_OK (a, ax_net_update (a, &sgd));
   NET_OK (b, ax_net_update (b, &sgd));
   for (int s = 1; s < steps; s++) {
-    train_step (a, x, labels, batch, 1, &la);
-    train_step (b, x, labels, batch, 1, &lb);
+    ax_test_train_step (a, x, IMAGES (batch), labels, batch, 1, &la);
+    ax_test_train_step (b, x, IMAGES (batch), labels, batch, 1, &lb);
   }
   double e_w = ax_test_params_error (b, a, AX_PARAM_VALUE, &worst);
   const char *worst_v = "";
@@ -238,7 +223,8 @@ test_inference (void)
     float *fa = malloc (n * sizeof *fa), *fb = malloc (n * sizeof *fb);
     NET_OK (a, ax_net_activation (a, "pool5", fa, n));
     NET_OK (b, ax_net_activation (b, "pool5", fb, n));
-    AX_CHECK (ax_test_rel_error (fb, fa, n) < 1e-5, "pool5 %.1e", ax_test_rel_error (fb, fa, n));
+    double e5 = ax_test_rel_error (fb, fa, n);
+    AX_CHECK (e5 < 1e-5, "pool5 %.1e", e5);
     AX_CHECK (ax_net_backward (b) == AX_ERR_INVALID_ARG, "backward on an "
         "inference net");
     free (fa);
@@ -265,8 +251,8 @@ test_checkpoint (void)
   float *x = images (BATCH, 8), loss;
   int32_t labels[BATCH] = { 3, 4 };
   NET_OK (a, ax_net_init (a, AX_INIT_XAVIER, 2));
-  train_step (a, x, labels, BATCH, 1, &loss);
-  train_step (a, x, labels, BATCH, 1, &loss);
+  ax_test_train_step (a, x, IMAGES (BATCH), labels, BATCH, 1, &loss);
+  ax_test_train_step (a, x, IMAGES (BATCH), labels, BATCH, 1, &loss);
   ax_net_checkpoint_info info = { 0 };
   info.has_training_state = 1;
   AX_CHECK (ax_net_checkpoint_save (a, path, &info, err, sizeof err) == AX_OK,
@@ -285,8 +271,8 @@ test_checkpoint (void)
   AX_CHECK (replicas_identical (c, 0) && replicas_identical (c, 2),
       "a load left the replicas apart");
   /* Resumed, both go on in step. */
-  train_step (a, x, labels, BATCH, 1, &loss);
-  train_step (c, x, labels, BATCH, 1, &loss);
+  ax_test_train_step (a, x, IMAGES (BATCH), labels, BATCH, 1, &loss);
+  ax_test_train_step (c, x, IMAGES (BATCH), labels, BATCH, 1, &loss);
   AX_CHECK (ax_test_params_error (a, c, AX_PARAM_VALUE, &worst) == 0.0,
       "resumed replicas differ (%s)", worst);
   unlink (path);

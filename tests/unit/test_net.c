@@ -88,12 +88,6 @@ make_net (const ax_net_spec *spec, int batch, ax_placement place, int training)
   return net;
 }
 
-#define NET_OK(net, expr) do {                                            \
-    ax_status st_ = (expr);                                               \
-    AX_CHECK (st_ == AX_OK, "%s: %s (%s)", #expr, ax_status_str (st_),    \
-        ax_net_last_error (net));                                         \
-  } while (0)
-
 static float *
 param_values (ax_net *net, int p, ax_param_buffer which)
 {
@@ -300,18 +294,6 @@ small_spec (int div, float dropout)
   return spec;
 }
 
-static void
-train_step (ax_net *net, const float *x, size_t n, const int32_t *labels,
-    int batch, int update, float *loss)
-{
-  ax_sgd_step sgd = { 0.01f, 0.9f, 0.0005f };
-  NET_OK (net, ax_net_forward (net, x, n, 1));
-  NET_OK (net, ax_net_loss (net, labels, (size_t) batch, loss));
-  NET_OK (net, ax_net_backward (net));
-  if (update)
-    NET_OK (net, ax_net_update (net, &sgd));
-}
-
 /* Dropout: about half the positive units of relu6 are dropped, the kept
  * ones doubled; the same mask on both placements (checked by the logits). */
 static void
@@ -358,8 +340,8 @@ test_placements_agree (void)
   size_t n = image_count (&spec, BATCH);
   float *x = random_images (&spec, BATCH), la, lb, ga[BATCH * 10], gb[BATCH * 10];
   int32_t labels[BATCH] = { 1, 7, 1 };
-  train_step (a, x, n, labels, BATCH, 0, &la);
-  train_step (b, x, n, labels, BATCH, 0, &lb);
+  ax_test_train_step (a, x, n, labels, BATCH, 0, &la);
+  ax_test_train_step (b, x, n, labels, BATCH, 0, &lb);
   check_dropout (a, "one device");
   check_dropout (b, "towers");
   NET_OK (a, ax_net_logits (a, ga, BATCH * 10));
@@ -374,8 +356,8 @@ test_placements_agree (void)
   NET_OK (a, ax_net_update (a, &sgd));
   NET_OK (b, ax_net_update (b, &sgd));
   for (int s = 1; s < 3; s++) {
-    train_step (a, x, n, labels, BATCH, 1, &la);
-    train_step (b, x, n, labels, BATCH, 1, &lb);
+    ax_test_train_step (a, x, n, labels, BATCH, 1, &la);
+    ax_test_train_step (b, x, n, labels, BATCH, 1, &lb);
   }
   double e_w = ax_test_params_error (b, a, AX_PARAM_VALUE, &worst);
   const char *worst_v = "";
@@ -430,7 +412,7 @@ test_against_torch (void)
         NET_OK (net, ax_net_param_set (net, p, AX_PARAM_VALUE, w, i->count));
     }
     float loss, logits[BATCH * 10];
-    train_step (net, x, n, labels, BATCH, 0, &loss);
+    ax_test_train_step (net, x, n, labels, BATCH, 0, &loss);
     NET_OK (net, ax_net_logits (net, logits, BATCH * 10));
     double e_logits = ax_test_rel_error (logits, want_logits, BATCH * 10);
     double e_grad = 0.0;
@@ -451,7 +433,7 @@ test_against_torch (void)
     NET_OK (net, ax_net_update (net, &sgd));
     float l2;
     for (int s = 1; s < 3; s++)
-      train_step (net, x, n, labels, BATCH, 1, &l2);
+      ax_test_train_step (net, x, n, labels, BATCH, 1, &l2);
     double e_w = 0.0;
     const char *worst_w = "";
     for (int p = 0; p < ax_net_n_params (net); p++) {
@@ -659,10 +641,10 @@ test_torchvision_as_towers (void)
   size_t n = image_count (&spec, BATCH);
   float *x = random_images (&spec, BATCH), la, lb, ga[BATCH * 10], gb[BATCH * 10];
   int32_t labels[BATCH] = { 4, 2 };
-  train_step (a, x, n, labels, BATCH, 1, &la);
-  train_step (b, x, n, labels, BATCH, 1, &lb);
-  train_step (a, x, n, labels, BATCH, 0, &la);
-  train_step (b, x, n, labels, BATCH, 0, &lb);
+  ax_test_train_step (a, x, n, labels, BATCH, 1, &la);
+  ax_test_train_step (b, x, n, labels, BATCH, 1, &lb);
+  ax_test_train_step (a, x, n, labels, BATCH, 0, &la);
+  ax_test_train_step (b, x, n, labels, BATCH, 0, &lb);
   NET_OK (a, ax_net_logits (a, ga, BATCH * 10));
   NET_OK (b, ax_net_logits (b, gb, BATCH * 10));
   const char *worst = "";
