@@ -38,6 +38,62 @@ check_start_fails_with (GstElement * el, const gchar * needle, ...)
   gst_object_unref (el);
 }
 
+/* Runs the pipeline @desc to EOS or an error (two minutes at most), with
+ * @probe (if not NULL) on the sink pad of the element named "sink",
+ * recomputing the latency whenever an element asks (live pipelines).
+ * Returns the error's message (g_free it) or NULL at EOS; the stopped
+ * pipeline goes to @keep when it is not NULL. */
+static inline gchar *
+run_pipeline (const gchar * desc, GstPadProbeCallback probe, gpointer data,
+    GstElement ** keep)
+{
+  GError *err = NULL;
+  GstElement *pipe = gst_parse_launch (desc, &err), *sink;
+  GstBus *bus;
+  gchar *result = NULL;
+  gboolean done = FALSE;
+
+  fail_unless (pipe != NULL, "cannot parse '%s': %s", desc,
+      err ? err->message : "?");
+  g_clear_error (&err);
+  sink = gst_bin_get_by_name (GST_BIN (pipe), "sink");
+  if (sink && probe) {
+    GstPad *pad = gst_element_get_static_pad (sink, "sink");
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, probe, data, NULL);
+    gst_object_unref (pad);
+  }
+  gst_clear_object (&sink);
+  bus = gst_element_get_bus (pipe);
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  while (!done) {
+    GstMessage *msg = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND,
+        GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_LATENCY);
+    fail_unless (msg != NULL, "pipeline timed out: %s", desc);
+    switch (GST_MESSAGE_TYPE (msg)) {
+      case GST_MESSAGE_LATENCY:
+        gst_bin_recalculate_latency (GST_BIN (pipe));
+        break;
+      case GST_MESSAGE_ERROR:
+        gst_message_parse_error (msg, &err, NULL);
+        result = g_strdup (err->message);
+        g_clear_error (&err);
+        done = TRUE;
+        break;
+      default:
+        done = TRUE;
+        break;
+    }
+    gst_message_unref (msg);
+  }
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (bus);
+  if (keep)
+    *keep = pipe;
+  else
+    gst_object_unref (pipe);
+  return result;
+}
+
 /* rm -r @path (symbolic links are removed, not followed). */
 static inline void
 remove_tree (const gchar * path)

@@ -1081,24 +1081,15 @@ GST_START_TEST (test_pipeline_learns)
    * narrowed architecture) finds the same error on the held-out set */
   {
     gchar *results = g_build_filename (dir, "results.jsonl", NULL);
-    gchar *text, **lines;
+    gchar *text, **lines, *error;
     guint n = 0, wrong = 0;
 
     g_free (desc);
     desc = g_strdup_printf ("dataset-src location=%s ! decode ! "
         "alexnet-infer model=%s results-location=%s ! fakesink", val, ckpt,
         results);
-    pipeline = gst_parse_launch (desc, &err);
-    fail_unless (pipeline != NULL, "%s", err ? err->message : desc);
-    bus = gst_element_get_bus (pipeline);
-    gst_element_set_state (pipeline, GST_STATE_PLAYING);
-    msg = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND,
-        GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-    fail_unless (msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS);
-    gst_message_unref (msg);
-    gst_element_set_state (pipeline, GST_STATE_NULL);
-    gst_object_unref (bus);
-    gst_object_unref (pipeline);
+    error = run_pipeline (desc, NULL, NULL, NULL);
+    fail_unless (error == NULL, "%s: %s", desc, error);
     fail_unless (g_file_get_contents (results, &text, NULL, NULL));
     lines = g_strsplit (text, "\n", -1);
     for (gchar ** l = lines; *l; l++) {

@@ -15,7 +15,6 @@
 #include "kernels/net.h"
 #include "kernels/net_checkpoint.h"
 #include "tests/gst_test_util.h"
-#include "tests/gst_test_util.h"
 
 #ifndef PIPELINES_DIR
 #error "PIPELINES_DIR must point at the pipelines/ folder"
@@ -114,56 +113,13 @@ sink_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
-/* Runs @desc to EOS, recomputing the latency when an element asks; returns
- * the error message or NULL, and the pipeline in @keep. */
+/* Runs @desc to EOS, timing what reaches the element named "sink" into
+ * @st if any; returns the error message or NULL, and the pipeline in
+ * @keep. */
 static gchar *
 run (const gchar * desc, SinkStats * st, GstElement ** keep)
 {
-  GError *err = NULL;
-  GstElement *pipe = gst_parse_launch (desc, &err), *sink;
-  GstBus *bus;
-  gchar *result = NULL;
-  gboolean done = FALSE;
-
-  fail_unless (pipe != NULL, "cannot parse '%s': %s", desc,
-      err ? err->message : "?");
-  g_clear_error (&err);
-  sink = gst_bin_get_by_name (GST_BIN (pipe), "sink");
-  if (sink && st) {
-    GstPad *pad = gst_element_get_static_pad (sink, "sink");
-    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, sink_probe, st, NULL);
-    gst_object_unref (pad);
-  }
-  gst_clear_object (&sink);
-  bus = gst_element_get_bus (pipe);
-  gst_element_set_state (pipe, GST_STATE_PLAYING);
-  while (!done) {
-    GstMessage *msg = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND,
-        GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_LATENCY);
-    fail_unless (msg != NULL, "pipeline timed out: %s", desc);
-    switch (GST_MESSAGE_TYPE (msg)) {
-      case GST_MESSAGE_LATENCY:
-        gst_bin_recalculate_latency (GST_BIN (pipe));
-        break;
-      case GST_MESSAGE_ERROR:
-        gst_message_parse_error (msg, &err, NULL);
-        result = g_strdup (err->message);
-        g_clear_error (&err);
-        done = TRUE;
-        break;
-      default:
-        done = TRUE;
-        break;
-    }
-    gst_message_unref (msg);
-  }
-  gst_element_set_state (pipe, GST_STATE_NULL);
-  gst_object_unref (bus);
-  if (keep)
-    *keep = pipe;
-  else
-    gst_object_unref (pipe);
-  return result;
+  return run_pipeline (desc, st ? sink_probe : NULL, st, keep);
 }
 
 static guint64

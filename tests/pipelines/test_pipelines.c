@@ -113,48 +113,14 @@ count_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
-/* Runs @desc to EOS (or error); probes the element named "sink" if any.
- * Returns the error message or NULL. */
+/* Runs @desc to EOS (or error), counting what reaches the element named
+ * "sink" into @st if any. Returns the error message or NULL. */
 static gchar *
 run (const gchar * desc, SinkStats * st, GstElement ** keep)
 {
-  GError *err = NULL;
-  GstElement *pipe = gst_parse_launch (desc, &err);
-  GstElement *sink;
-  GstBus *bus;
-  GstMessage *msg;
-  gchar *result = NULL;
-
-  fail_unless (pipe != NULL, "cannot parse '%s': %s", desc,
-      err ? err->message : "?");
-  g_clear_error (&err);
-  sink = gst_bin_get_by_name (GST_BIN (pipe), "sink");
-  if (sink && st) {
-    GstPad *pad = gst_element_get_static_pad (sink, "sink");
+  if (st)
     memset (st, 0, sizeof (*st));
-    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, count_buffer, st,
-        NULL);
-    gst_object_unref (pad);
-  }
-  gst_clear_object (&sink);
-  bus = gst_element_get_bus (pipe);
-  gst_element_set_state (pipe, GST_STATE_PLAYING);
-  msg = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND,
-      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-  fail_unless (msg != NULL, "pipeline timed out: %s", desc);
-  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
-    gst_message_parse_error (msg, &err, NULL);
-    result = g_strdup (err->message);
-    g_error_free (err);
-  }
-  gst_message_unref (msg);
-  gst_element_set_state (pipe, GST_STATE_NULL);
-  gst_object_unref (bus);
-  if (keep)
-    *keep = pipe;
-  else
-    gst_object_unref (pipe);
-  return result;
+  return run_pipeline (desc, st ? count_buffer : NULL, st, keep);
 }
 
 static guint64
