@@ -9,20 +9,13 @@
 #include "backend_test_util.h"
 #include "layer_test_util.h"
 #include "tests/net_test_util.h"
+#include "fixture_util.h"
 
 static ax_backend *one, *tower[2];
 
 /* --- the fixture (format in gen_net_fixture.py) --- */
 
-typedef struct {
-  char name[33];
-  int shape[4];
-  float *data;
-  size_t count;
-} record;
-
-static record *records;
-static uint32_t n_records;
+static ax_fixture fx;
 
 static int
 load_fixture (void)
@@ -30,42 +23,19 @@ load_fixture (void)
   const char *dir = getenv ("ALEXNET_TEST_DATA");
   char path[1024];
   snprintf (path, sizeof path, "%s/net_fixture.bin", dir ? dir : "tests/data");
-  FILE *f = fopen (path, "rb");
-  char magic[4];
-  uint32_t version;
-  if (!f)
-    return 0;
-  int ok = fread (magic, 4, 1, f) == 1 && memcmp (magic, "AXLF", 4) == 0
-      && fread (&version, 4, 1, f) == 1 && version == 1
-      && fread (&n_records, 4, 1, f) == 1 && n_records < 10000;
-  records = ok ? calloc (n_records, sizeof *records) : NULL;
-  for (uint32_t i = 0; ok && i < n_records; i++) {
-    record *r = &records[i];
-    ok = fread (r->name, 32, 1, f) == 1 && fread (r->shape, 16, 1, f) == 1;
-    size_t n = 1;
-    for (int d = 0; ok && d < 4; d++) {
-      ok = r->shape[d] > 0 && r->shape[d] < (1 << 20);
-      n *= ok ? (size_t) r->shape[d] : 0;
-    }
-    r->count = n;
-    ok = ok && n < (1u << 24) && (r->data = malloc (n * sizeof (float)))
-        && fread (r->data, sizeof (float), n, f) == n;
-  }
-  fclose (f);
-  return ok;
+  return ax_fixture_load (&fx, path);
 }
 
 static const float *
 fixture (const char *name, size_t count)
 {
-  for (uint32_t i = 0; i < n_records; i++)
-    if (strcmp (records[i].name, name) == 0) {
-      AX_CHECK (records[i].count == count, "%s: %zu values, expected %zu",
-          name, records[i].count, count);
-      return records[i].count == count ? records[i].data : NULL;
-    }
-  AX_CHECK (0, "%s missing from the fixture", name);
-  return NULL;
+  const ax_fixture_record *r = ax_fixture_find (&fx, name);
+  AX_CHECK (r != NULL, "%s missing from the fixture", name);
+  if (!r)
+    return NULL;
+  AX_CHECK (r->count == count, "%s: %zu values, expected %zu", name,
+      r->count, count);
+  return r->count == count ? r->data : NULL;
 }
 
 /* --- nets --- */
@@ -677,9 +647,7 @@ main (void)
     AX_RUN (test_full_size_forward);
     AX_RUN (test_full_size_gradients);
   }
-  for (uint32_t i = 0; i < n_records; i++)
-    free (records[i].data);
-  free (records);
+  ax_fixture_free (&fx);
   ax_backend_destroy (tower[0]);
   ax_backend_destroy (tower[1]);
   ax_backend_destroy (one);

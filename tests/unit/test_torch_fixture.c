@@ -5,44 +5,11 @@
 #include "kernels/cpu_backend.h"
 #include "backend_test_util.h"
 #include "layer_test_util.h"
+#include "fixture_util.h"
 
-typedef struct {
-  char name[33];
-  int shape[4];
-  float *data;
-} record;
-
-static record *records;
-static uint32_t n_records;
+static ax_fixture fx;
 static ax_backend *be;
 static arena mem;
-
-static int
-load_fixture (const char *path)
-{
-  FILE *f = fopen (path, "rb");
-  char magic[4];
-  uint32_t version;
-  if (!f)
-    return 0;
-  int ok = fread (magic, 4, 1, f) == 1 && memcmp (magic, "AXLF", 4) == 0
-      && fread (&version, 4, 1, f) == 1 && version == 1
-      && fread (&n_records, 4, 1, f) == 1 && n_records < 10000;
-  records = ok ? calloc (n_records, sizeof *records) : NULL;
-  for (uint32_t i = 0; ok && i < n_records; i++) {
-    record *r = &records[i];
-    ok = fread (r->name, 32, 1, f) == 1 && fread (r->shape, 16, 1, f) == 1;
-    size_t n = 1;
-    for (int d = 0; ok && d < 4; d++) {
-      ok = r->shape[d] > 0 && r->shape[d] < (1 << 20);
-      n *= ok ? (size_t) r->shape[d] : 0;
-    }
-    ok = ok && n < (1u << 24) && (r->data = malloc (n * sizeof (float)))
-        && fread (r->data, sizeof (float), n, f) == n;
-  }
-  fclose (f);
-  return ok;
-}
 
 /* The record `prefix.field` as float64, checked to hold count(shape). */
 static double *
@@ -51,11 +18,9 @@ fixture (const char *prefix, const char *field, ax_shape shape)
   char name[64];
   snprintf (name, sizeof name, "%s.%s", prefix, field);
   size_t n = ax_shape_count (shape);
-  for (uint32_t i = 0; i < n_records; i++) {
-    record *r = &records[i];
-    if (strcmp (r->name, name) != 0)
-      continue;
-    size_t m = (size_t) r->shape[0] * r->shape[1] * r->shape[2] * r->shape[3];
+  const ax_fixture_record *r = ax_fixture_find (&fx, name);
+  if (r) {
+    size_t m = r->count;
     AX_CHECK (m == n, "%s holds %zu values, expected %zu", name, m, n);
     double *v = new_zeros (n);
     for (size_t j = 0; j < n && j < m; j++)
@@ -250,7 +215,7 @@ main (void)
   const char *dir = getenv ("ALEXNET_TEST_DATA");
   char path[4096];
   snprintf (path, sizeof path, "%s/layer_fixture.bin", dir ? dir : ".");
-  if (!load_fixture (path)) {
+  if (!ax_fixture_load (&fx, path)) {
     printf ("SKIP: no readable fixture at %s\n", path);
     return 77;
   }
@@ -262,8 +227,6 @@ main (void)
   AX_RUN (test_sgd);
   ax_slab_free (&mem.slab);
   ax_backend_destroy (be);
-  for (uint32_t i = 0; i < n_records; i++)
-    free (records[i].data);
-  free (records);
+  ax_fixture_free (&fx);
   return ax_test_finish ();
 }
