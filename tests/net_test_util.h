@@ -46,6 +46,16 @@ ax_test_rel_error (const float *a, const float *b, size_t n)
   return scale > 0.0 ? err / scale : err;
 }
 
+/* Buffer `which` of parameter `p` in a new array (free it). */
+static inline float *
+ax_test_param_values (ax_net *net, int p, ax_param_buffer which)
+{
+  size_t n = ax_net_param (net, p)->count;
+  float *v = calloc (n, sizeof *v);
+  NET_OK (net, ax_net_param_get (net, p, which, v, n));
+  return v;
+}
+
 /* The largest ax_test_rel_error of buffer `which` over every parameter of
  * two nets of one spec (b is the reference); *worst names its parameter. */
 static inline double
@@ -55,11 +65,8 @@ ax_test_params_error (ax_net *a, ax_net *b, ax_param_buffer which,
   double most = 0.0;
   for (int p = 0; p < ax_net_n_params (b); p++) {
     size_t n = ax_net_param (b, p)->count;
-    float *x = calloc (n, sizeof *x), *y = calloc (n, sizeof *y);
-    ax_status sa = ax_net_param_get (a, p, which, x, n);
-    ax_status sb = ax_net_param_get (b, p, which, y, n);
-    AX_CHECK (sa == AX_OK && sb == AX_OK, "reading %s: %s / %s",
-        ax_net_param (b, p)->name, ax_status_str (sa), ax_status_str (sb));
+    float *x = ax_test_param_values (a, p, which);
+    float *y = ax_test_param_values (b, p, which);
     double e = ax_test_rel_error (x, y, n);
     if (!(e <= most)) {
       most = e;

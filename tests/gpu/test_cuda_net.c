@@ -32,20 +32,11 @@ make_net (const ax_net_spec *spec, int batch, ax_placement place,
   return net;
 }
 
-static float *
-param_values (ax_net *net, int p, ax_param_buffer which)
-{
-  size_t n = ax_net_param (net, p)->count;
-  float *v = calloc (n, sizeof *v);
-  NET_OK (net, ax_net_param_get (net, p, which, v, n));
-  return v;
-}
-
 static void
 copy_params (ax_net *dst, ax_net *src)
 {
   for (int p = 0; p < ax_net_n_params (src); p++) {
-    float *v = param_values (src, p, AX_PARAM_VALUE);
+    float *v = ax_test_param_values (src, p, AX_PARAM_VALUE);
     NET_OK (dst, ax_net_param_set (dst, p, AX_PARAM_VALUE, v,
             ax_net_param (src, p)->count));
     free (v);
@@ -197,7 +188,7 @@ test_deterministic (void)
   for (int r = 0; r < 2; r++) {
     ax_test_train_step (net, x, n, labels, BATCH, 0, &loss[r]);
     for (int p = 0; p < ax_net_n_params (net); p++)
-      grads[r][p] = param_values (net, p, AX_PARAM_GRAD);
+      grads[r][p] = ax_test_param_values (net, p, AX_PARAM_GRAD);
   }
   size_t differ = 0;
   for (int p = 0; p < ax_net_n_params (net); p++) {

@@ -59,15 +59,6 @@ make_net (const ax_net_spec *spec, int batch, ax_placement place, int training)
 }
 
 static float *
-param_values (ax_net *net, int p, ax_param_buffer which)
-{
-  size_t n = ax_net_param (net, p)->count;
-  float *v = calloc (n, sizeof *v);
-  NET_OK (net, ax_net_param_get (net, p, which, v, n));
-  return v;
-}
-
-static float *
 random_images (const ax_net_spec *s, int batch)
 {
   size_t n = (size_t) batch * s->in_c * s->in_h * s->in_w;
@@ -234,7 +225,7 @@ test_full_size_gradients (void)
       int p = ax_net_param_find (net, grads[g]);
       size_t n = ax_net_param (net, p)->count;
       const float *want = fixture (name, n);
-      float *got = param_values (net, p, AX_PARAM_GRAD);
+      float *got = ax_test_param_values (net, p, AX_PARAM_GRAD);
       double e = want ? ax_test_rel_error (got, want, n) : INFINITY;
       printf ("    %s gradient error %.1e\n", grads[g], e);
       worst = e > worst || !(e == e) ? e : worst;
@@ -391,7 +382,7 @@ test_against_torch (void)
       const ax_param_info *i = ax_net_param (net, p);
       snprintf (name, sizeof name, "g.%s", i->name);
       const float *g = fixture (name, i->count);
-      float *got = param_values (net, p, AX_PARAM_GRAD);
+      float *got = ax_test_param_values (net, p, AX_PARAM_GRAD);
       double e = g ? ax_test_rel_error (got, g, i->count) : INFINITY;
       if (!(e <= e_grad)) {
         e_grad = e;
@@ -410,7 +401,7 @@ test_against_torch (void)
       const ax_param_info *i = ax_net_param (net, p);
       snprintf (name, sizeof name, "w3.%s", i->name);
       const float *w = fixture (name, i->count);
-      float *got = param_values (net, p, AX_PARAM_VALUE);
+      float *got = ax_test_param_values (net, p, AX_PARAM_VALUE);
       double e = w ? ax_test_rel_error (got, w, i->count) : INFINITY;
       if (!(e <= e_w)) {
         e_w = e;
@@ -499,7 +490,7 @@ test_bad_arguments (void)
     int p = ax_net_param_find (net, "fc7.weight");
     AX_CHECK (p >= 0 && ax_net_param_find (net, "fc9.weight") < 0, "find");
     size_t count = ax_net_param (net, p)->count;
-    float *w = param_values (net, p, AX_PARAM_VALUE);
+    float *w = ax_test_param_values (net, p, AX_PARAM_VALUE);
     float keep = w[3];
     w[3] = INFINITY;
     AX_CHECK (ax_net_param_set (net, p, AX_PARAM_VALUE, w, count)
@@ -509,7 +500,7 @@ test_bad_arguments (void)
     AX_CHECK (ax_net_param_get (net, 99, AX_PARAM_VALUE, w, count)
         == AX_ERR_INVALID_ARG, "no such parameter");
     free (w);
-    w = param_values (net, p, AX_PARAM_VALUE);
+    w = ax_test_param_values (net, p, AX_PARAM_VALUE);
     AX_CHECK (w[3] == keep, "a refused set changes nothing");
     free (w);
     ax_sgd_step sgd = { 0.01f, 0.9f, 0.0005f };
@@ -520,8 +511,8 @@ test_bad_arguments (void)
     /* Finite but huge weights overflow the logits: the loss says so. */
     int p8 = ax_net_param_find (net, "fc8.weight"), p7 = ax_net_param_find (net, "fc7.bias");
     size_t n8 = ax_net_param (net, p8)->count, n7 = ax_net_param (net, p7)->count;
-    float *huge = malloc (n8 * sizeof *huge), *old8 = param_values (net, p8, AX_PARAM_VALUE);
-    float *old7 = param_values (net, p7, AX_PARAM_VALUE);
+    float *huge = malloc (n8 * sizeof *huge), *old8 = ax_test_param_values (net, p8, AX_PARAM_VALUE);
+    float *old7 = ax_test_param_values (net, p7, AX_PARAM_VALUE);
     for (size_t i = 0; i < n8; i++)
       huge[i] = 3e38f;
     NET_OK (net, ax_net_param_set (net, p8, AX_PARAM_VALUE, huge, n8));
