@@ -20,37 +20,10 @@ main (void)
 }
 #else
 
-extern void *__libc_malloc (size_t);
-extern void *__libc_calloc (size_t, size_t);
-extern void *__libc_realloc (void *, size_t);
-extern void *__libc_memalign (size_t, size_t);
+#include "alloc_count.h"
 
-static int counting;
-static size_t n_allocs, n_bytes;
 /* The most bytes one call of an fc op, or of any other op, allocated. */
 static size_t fc_peak, other_peak;
-
-static void
-count (size_t bytes)
-{
-  if (counting) {
-    n_allocs++;
-    n_bytes += bytes;
-  }
-}
-
-void *malloc (size_t n) { count (n); return __libc_malloc (n); }
-void *calloc (size_t n, size_t m) { count (n * m); return __libc_calloc (n, m); }
-void *realloc (void *p, size_t n) { count (n); return __libc_realloc (p, n); }
-void *memalign (size_t a, size_t n) { count (n); return __libc_memalign (a, n); }
-void *aligned_alloc (size_t a, size_t n) { count (n); return __libc_memalign (a, n); }
-int
-posix_memalign (void **p, size_t a, size_t n)
-{
-  count (n);
-  *p = __libc_memalign (a, n);
-  return *p ? 0 : 12;  /* ENOMEM */
-}
 
 #define BATCH 16
 
