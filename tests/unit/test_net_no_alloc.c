@@ -5,8 +5,10 @@
  * argument maps (small blocks) and its GEMM packing behind the fc layers
  * (bounded by block sizes, not by the batch) are the only allocations
  * allowed: the largest block stays under 1 MB whatever the batch, and the
- * number of allocations per step hardly changes from batch 8 to 32 (the
- * packing buffers grow with the matrices, by oneDNN's block sizes). */
+ * number of allocations per step grows far less than the batch from 8 to 32
+ * (the packing buffers grow with the matrices, by oneDNN's block sizes,
+ * which depend on the ISA: about 1.1x on Xeon, 1.5x on Zen 4; a buffer per
+ * sample or per batch-sized tensor would make it 4x). */
 #include "kernels/cpu_backend.h"
 #include "kernels/net.h"
 #include "tests/ax_test.h"
@@ -101,7 +103,7 @@ test_no_buffers_per_step (void)
     measure ((ax_placement) place, one, 32, &block32, &step32, &n32);
     AX_CHECK (block8 <= (1 << 20) && block32 <= (1 << 20),
         "largest block %zu, %zu", block8, block32);
-    AX_CHECK (n32 <= n8 + n8 / 5, "allocations per step grow with the "
+    AX_CHECK (n32 <= 2 * n8, "allocations per step grow with the "
         "batch: %zu -> %zu", n8, n32);
   }
 }
