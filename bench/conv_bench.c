@@ -3,7 +3,7 @@
  * the paper splits the towers), printing ms per call and GFLOP/s.
  * Usage: conv_bench [batch=128] [threads=0: all] [repeats=3] [plain]
  * ("plain": im2col + GEMM on NCHW instead of oneDNN's blocked layouts). */
-#include "kernels/cpu_backend.h"
+#include "kernels/cpu/cpu_backend.h"
 
 #include <stdio.h>
 #include <stdlib.h>

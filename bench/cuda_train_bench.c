@@ -7,8 +7,8 @@
  *
  *   build/bench/cuda_train_bench [--reps N] [--deterministic]
  */
-#include "kernels/cuda_backend.h"
-#include "kernels/net.h"
+#include "kernels/cuda/cuda_backend.h"
+#include "kernels/nn/net.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,9 +7,9 @@
  *   build/bench/infer_bench [--reps N] [--batch B] [--towers]
  *   build/bench/infer_bench --write-checkpoint PATH
  */
-#include "kernels/cpu_backend.h"
-#include "kernels/net.h"
-#include "kernels/net_checkpoint.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "kernels/nn/net.h"
+#include "kernels/nn/net_checkpoint.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * backend's other AlexNet layers at batch 128 (LRN, max-pool, ReLU, fc,
  * dropout, softmax-xent), to see where a training step goes.
  * Usage: layer_bench [batch=128] [threads=0: all] [repeats=3] */
-#include "kernels/cpu_backend.h"
+#include "kernels/cpu/cpu_backend.h"
 
 #include <stdio.h>
 #include <stdlib.h>

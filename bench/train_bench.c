@@ -7,8 +7,8 @@
  *   build/bench/train_bench [--reps N] [--peak GFLOPS] [--no-torch]
  *       [--profile] [--torch "python3 bench/torch_alexnet_bench.py"]
  */
-#include "kernels/cpu_backend.h"
-#include "kernels/net.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "kernels/nn/net.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/cpu_backend.h"
-#include "kernels/net.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "kernels/nn/net.h"
 
 static int steps = 4, reps = 2, batch = 128, towers = 2, size = 224,
     divisor = 1;

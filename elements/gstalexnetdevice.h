@@ -5,7 +5,7 @@
 
 #include <gst/gst.h>
 
-#include "kernels/net_backends.h"
+#include "kernels/nn/net_backends.h"
 
 G_BEGIN_DECLS
 

@@ -53,7 +53,7 @@
 
 #include "elements/gstalexnetelements.h"
 #include "elements/gstalexnetinfer.h"
-#include "kernels/classify.h"
+#include "kernels/image/classify.h"
 #include "plugin/gstalexnetmeta.h"
 #include "plugin/gstalexnetclassmeta.h"
 

@@ -12,10 +12,10 @@
 #include <gst/video/video.h>
 #include <gst/base/gstbasetransform.h>
 
-#include "kernels/image_resize.h"
-#include "kernels/net.h"
-#include "kernels/net_checkpoint.h"
-#include "kernels/net_infer.h"
+#include "kernels/image/image_resize.h"
+#include "kernels/nn/net.h"
+#include "kernels/nn/net_checkpoint.h"
+#include "kernels/nn/net_infer.h"
 #include "gstalexnetdevice.h"
 
 G_BEGIN_DECLS

@@ -17,8 +17,8 @@
 
 #include "elements/gstalexnetinfer.h"
 #include "plugin/gstalexnetclassmeta.h"
-#include "kernels/classify.h"
-#include "kernels/image_crop.h"
+#include "kernels/image/classify.h"
+#include "kernels/image/image_crop.h"
 
 #define GST_CAT_DEFAULT gst_alexnet_infer_debug
 

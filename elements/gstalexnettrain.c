@@ -42,7 +42,7 @@
 #include "elements/gstalexnettrainpriv.h"
 #include "plugin/gstalexnetmeta.h"
 #include "plugin/gstalexnetstats.h"
-#include "kernels/net_checkpoint.h"
+#include "kernels/nn/net_checkpoint.h"
 
 GST_DEBUG_CATEGORY (gst_alexnet_train_debug);
 #define GST_CAT_DEFAULT gst_alexnet_train_debug

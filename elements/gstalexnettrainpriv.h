@@ -11,9 +11,9 @@
 #include <stdio.h>
 
 #include "elements/gstalexnettrain.h"
-#include "kernels/net.h"
+#include "kernels/nn/net.h"
 #include "elements/gstalexnetdevice.h"
-#include "kernels/rng.h"
+#include "kernels/util/rng.h"
 
 G_BEGIN_DECLS
 

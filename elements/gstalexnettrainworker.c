@@ -16,8 +16,8 @@
 
 #include "elements/gstalexnettrainpriv.h"
 #include "plugin/gstalexnetmeta.h"
-#include "kernels/net_checkpoint.h"
-#include "kernels/json.h"
+#include "kernels/nn/net_checkpoint.h"
+#include "kernels/util/json.h"
 
 #define GST_CAT_DEFAULT gst_alexnet_train_debug
 

@@ -8,11 +8,11 @@
  *
  * Draws what the network sees on the frame: a semi-transparent box in a
  * corner with one line "label  97.3%" for each of the first
- * #GstClassifyOverlay:top-k classes of the frame's #GstAlexnetClassMeta
+ * #GstAlexnetClassifyOverlay:top-k classes of the frame's #GstAlexnetClassMeta
  * (the meta alexnet-infer adds), most probable first, and under each line a
  * bar as long as the probability. The text uses a built-in 5x7 bitmap font
  * (printable ASCII; any other character is drawn as '?'), magnified
- * #GstClassifyOverlay:scale times. Labels too long for the frame are cut
+ * #GstAlexnetClassifyOverlay:scale times. Labels too long for the frame are cut
  * and end in "..". The box is clipped to the frame: nothing is written
  * outside it, whatever the frame's size.
  *
@@ -41,35 +41,35 @@
 #include <string.h>
 
 #include "elements/gstalexnetelements.h"
-#include "kernels/font5x7.h"
-#include "kernels/overlay_draw.h"
+#include "kernels/image/font5x7.h"
+#include "kernels/image/overlay_draw.h"
 #include "plugin/gstalexnetclassmeta.h"
 
-GST_DEBUG_CATEGORY_STATIC (gst_classify_overlay_debug);
-#define GST_CAT_DEFAULT gst_classify_overlay_debug
+GST_DEBUG_CATEGORY_STATIC (gst_alexnet_classify_overlay_debug);
+#define GST_CAT_DEFAULT gst_alexnet_classify_overlay_debug
 
 /**
- * GstClassifyOverlayPosition:
- * @GST_CLASSIFY_OVERLAY_TOP_LEFT: top left corner
- * @GST_CLASSIFY_OVERLAY_TOP_RIGHT: top right corner
- * @GST_CLASSIFY_OVERLAY_BOTTOM_LEFT: bottom left corner
- * @GST_CLASSIFY_OVERLAY_BOTTOM_RIGHT: bottom right corner
+ * GstAlexnetClassifyOverlayPosition:
+ * @GST_ALEXNET_CLASSIFY_OVERLAY_TOP_LEFT: top left corner
+ * @GST_ALEXNET_CLASSIFY_OVERLAY_TOP_RIGHT: top right corner
+ * @GST_ALEXNET_CLASSIFY_OVERLAY_BOTTOM_LEFT: bottom left corner
+ * @GST_ALEXNET_CLASSIFY_OVERLAY_BOTTOM_RIGHT: bottom right corner
  *
  * The corner of the frame where the box is drawn.
  */
 typedef enum
 {
-  GST_CLASSIFY_OVERLAY_TOP_LEFT,
-  GST_CLASSIFY_OVERLAY_TOP_RIGHT,
-  GST_CLASSIFY_OVERLAY_BOTTOM_LEFT,
-  GST_CLASSIFY_OVERLAY_BOTTOM_RIGHT,
-} GstClassifyOverlayPosition;
+  GST_ALEXNET_CLASSIFY_OVERLAY_TOP_LEFT,
+  GST_ALEXNET_CLASSIFY_OVERLAY_TOP_RIGHT,
+  GST_ALEXNET_CLASSIFY_OVERLAY_BOTTOM_LEFT,
+  GST_ALEXNET_CLASSIFY_OVERLAY_BOTTOM_RIGHT,
+} GstAlexnetClassifyOverlayPosition;
 
 #define MAX_TOP_K 20
 
 #define DEFAULT_PROP_TOP_K 3
 #define DEFAULT_PROP_SCALE 2
-#define DEFAULT_PROP_POSITION GST_CLASSIFY_OVERLAY_TOP_LEFT
+#define DEFAULT_PROP_POSITION GST_ALEXNET_CLASSIFY_OVERLAY_TOP_LEFT
 #define DEFAULT_PROP_SHOW_BARS TRUE
 
 enum
@@ -98,18 +98,18 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (OVERLAY_CAPS));
 
-#define GST_TYPE_CLASSIFY_OVERLAY (gst_classify_overlay_get_type ())
-G_DECLARE_FINAL_TYPE (GstClassifyOverlay, gst_classify_overlay, GST,
-    CLASSIFY_OVERLAY, GstVideoFilter);
+#define GST_TYPE_ALEXNET_CLASSIFY_OVERLAY (gst_alexnet_classify_overlay_get_type ())
+G_DECLARE_FINAL_TYPE (GstAlexnetClassifyOverlay, gst_alexnet_classify_overlay,
+    GST, ALEXNET_CLASSIFY_OVERLAY, GstVideoFilter);
 
-struct _GstClassifyOverlay
+struct _GstAlexnetClassifyOverlay
 {
   GstVideoFilter parent;
 
   /* properties, under the object lock */
   guint top_k;
   gint scale;
-  GstClassifyOverlayPosition position;
+  GstAlexnetClassifyOverlayPosition position;
   gboolean show_bars;
 
   /* set in set_info: layer RGB -> the frame's components */
@@ -119,61 +119,64 @@ struct _GstClassifyOverlay
   ax_layer layer;
 };
 
-#define GST_TYPE_CLASSIFY_OVERLAY_POSITION \
-    (gst_classify_overlay_position_get_type ())
+#define GST_TYPE_ALEXNET_CLASSIFY_OVERLAY_POSITION \
+    (gst_alexnet_classify_overlay_position_get_type ())
 
 static GType
-gst_classify_overlay_position_get_type (void)
+gst_alexnet_classify_overlay_position_get_type (void)
 {
   static GType type = 0;
   static const GEnumValue values[] = {
-    {GST_CLASSIFY_OVERLAY_TOP_LEFT, "Top left corner", "top-left"},
-    {GST_CLASSIFY_OVERLAY_TOP_RIGHT, "Top right corner", "top-right"},
-    {GST_CLASSIFY_OVERLAY_BOTTOM_LEFT, "Bottom left corner", "bottom-left"},
-    {GST_CLASSIFY_OVERLAY_BOTTOM_RIGHT, "Bottom right corner",
+    {GST_ALEXNET_CLASSIFY_OVERLAY_TOP_LEFT, "Top left corner", "top-left"},
+    {GST_ALEXNET_CLASSIFY_OVERLAY_TOP_RIGHT, "Top right corner", "top-right"},
+    {GST_ALEXNET_CLASSIFY_OVERLAY_BOTTOM_LEFT, "Bottom left corner",
+          "bottom-left"},
+    {GST_ALEXNET_CLASSIFY_OVERLAY_BOTTOM_RIGHT, "Bottom right corner",
         "bottom-right"},
     {0, NULL, NULL},
   };
 
   if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstClassifyOverlayPosition", values);
+    GType t =
+        g_enum_register_static ("GstAlexnetClassifyOverlayPosition", values);
     g_once_init_leave (&type, t);
   }
   return type;
 }
 
-G_DEFINE_TYPE (GstClassifyOverlay, gst_classify_overlay,
+G_DEFINE_TYPE (GstAlexnetClassifyOverlay, gst_alexnet_classify_overlay,
     GST_TYPE_VIDEO_FILTER);
 GST_ELEMENT_REGISTER_DEFINE (classify_overlay, "classify-overlay",
-    GST_RANK_NONE, GST_TYPE_CLASSIFY_OVERLAY);
+    GST_RANK_NONE, GST_TYPE_ALEXNET_CLASSIFY_OVERLAY);
 
-static void gst_classify_overlay_finalize (GObject * object);
-static void gst_classify_overlay_set_property (GObject * object,
+static void gst_alexnet_classify_overlay_finalize (GObject * object);
+static void gst_alexnet_classify_overlay_set_property (GObject * object,
     guint prop_id, const GValue * value, GParamSpec * pspec);
-static void gst_classify_overlay_get_property (GObject * object,
+static void gst_alexnet_classify_overlay_get_property (GObject * object,
     guint prop_id, GValue * value, GParamSpec * pspec);
-static void gst_classify_overlay_before_transform (GstBaseTransform * trans,
-    GstBuffer * buffer);
-static gboolean gst_classify_overlay_set_info (GstVideoFilter * filter,
+static void gst_alexnet_classify_overlay_before_transform (GstBaseTransform *
+    trans, GstBuffer * buffer);
+static gboolean gst_alexnet_classify_overlay_set_info (GstVideoFilter * filter,
     GstCaps * incaps, GstVideoInfo * in_info, GstCaps * outcaps,
     GstVideoInfo * out_info);
-static GstFlowReturn gst_classify_overlay_transform_frame_ip (GstVideoFilter *
-    filter, GstVideoFrame * frame);
+static GstFlowReturn
+gst_alexnet_classify_overlay_transform_frame_ip (GstVideoFilter * filter,
+    GstVideoFrame * frame);
 
 static void
-gst_classify_overlay_class_init (GstClassifyOverlayClass * klass)
+gst_alexnet_classify_overlay_class_init (GstAlexnetClassifyOverlayClass * klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
   GstVideoFilterClass *filter_class = GST_VIDEO_FILTER_CLASS (klass);
 
-  GST_DEBUG_CATEGORY_INIT (gst_classify_overlay_debug, "classify-overlay", 0,
-      "top-k classes drawn on the frame");
+  GST_DEBUG_CATEGORY_INIT (gst_alexnet_classify_overlay_debug,
+      "classify-overlay", 0, "top-k classes drawn on the frame");
 
-  gobject_class->finalize = gst_classify_overlay_finalize;
-  gobject_class->set_property = gst_classify_overlay_set_property;
-  gobject_class->get_property = gst_classify_overlay_get_property;
+  gobject_class->finalize = gst_alexnet_classify_overlay_finalize;
+  gobject_class->set_property = gst_alexnet_classify_overlay_set_property;
+  gobject_class->get_property = gst_alexnet_classify_overlay_get_property;
 
   g_object_class_install_property (gobject_class, PROP_TOP_K,
       g_param_spec_uint ("top-k", "Top k",
@@ -190,7 +193,7 @@ gst_classify_overlay_class_init (GstClassifyOverlayClass * klass)
   g_object_class_install_property (gobject_class, PROP_POSITION,
       g_param_spec_enum ("position", "Position",
           "Corner of the frame where the box is drawn",
-          GST_TYPE_CLASSIFY_OVERLAY_POSITION, DEFAULT_PROP_POSITION,
+          GST_TYPE_ALEXNET_CLASSIFY_OVERLAY_POSITION, DEFAULT_PROP_POSITION,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_SHOW_BARS,
@@ -206,19 +209,20 @@ gst_classify_overlay_class_init (GstClassifyOverlayClass * klass)
       "Classification overlay", "Filter/Effect/Video",
       "Draws the top-k classes and probabilities of a frame's "
       "classification meta on the frame", "gst-alexnet authors");
-  gst_type_mark_as_plugin_api (GST_TYPE_CLASSIFY_OVERLAY_POSITION, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_ALEXNET_CLASSIFY_OVERLAY_POSITION, 0);
 
   /* frames without a result are handed on as they are, not even mapped */
   trans_class->transform_ip_on_passthrough = FALSE;
   trans_class->before_transform =
-      GST_DEBUG_FUNCPTR (gst_classify_overlay_before_transform);
-  filter_class->set_info = GST_DEBUG_FUNCPTR (gst_classify_overlay_set_info);
+      GST_DEBUG_FUNCPTR (gst_alexnet_classify_overlay_before_transform);
+  filter_class->set_info =
+      GST_DEBUG_FUNCPTR (gst_alexnet_classify_overlay_set_info);
   filter_class->transform_frame_ip =
-      GST_DEBUG_FUNCPTR (gst_classify_overlay_transform_frame_ip);
+      GST_DEBUG_FUNCPTR (gst_alexnet_classify_overlay_transform_frame_ip);
 }
 
 static void
-gst_classify_overlay_init (GstClassifyOverlay * self)
+gst_alexnet_classify_overlay_init (GstAlexnetClassifyOverlay * self)
 {
   self->top_k = DEFAULT_PROP_TOP_K;
   self->scale = DEFAULT_PROP_SCALE;
@@ -228,19 +232,19 @@ gst_classify_overlay_init (GstClassifyOverlay * self)
 }
 
 static void
-gst_classify_overlay_finalize (GObject * object)
+gst_alexnet_classify_overlay_finalize (GObject * object)
 {
-  GstClassifyOverlay *self = GST_CLASSIFY_OVERLAY (object);
+  GstAlexnetClassifyOverlay *self = GST_ALEXNET_CLASSIFY_OVERLAY (object);
 
   ax_layer_free (&self->layer);
-  G_OBJECT_CLASS (gst_classify_overlay_parent_class)->finalize (object);
+  G_OBJECT_CLASS (gst_alexnet_classify_overlay_parent_class)->finalize (object);
 }
 
 static void
-gst_classify_overlay_set_property (GObject * object, guint prop_id,
+gst_alexnet_classify_overlay_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
 {
-  GstClassifyOverlay *self = GST_CLASSIFY_OVERLAY (object);
+  GstAlexnetClassifyOverlay *self = GST_ALEXNET_CLASSIFY_OVERLAY (object);
 
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
@@ -264,10 +268,10 @@ gst_classify_overlay_set_property (GObject * object, guint prop_id,
 }
 
 static void
-gst_classify_overlay_get_property (GObject * object, guint prop_id,
+gst_alexnet_classify_overlay_get_property (GObject * object, guint prop_id,
     GValue * value, GParamSpec * pspec)
 {
-  GstClassifyOverlay *self = GST_CLASSIFY_OVERLAY (object);
+  GstAlexnetClassifyOverlay *self = GST_ALEXNET_CLASSIFY_OVERLAY (object);
 
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
@@ -293,7 +297,7 @@ gst_classify_overlay_get_property (GObject * object, guint prop_id,
 /* Passthrough for frames without a result, decided per frame before the
  * base class makes the buffer writable (which could copy it). */
 static void
-gst_classify_overlay_before_transform (GstBaseTransform * trans,
+gst_alexnet_classify_overlay_before_transform (GstBaseTransform * trans,
     GstBuffer * buffer)
 {
   gboolean has_result = gst_buffer_get_alexnet_class_meta (buffer) != NULL;
@@ -304,10 +308,11 @@ gst_classify_overlay_before_transform (GstBaseTransform * trans,
 /* The matrix that turns the layer's RGB into the frame's components: the
  * identity for RGB, the frame's YCbCr matrix and range for YUV. */
 static gboolean
-gst_classify_overlay_set_info (GstVideoFilter * filter, GstCaps * incaps,
-    GstVideoInfo * in_info, GstCaps * outcaps, GstVideoInfo * out_info)
+gst_alexnet_classify_overlay_set_info (GstVideoFilter * filter,
+    GstCaps * incaps, GstVideoInfo * in_info, GstCaps * outcaps,
+    GstVideoInfo * out_info)
 {
-  GstClassifyOverlay *self = GST_CLASSIFY_OVERLAY (filter);
+  GstAlexnetClassifyOverlay *self = GST_ALEXNET_CLASSIFY_OVERLAY (filter);
   gint offset[GST_VIDEO_MAX_COMPONENTS], scale[GST_VIDEO_MAX_COMPONENTS];
   gdouble kr, kb, kg;
   (void) incaps;
@@ -323,8 +328,7 @@ gst_classify_overlay_set_info (GstVideoFilter * filter, GstCaps * incaps,
   if (!GST_VIDEO_INFO_IS_YUV (in_info))
     goto unsupported;
 
-  if (!gst_video_color_matrix_get_Kr_Kb (in_info->colorimetry.matrix, &kr,
-          &kb)) {
+  if (!gst_video_color_matrix_get_Kr_Kb (in_info->colorimetry.matrix, &kr, &kb)) {
     kr = 0.299;                 /* BT.601 when the caps do not say */
     kb = 0.114;
   }
@@ -392,7 +396,7 @@ format_line (const GstAlexnetClassEntry * e, gint max_cells)
 
 static void
 layout_compute (OverlayLayout * lo, const GstAlexnetClassMeta * meta,
-    guint top_k, gint scale, GstClassifyOverlayPosition position,
+    guint top_k, gint scale, GstAlexnetClassifyOverlayPosition position,
     gboolean show_bars, gint frame_w, gint frame_h)
 {
   const gint cell_w = AX_FONT_CELL_W * scale, cell_h = AX_FONT_CELL_H * scale;
@@ -419,11 +423,11 @@ layout_compute (OverlayLayout * lo, const GstAlexnetClassMeta * meta,
           (lo->n_lines - 1) * lo->gap), frame_h);
   mx = MIN (margin, (frame_w - lo->w) / 2);
   my = MIN (margin, (frame_h - lo->h) / 2);
-  lo->x = position == GST_CLASSIFY_OVERLAY_TOP_LEFT
-      || position == GST_CLASSIFY_OVERLAY_BOTTOM_LEFT ? mx :
+  lo->x = position == GST_ALEXNET_CLASSIFY_OVERLAY_TOP_LEFT
+      || position == GST_ALEXNET_CLASSIFY_OVERLAY_BOTTOM_LEFT ? mx :
       frame_w - lo->w - mx;
-  lo->y = position == GST_CLASSIFY_OVERLAY_TOP_LEFT
-      || position == GST_CLASSIFY_OVERLAY_TOP_RIGHT ? my :
+  lo->y = position == GST_ALEXNET_CLASSIFY_OVERLAY_TOP_LEFT
+      || position == GST_ALEXNET_CLASSIFY_OVERLAY_TOP_RIGHT ? my :
       frame_h - lo->h - my;
 }
 
@@ -456,10 +460,10 @@ layout_draw (const OverlayLayout * lo, ax_layer * layer)
 }
 
 static GstFlowReturn
-gst_classify_overlay_transform_frame_ip (GstVideoFilter * filter,
+gst_alexnet_classify_overlay_transform_frame_ip (GstVideoFilter * filter,
     GstVideoFrame * frame)
 {
-  GstClassifyOverlay *self = GST_CLASSIFY_OVERLAY (filter);
+  GstAlexnetClassifyOverlay *self = GST_ALEXNET_CLASSIFY_OVERLAY (filter);
   GstAlexnetClassMeta *meta = gst_buffer_get_alexnet_class_meta (frame->buffer);
   gint frame_w = GST_VIDEO_FRAME_WIDTH (frame);
   gint frame_h = GST_VIDEO_FRAME_HEIGHT (frame);
@@ -467,7 +471,7 @@ gst_classify_overlay_transform_frame_ip (GstVideoFilter * filter,
   ax_frame_comp comps[3];
   guint top_k;
   gint scale;
-  GstClassifyOverlayPosition position;
+  GstAlexnetClassifyOverlayPosition position;
   gboolean show_bars;
 
   if (meta == NULL || meta->k == 0)

@@ -35,11 +35,11 @@
 
 #include "elements/gstalexnetelements.h"
 #include "elements/gstdatasetsrc.h"
-#include "kernels/rng.h"
+#include "kernels/util/rng.h"
 #include "plugin/gstalexnetmeta.h"
 
-GST_DEBUG_CATEGORY_STATIC (gst_dataset_src_debug);
-#define GST_CAT_DEFAULT gst_dataset_src_debug
+GST_DEBUG_CATEGORY_STATIC (gst_alexnet_dataset_src_debug);
+#define GST_CAT_DEFAULT gst_alexnet_dataset_src_debug
 
 enum
 {
@@ -66,36 +66,38 @@ enum
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("image/jpeg"));
 
-#define gst_dataset_src_parent_class parent_class
-G_DEFINE_TYPE (GstDatasetSrc, gst_dataset_src, GST_TYPE_PUSH_SRC);
+#define gst_alexnet_dataset_src_parent_class parent_class
+G_DEFINE_TYPE (GstAlexnetDatasetSrc, gst_alexnet_dataset_src,
+    GST_TYPE_PUSH_SRC);
 GST_ELEMENT_REGISTER_DEFINE (dataset_src, "dataset-src", GST_RANK_NONE,
-    GST_TYPE_DATASET_SRC);
+    GST_TYPE_ALEXNET_DATASET_SRC);
 
-static void gst_dataset_src_set_property (GObject * object, guint prop_id,
-    const GValue * value, GParamSpec * pspec);
-static void gst_dataset_src_get_property (GObject * object, guint prop_id,
-    GValue * value, GParamSpec * pspec);
-static void gst_dataset_src_finalize (GObject * object);
-static gboolean gst_dataset_src_start (GstBaseSrc * src);
-static gboolean gst_dataset_src_stop (GstBaseSrc * src);
-static GstCaps *gst_dataset_src_get_caps (GstBaseSrc * src, GstCaps * filter);
-static GstFlowReturn gst_dataset_src_create (GstPushSrc * src,
+static void gst_alexnet_dataset_src_set_property (GObject * object,
+    guint prop_id, const GValue * value, GParamSpec * pspec);
+static void gst_alexnet_dataset_src_get_property (GObject * object,
+    guint prop_id, GValue * value, GParamSpec * pspec);
+static void gst_alexnet_dataset_src_finalize (GObject * object);
+static gboolean gst_alexnet_dataset_src_start (GstBaseSrc * src);
+static gboolean gst_alexnet_dataset_src_stop (GstBaseSrc * src);
+static GstCaps *gst_alexnet_dataset_src_get_caps (GstBaseSrc * src,
+    GstCaps * filter);
+static GstFlowReturn gst_alexnet_dataset_src_create (GstPushSrc * src,
     GstBuffer ** buf);
 
 static void
-gst_dataset_src_class_init (GstDatasetSrcClass * klass)
+gst_alexnet_dataset_src_class_init (GstAlexnetDatasetSrcClass * klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   GstBaseSrcClass *basesrc_class = GST_BASE_SRC_CLASS (klass);
   GstPushSrcClass *pushsrc_class = GST_PUSH_SRC_CLASS (klass);
 
-  GST_DEBUG_CATEGORY_INIT (gst_dataset_src_debug, "dataset-src", 0,
+  GST_DEBUG_CATEGORY_INIT (gst_alexnet_dataset_src_debug, "dataset-src", 0,
       "labelled image data set source");
 
-  gobject_class->set_property = gst_dataset_src_set_property;
-  gobject_class->get_property = gst_dataset_src_get_property;
-  gobject_class->finalize = gst_dataset_src_finalize;
+  gobject_class->set_property = gst_alexnet_dataset_src_set_property;
+  gobject_class->get_property = gst_alexnet_dataset_src_get_property;
+  gobject_class->finalize = gst_alexnet_dataset_src_finalize;
 
   g_object_class_install_property (gobject_class, PROP_LOCATION,
       g_param_spec_string ("location", "Location",
@@ -163,17 +165,17 @@ gst_dataset_src_class_init (GstDatasetSrcClass * klass)
   gst_element_class_set_static_metadata (element_class,
       "Labelled image data set source", "Source/File",
       "Reads a folder in ImageNet layout or a list of labelled image files, "
-      "with shuffling, epochs and shards",
-      "gst-alexnet developers");
+      "with shuffling, epochs and shards", "gst-alexnet developers");
 
-  basesrc_class->start = GST_DEBUG_FUNCPTR (gst_dataset_src_start);
-  basesrc_class->stop = GST_DEBUG_FUNCPTR (gst_dataset_src_stop);
-  basesrc_class->get_caps = GST_DEBUG_FUNCPTR (gst_dataset_src_get_caps);
-  pushsrc_class->create = GST_DEBUG_FUNCPTR (gst_dataset_src_create);
+  basesrc_class->start = GST_DEBUG_FUNCPTR (gst_alexnet_dataset_src_start);
+  basesrc_class->stop = GST_DEBUG_FUNCPTR (gst_alexnet_dataset_src_stop);
+  basesrc_class->get_caps =
+      GST_DEBUG_FUNCPTR (gst_alexnet_dataset_src_get_caps);
+  pushsrc_class->create = GST_DEBUG_FUNCPTR (gst_alexnet_dataset_src_create);
 }
 
 static void
-gst_dataset_src_init (GstDatasetSrc * self)
+gst_alexnet_dataset_src_init (GstAlexnetDatasetSrc * self)
 {
   self->shuffle = DEFAULT_PROP_SHUFFLE;
   self->seed = DEFAULT_PROP_SEED;
@@ -186,9 +188,9 @@ gst_dataset_src_init (GstDatasetSrc * self)
 }
 
 static void
-gst_dataset_src_finalize (GObject * object)
+gst_alexnet_dataset_src_finalize (GObject * object)
 {
-  GstDatasetSrc *self = GST_DATASET_SRC (object);
+  GstAlexnetDatasetSrc *self = GST_ALEXNET_DATASET_SRC (object);
 
   g_free (self->location);
   gst_alexnet_dataset_clear (&self->dataset);
@@ -197,10 +199,10 @@ gst_dataset_src_finalize (GObject * object)
 }
 
 static void
-gst_dataset_src_set_property (GObject * object, guint prop_id,
+gst_alexnet_dataset_src_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
 {
-  GstDatasetSrc *self = GST_DATASET_SRC (object);
+  GstAlexnetDatasetSrc *self = GST_ALEXNET_DATASET_SRC (object);
 
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
@@ -235,10 +237,10 @@ gst_dataset_src_set_property (GObject * object, guint prop_id,
 }
 
 static void
-gst_dataset_src_get_property (GObject * object, guint prop_id,
+gst_alexnet_dataset_src_get_property (GObject * object, guint prop_id,
     GValue * value, GParamSpec * pspec)
 {
-  GstDatasetSrc *self = GST_DATASET_SRC (object);
+  GstAlexnetDatasetSrc *self = GST_ALEXNET_DATASET_SRC (object);
 
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
@@ -285,9 +287,9 @@ gst_dataset_src_get_property (GObject * object, guint prop_id,
 }
 
 static gboolean
-gst_dataset_src_start (GstBaseSrc * src)
+gst_alexnet_dataset_src_start (GstBaseSrc * src)
 {
-  GstDatasetSrc *self = GST_DATASET_SRC (src);
+  GstAlexnetDatasetSrc *self = GST_ALEXNET_DATASET_SRC (src);
   GError *err = NULL;
   GstAlexnetDataset dataset = { 0 };
 
@@ -359,9 +361,9 @@ shard_empty:
 }
 
 static gboolean
-gst_dataset_src_stop (GstBaseSrc * src)
+gst_alexnet_dataset_src_stop (GstBaseSrc * src)
 {
-  GstDatasetSrc *self = GST_DATASET_SRC (src);
+  GstAlexnetDatasetSrc *self = GST_ALEXNET_DATASET_SRC (src);
 
   GST_OBJECT_LOCK (self);
   g_clear_pointer (&self->order, g_free);
@@ -370,9 +372,9 @@ gst_dataset_src_stop (GstBaseSrc * src)
 }
 
 static GstCaps *
-gst_dataset_src_get_caps (GstBaseSrc * src, GstCaps * filter)
+gst_alexnet_dataset_src_get_caps (GstBaseSrc * src, GstCaps * filter)
 {
-  GstDatasetSrc *self = GST_DATASET_SRC (src);
+  GstAlexnetDatasetSrc *self = GST_ALEXNET_DATASET_SRC (src);
   GstCaps *caps = gst_caps_new_simple ("image/jpeg",
       "framerate", GST_TYPE_FRACTION, self->fps_n, self->fps_d, NULL);
 
@@ -387,7 +389,7 @@ gst_dataset_src_get_caps (GstBaseSrc * src, GstCaps * filter)
 
 /* The order of epoch e: the same for every shard, so shards are disjoint. */
 static void
-gst_dataset_src_make_order (GstDatasetSrc * self)
+gst_alexnet_dataset_src_make_order (GstAlexnetDatasetSrc * self)
 {
   guint64 n = self->dataset.n_samples;
 
@@ -402,7 +404,8 @@ gst_dataset_src_make_order (GstDatasetSrc * self)
 
 /* Sticky events travel with the next buffer, after the segment. */
 static GstFlowReturn
-gst_dataset_src_store_event (GstDatasetSrc * self, GstEvent * event)
+gst_alexnet_dataset_src_store_event (GstAlexnetDatasetSrc * self,
+    GstEvent * event)
 {
   GstFlowReturn ret = gst_pad_store_sticky_event (GST_BASE_SRC_PAD (self),
       event);
@@ -411,9 +414,9 @@ gst_dataset_src_store_event (GstDatasetSrc * self, GstEvent * event)
 }
 
 static GstFlowReturn
-gst_dataset_src_create (GstPushSrc * src, GstBuffer ** buf)
+gst_alexnet_dataset_src_create (GstPushSrc * src, GstBuffer ** buf)
 {
-  GstDatasetSrc *self = GST_DATASET_SRC (src);
+  GstAlexnetDatasetSrc *self = GST_ALEXNET_DATASET_SRC (src);
   const GstAlexnetSample *sample;
   GstAlexnetLabelMeta *meta;
   GstBuffer *out;
@@ -423,7 +426,7 @@ gst_dataset_src_create (GstPushSrc * src, GstBuffer ** buf)
   GError *err = NULL;
 
   if (!self->classes_sent) {
-    ret = gst_dataset_src_store_event (self,
+    ret = gst_alexnet_dataset_src_store_event (self,
         gst_alexnet_event_new_classes ((const gchar * const *)
             self->dataset.class_names));
     if (ret != GST_FLOW_OK)
@@ -441,8 +444,8 @@ next:
     return GST_FLOW_EOS;
 
   if (!self->epoch_sent) {
-    gst_dataset_src_make_order (self);
-    ret = gst_dataset_src_store_event (self,
+    gst_alexnet_dataset_src_make_order (self);
+    ret = gst_alexnet_dataset_src_store_event (self,
         gst_alexnet_event_new_epoch (self->epoch, self->per_shard));
     if (ret != GST_FLOW_OK)
       return ret;

@@ -7,36 +7,34 @@
 #include "plugin/gstalexnetdataset.h"
 
 G_BEGIN_DECLS
+#define GST_TYPE_ALEXNET_DATASET_SRC (gst_alexnet_dataset_src_get_type ())
+G_DECLARE_FINAL_TYPE (GstAlexnetDatasetSrc, gst_alexnet_dataset_src, GST,
+    ALEXNET_DATASET_SRC, GstPushSrc)
+     struct _GstAlexnetDatasetSrc
+     {
+       GstPushSrc parent;
 
-#define GST_TYPE_DATASET_SRC (gst_dataset_src_get_type ())
-G_DECLARE_FINAL_TYPE (GstDatasetSrc, gst_dataset_src, GST, DATASET_SRC,
-    GstPushSrc)
+       /* properties */
+       gchar *location;
+       gboolean shuffle;
+       gint64 seed;
+       guint epochs;
+       guint shard_index;
+       guint shard_count;
+       gint fps_n, fps_d;
 
-struct _GstDatasetSrc
-{
-  GstPushSrc parent;
-
-  /* properties */
-  gchar *location;
-  gboolean shuffle;
-  gint64 seed;
-  guint epochs;
-  guint shard_index;
-  guint shard_count;
-  gint fps_n, fps_d;
-
-  /* state, from start() on */
-  GstAlexnetDataset dataset;
-  guint64 effective_seed;
-  guint32 *order;               /* this epoch's order of all samples */
-  guint64 per_shard;            /* samples this shard reads per epoch */
-  guint epoch;
-  guint64 pos;                  /* position within this shard's epoch */
-  guint64 produced;
-  guint64 skipped;
-  gboolean classes_sent;
-  gboolean epoch_sent;
-};
+       /* state, from start() on */
+       GstAlexnetDataset dataset;
+       guint64 effective_seed;
+       guint32 *order;          /* this epoch's order of all samples */
+       guint64 per_shard;       /* samples this shard reads per epoch */
+       guint epoch;
+       guint64 pos;             /* position within this shard's epoch */
+       guint64 produced;
+       guint64 skipped;
+       gboolean classes_sent;
+       gboolean epoch_sent;
+     };
 
 G_END_DECLS
 #endif

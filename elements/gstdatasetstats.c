@@ -9,10 +9,10 @@
  *
  * Accumulates exact integer sums of every RGB channel and of the six
  * distinct channel products over the whole stream (any image sizes, sizes
- * may change between images). At EOS — or after #GstDatasetStats:max-images
+ * may change between images). At EOS — or after #GstAlexnetDatasetStats:max-images
  * images — it computes the mean, std and covariance on a 0..1 scale and the
  * covariance's eigenvalues and eigenvectors, writes them atomically to
- * #GstDatasetStats:location and posts an element message named
+ * #GstAlexnetDatasetStats:location and posts an element message named
  * `dataset-stats` with the fields `location` (string), `images`, `pixels`
  * (guint64), and `mean`, `std`, `eigenvalues` (#GstValueArray of 3 doubles).
  *
@@ -35,11 +35,11 @@
 #include <unistd.h>
 
 #include "elements/gstalexnetelements.h"
-#include "kernels/colour.h"
+#include "kernels/image/colour.h"
 #include "plugin/gstalexnetstats.h"
 
-GST_DEBUG_CATEGORY_STATIC (gst_dataset_stats_debug);
-#define GST_CAT_DEFAULT gst_dataset_stats_debug
+GST_DEBUG_CATEGORY_STATIC (gst_alexnet_dataset_stats_debug);
+#define GST_CAT_DEFAULT gst_alexnet_dataset_stats_debug
 
 enum
 {
@@ -52,11 +52,11 @@ enum
 #define DEFAULT_PROP_LOCATION NULL
 #define DEFAULT_PROP_MAX_IMAGES 0
 
-#define GST_TYPE_DATASET_STATS (gst_dataset_stats_get_type ())
-G_DECLARE_FINAL_TYPE (GstDatasetStats, gst_dataset_stats, GST, DATASET_STATS,
-    GstBaseSink);
+#define GST_TYPE_ALEXNET_DATASET_STATS (gst_alexnet_dataset_stats_get_type ())
+G_DECLARE_FINAL_TYPE (GstAlexnetDatasetStats, gst_alexnet_dataset_stats, GST,
+    ALEXNET_DATASET_STATS, GstBaseSink);
 
-struct _GstDatasetStats
+struct _GstAlexnetDatasetStats
 {
   GstBaseSink parent;
 
@@ -75,36 +75,37 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK, GST_PAD_ALWAYS,
     GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE ("RGB")));
 
-G_DEFINE_TYPE (GstDatasetStats, gst_dataset_stats, GST_TYPE_BASE_SINK);
+G_DEFINE_TYPE (GstAlexnetDatasetStats, gst_alexnet_dataset_stats,
+    GST_TYPE_BASE_SINK);
 GST_ELEMENT_REGISTER_DEFINE (dataset_stats, "dataset-stats", GST_RANK_NONE,
-    GST_TYPE_DATASET_STATS);
+    GST_TYPE_ALEXNET_DATASET_STATS);
 
-static void gst_dataset_stats_finalize (GObject * object);
-static void gst_dataset_stats_set_property (GObject * object, guint prop_id,
-    const GValue * value, GParamSpec * pspec);
-static void gst_dataset_stats_get_property (GObject * object, guint prop_id,
-    GValue * value, GParamSpec * pspec);
-static gboolean gst_dataset_stats_start (GstBaseSink * sink);
-static gboolean gst_dataset_stats_set_caps (GstBaseSink * sink,
+static void gst_alexnet_dataset_stats_finalize (GObject * object);
+static void gst_alexnet_dataset_stats_set_property (GObject * object,
+    guint prop_id, const GValue * value, GParamSpec * pspec);
+static void gst_alexnet_dataset_stats_get_property (GObject * object,
+    guint prop_id, GValue * value, GParamSpec * pspec);
+static gboolean gst_alexnet_dataset_stats_start (GstBaseSink * sink);
+static gboolean gst_alexnet_dataset_stats_set_caps (GstBaseSink * sink,
     GstCaps * caps);
-static GstFlowReturn gst_dataset_stats_render (GstBaseSink * sink,
+static GstFlowReturn gst_alexnet_dataset_stats_render (GstBaseSink * sink,
     GstBuffer * buffer);
-static gboolean gst_dataset_stats_event (GstBaseSink * sink,
+static gboolean gst_alexnet_dataset_stats_event (GstBaseSink * sink,
     GstEvent * event);
 
 static void
-gst_dataset_stats_class_init (GstDatasetStatsClass * klass)
+gst_alexnet_dataset_stats_class_init (GstAlexnetDatasetStatsClass * klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   GstBaseSinkClass *sink_class = GST_BASE_SINK_CLASS (klass);
 
-  GST_DEBUG_CATEGORY_INIT (gst_dataset_stats_debug, "dataset-stats", 0,
+  GST_DEBUG_CATEGORY_INIT (gst_alexnet_dataset_stats_debug, "dataset-stats", 0,
       "data set colour statistics");
 
-  gobject_class->finalize = gst_dataset_stats_finalize;
-  gobject_class->set_property = gst_dataset_stats_set_property;
-  gobject_class->get_property = gst_dataset_stats_get_property;
+  gobject_class->finalize = gst_alexnet_dataset_stats_finalize;
+  gobject_class->set_property = gst_alexnet_dataset_stats_set_property;
+  gobject_class->get_property = gst_alexnet_dataset_stats_get_property;
 
   g_object_class_install_property (gobject_class, PROP_LOCATION,
       g_param_spec_string ("location", "Location",
@@ -127,17 +128,16 @@ gst_dataset_stats_class_init (GstDatasetStatsClass * klass)
   gst_element_class_set_static_metadata (element_class,
       "Data set colour statistics", "Sink/Video",
       "Measures the RGB mean, std, covariance and principal components of "
-      "a stream of images and writes them to a statistics file",
-      "gst-alexnet");
+      "a stream of images and writes them to a statistics file", "gst-alexnet");
 
-  sink_class->start = GST_DEBUG_FUNCPTR (gst_dataset_stats_start);
-  sink_class->set_caps = GST_DEBUG_FUNCPTR (gst_dataset_stats_set_caps);
-  sink_class->render = GST_DEBUG_FUNCPTR (gst_dataset_stats_render);
-  sink_class->event = GST_DEBUG_FUNCPTR (gst_dataset_stats_event);
+  sink_class->start = GST_DEBUG_FUNCPTR (gst_alexnet_dataset_stats_start);
+  sink_class->set_caps = GST_DEBUG_FUNCPTR (gst_alexnet_dataset_stats_set_caps);
+  sink_class->render = GST_DEBUG_FUNCPTR (gst_alexnet_dataset_stats_render);
+  sink_class->event = GST_DEBUG_FUNCPTR (gst_alexnet_dataset_stats_event);
 }
 
 static void
-gst_dataset_stats_init (GstDatasetStats * self)
+gst_alexnet_dataset_stats_init (GstAlexnetDatasetStats * self)
 {
   self->location = g_strdup (DEFAULT_PROP_LOCATION);
   self->max_images = DEFAULT_PROP_MAX_IMAGES;
@@ -148,19 +148,19 @@ gst_dataset_stats_init (GstDatasetStats * self)
 }
 
 static void
-gst_dataset_stats_finalize (GObject * object)
+gst_alexnet_dataset_stats_finalize (GObject * object)
 {
-  GstDatasetStats *self = GST_DATASET_STATS (object);
+  GstAlexnetDatasetStats *self = GST_ALEXNET_DATASET_STATS (object);
 
   g_free (self->location);
-  G_OBJECT_CLASS (gst_dataset_stats_parent_class)->finalize (object);
+  G_OBJECT_CLASS (gst_alexnet_dataset_stats_parent_class)->finalize (object);
 }
 
 static void
-gst_dataset_stats_set_property (GObject * object, guint prop_id,
+gst_alexnet_dataset_stats_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
 {
-  GstDatasetStats *self = GST_DATASET_STATS (object);
+  GstAlexnetDatasetStats *self = GST_ALEXNET_DATASET_STATS (object);
 
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
@@ -179,10 +179,10 @@ gst_dataset_stats_set_property (GObject * object, guint prop_id,
 }
 
 static void
-gst_dataset_stats_get_property (GObject * object, guint prop_id,
+gst_alexnet_dataset_stats_get_property (GObject * object, guint prop_id,
     GValue * value, GParamSpec * pspec)
 {
-  GstDatasetStats *self = GST_DATASET_STATS (object);
+  GstAlexnetDatasetStats *self = GST_ALEXNET_DATASET_STATS (object);
 
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
@@ -205,9 +205,9 @@ gst_dataset_stats_get_property (GObject * object, guint prop_id,
 /* Refuses to start without a location or with one whose folder cannot be
  * written, so a long pass over a data set does not end in nothing. */
 static gboolean
-gst_dataset_stats_start (GstBaseSink * sink)
+gst_alexnet_dataset_stats_start (GstBaseSink * sink)
 {
-  GstDatasetStats *self = GST_DATASET_STATS (sink);
+  GstAlexnetDatasetStats *self = GST_ALEXNET_DATASET_STATS (sink);
   gchar *location, *folder = NULL;
 
   GST_OBJECT_LOCK (self);
@@ -234,8 +234,7 @@ gst_dataset_stats_start (GstBaseSink * sink)
 no_location:
   {
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-        ("No statistics file given: set the \"location\" property."),
-        (NULL));
+        ("No statistics file given: set the \"location\" property."), (NULL));
     g_free (location);
     return FALSE;
   }
@@ -260,9 +259,9 @@ not_writable:
 }
 
 static gboolean
-gst_dataset_stats_set_caps (GstBaseSink * sink, GstCaps * caps)
+gst_alexnet_dataset_stats_set_caps (GstBaseSink * sink, GstCaps * caps)
 {
-  GstDatasetStats *self = GST_DATASET_STATS (sink);
+  GstAlexnetDatasetStats *self = GST_ALEXNET_DATASET_STATS (sink);
 
   if (!gst_video_info_from_caps (&self->info, caps))
     goto invalid_caps;
@@ -308,7 +307,7 @@ stats_message_structure (const gchar * location, const GstAlexnetStats * s)
 /* Computes the statistics of what was seen, writes the file and posts the
  * message. FALSE after posting an error. */
 static gboolean
-gst_dataset_stats_write (GstDatasetStats * self)
+gst_alexnet_dataset_stats_write (GstAlexnetDatasetStats * self)
 {
   GstAlexnetStats stats;
   GError *err = NULL;
@@ -361,9 +360,9 @@ write_failed:
 }
 
 static GstFlowReturn
-gst_dataset_stats_render (GstBaseSink * sink, GstBuffer * buffer)
+gst_alexnet_dataset_stats_render (GstBaseSink * sink, GstBuffer * buffer)
 {
-  GstDatasetStats *self = GST_DATASET_STATS (sink);
+  GstAlexnetDatasetStats *self = GST_ALEXNET_DATASET_STATS (sink);
   GstVideoFrame frame;
   guint64 images, max_images;
 
@@ -386,7 +385,8 @@ gst_dataset_stats_render (GstBaseSink * sink, GstBuffer * buffer)
   if (max_images > 0 && images >= max_images) {
     GST_INFO_OBJECT (self, "max-images (%" G_GUINT64_FORMAT ") reached",
         max_images);
-    return gst_dataset_stats_write (self) ? GST_FLOW_EOS : GST_FLOW_ERROR;
+    return gst_alexnet_dataset_stats_write (self) ? GST_FLOW_EOS :
+        GST_FLOW_ERROR;
   }
   return GST_FLOW_OK;
 
@@ -409,16 +409,16 @@ map_failed:
 /* Writes the file at EOS, before the EOS message is posted, so that an
  * application that stops on EOS finds the file and the message. */
 static gboolean
-gst_dataset_stats_event (GstBaseSink * sink, GstEvent * event)
+gst_alexnet_dataset_stats_event (GstBaseSink * sink, GstEvent * event)
 {
-  GstDatasetStats *self = GST_DATASET_STATS (sink);
+  GstAlexnetDatasetStats *self = GST_ALEXNET_DATASET_STATS (sink);
 
   if (GST_EVENT_TYPE (event) == GST_EVENT_EOS && !self->written) {
-    if (!gst_dataset_stats_write (self)) {
+    if (!gst_alexnet_dataset_stats_write (self)) {
       gst_event_unref (event);
       return FALSE;
     }
   }
-  return GST_BASE_SINK_CLASS (gst_dataset_stats_parent_class)->event (sink,
-      event);
+  return GST_BASE_SINK_CLASS (gst_alexnet_dataset_stats_parent_class)->
+      event (sink, event);
 }

@@ -8,15 +8,15 @@
  * @title: pca-jitter
  *
  * Adds the paper's per-image colour noise to packed RGB frames, in place:
- * for each image three draws alpha_i ~ N(0, #GstPcaJitter:sigma) are made
+ * for each image three draws alpha_i ~ N(0, #GstAlexnetPcaJitter:sigma) are made
  * and sum_i alpha_i lambda_i p_i (times 255) is added to every pixel, where
  * p_i and lambda_i are the eigenvectors and eigenvalues of the RGB
- * covariance (0..1 scale) read from #GstPcaJitter:stats-location — a file
+ * covariance (0..1 scale) read from #GstAlexnetPcaJitter:stats-location — a file
  * written by dataset-stats — or, by default, the widely used ImageNet values
  * (eigenvalues 0.2175, 0.0188, 0.0045, used as lambda exactly as given).
  * Results are rounded to the nearest integer and clamped to 0..255.
  *
- * With #GstPcaJitter:seed >= 0 the noise is reproducible: the n-th image
+ * With #GstAlexnetPcaJitter:seed >= 0 the noise is reproducible: the n-th image
  * after the element starts always gets the same offsets. Labels
  * (#GstAlexnetLabelMeta) are left untouched. sigma=0 makes the element a
  * passthrough.
@@ -33,12 +33,12 @@
 #include <gst/video/gstvideofilter.h>
 
 #include "elements/gstalexnetelements.h"
-#include "kernels/colour.h"
-#include "kernels/rng.h"
+#include "kernels/image/colour.h"
+#include "kernels/util/rng.h"
 #include "plugin/gstalexnetstats.h"
 
-GST_DEBUG_CATEGORY_STATIC (gst_pca_jitter_debug);
-#define GST_CAT_DEFAULT gst_pca_jitter_debug
+GST_DEBUG_CATEGORY_STATIC (gst_alexnet_pca_jitter_debug);
+#define GST_CAT_DEFAULT gst_alexnet_pca_jitter_debug
 
 enum
 {
@@ -52,11 +52,11 @@ enum
 #define DEFAULT_PROP_STATS_LOCATION NULL
 #define DEFAULT_PROP_SEED -1
 
-#define GST_TYPE_PCA_JITTER (gst_pca_jitter_get_type ())
-G_DECLARE_FINAL_TYPE (GstPcaJitter, gst_pca_jitter, GST, PCA_JITTER,
-    GstVideoFilter);
+#define GST_TYPE_ALEXNET_PCA_JITTER (gst_alexnet_pca_jitter_get_type ())
+G_DECLARE_FINAL_TYPE (GstAlexnetPcaJitter, gst_alexnet_pca_jitter, GST,
+    ALEXNET_PCA_JITTER, GstVideoFilter);
 
-struct _GstPcaJitter
+struct _GstAlexnetPcaJitter
 {
   GstVideoFilter parent;
 
@@ -77,33 +77,34 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (CAPS));
 
-G_DEFINE_TYPE (GstPcaJitter, gst_pca_jitter, GST_TYPE_VIDEO_FILTER);
+G_DEFINE_TYPE (GstAlexnetPcaJitter, gst_alexnet_pca_jitter,
+    GST_TYPE_VIDEO_FILTER);
 GST_ELEMENT_REGISTER_DEFINE (pca_jitter, "pca-jitter", GST_RANK_NONE,
-    GST_TYPE_PCA_JITTER);
+    GST_TYPE_ALEXNET_PCA_JITTER);
 
-static void gst_pca_jitter_finalize (GObject * object);
-static void gst_pca_jitter_set_property (GObject * object, guint prop_id,
-    const GValue * value, GParamSpec * pspec);
-static void gst_pca_jitter_get_property (GObject * object, guint prop_id,
-    GValue * value, GParamSpec * pspec);
-static gboolean gst_pca_jitter_start (GstBaseTransform * trans);
-static GstFlowReturn gst_pca_jitter_transform_frame_ip (GstVideoFilter *
+static void gst_alexnet_pca_jitter_finalize (GObject * object);
+static void gst_alexnet_pca_jitter_set_property (GObject * object,
+    guint prop_id, const GValue * value, GParamSpec * pspec);
+static void gst_alexnet_pca_jitter_get_property (GObject * object,
+    guint prop_id, GValue * value, GParamSpec * pspec);
+static gboolean gst_alexnet_pca_jitter_start (GstBaseTransform * trans);
+static GstFlowReturn gst_alexnet_pca_jitter_transform_frame_ip (GstVideoFilter *
     filter, GstVideoFrame * frame);
 
 static void
-gst_pca_jitter_class_init (GstPcaJitterClass * klass)
+gst_alexnet_pca_jitter_class_init (GstAlexnetPcaJitterClass * klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
   GstVideoFilterClass *filter_class = GST_VIDEO_FILTER_CLASS (klass);
 
-  GST_DEBUG_CATEGORY_INIT (gst_pca_jitter_debug, "pca-jitter", 0,
+  GST_DEBUG_CATEGORY_INIT (gst_alexnet_pca_jitter_debug, "pca-jitter", 0,
       "PCA colour noise");
 
-  gobject_class->finalize = gst_pca_jitter_finalize;
-  gobject_class->set_property = gst_pca_jitter_set_property;
-  gobject_class->get_property = gst_pca_jitter_get_property;
+  gobject_class->finalize = gst_alexnet_pca_jitter_finalize;
+  gobject_class->set_property = gst_alexnet_pca_jitter_set_property;
+  gobject_class->get_property = gst_alexnet_pca_jitter_get_property;
 
   g_object_class_install_property (gobject_class, PROP_SIGMA,
       g_param_spec_double ("sigma", "Sigma",
@@ -134,13 +135,13 @@ gst_pca_jitter_class_init (GstPcaJitterClass * klass)
       "Adds AlexNet's per-image colour noise along the RGB principal "
       "components of a data set", "gst-alexnet");
 
-  trans_class->start = GST_DEBUG_FUNCPTR (gst_pca_jitter_start);
+  trans_class->start = GST_DEBUG_FUNCPTR (gst_alexnet_pca_jitter_start);
   filter_class->transform_frame_ip =
-      GST_DEBUG_FUNCPTR (gst_pca_jitter_transform_frame_ip);
+      GST_DEBUG_FUNCPTR (gst_alexnet_pca_jitter_transform_frame_ip);
 }
 
 static void
-gst_pca_jitter_init (GstPcaJitter * self)
+gst_alexnet_pca_jitter_init (GstAlexnetPcaJitter * self)
 {
   self->sigma = DEFAULT_PROP_SIGMA;
   self->stats_location = g_strdup (DEFAULT_PROP_STATS_LOCATION);
@@ -151,19 +152,19 @@ gst_pca_jitter_init (GstPcaJitter * self)
 }
 
 static void
-gst_pca_jitter_finalize (GObject * object)
+gst_alexnet_pca_jitter_finalize (GObject * object)
 {
-  GstPcaJitter *self = GST_PCA_JITTER (object);
+  GstAlexnetPcaJitter *self = GST_ALEXNET_PCA_JITTER (object);
 
   g_free (self->stats_location);
-  G_OBJECT_CLASS (gst_pca_jitter_parent_class)->finalize (object);
+  G_OBJECT_CLASS (gst_alexnet_pca_jitter_parent_class)->finalize (object);
 }
 
 static void
-gst_pca_jitter_set_property (GObject * object, guint prop_id,
+gst_alexnet_pca_jitter_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
 {
-  GstPcaJitter *self = GST_PCA_JITTER (object);
+  GstAlexnetPcaJitter *self = GST_ALEXNET_PCA_JITTER (object);
 
   switch (prop_id) {
     case PROP_SIGMA:{
@@ -194,10 +195,10 @@ gst_pca_jitter_set_property (GObject * object, guint prop_id,
 }
 
 static void
-gst_pca_jitter_get_property (GObject * object, guint prop_id,
+gst_alexnet_pca_jitter_get_property (GObject * object, guint prop_id,
     GValue * value, GParamSpec * pspec)
 {
-  GstPcaJitter *self = GST_PCA_JITTER (object);
+  GstAlexnetPcaJitter *self = GST_ALEXNET_PCA_JITTER (object);
 
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
@@ -220,9 +221,9 @@ gst_pca_jitter_get_property (GObject * object, guint prop_id,
 /* Reads the statistics (or takes the ImageNet values) and seeds the
  * generator: ax_rng_seed (seed), then three ax_rng_normal draws per image. */
 static gboolean
-gst_pca_jitter_start (GstBaseTransform * trans)
+gst_alexnet_pca_jitter_start (GstBaseTransform * trans)
 {
-  GstPcaJitter *self = GST_PCA_JITTER (trans);
+  GstAlexnetPcaJitter *self = GST_ALEXNET_PCA_JITTER (trans);
   GError *err = NULL;
   gchar *location;
   gint64 seed;
@@ -260,10 +261,10 @@ load_failed:
 }
 
 static GstFlowReturn
-gst_pca_jitter_transform_frame_ip (GstVideoFilter * filter,
+gst_alexnet_pca_jitter_transform_frame_ip (GstVideoFilter * filter,
     GstVideoFrame * frame)
 {
-  GstPcaJitter *self = GST_PCA_JITTER (filter);
+  GstAlexnetPcaJitter *self = GST_ALEXNET_PCA_JITTER (filter);
   gdouble sigma, alpha[3];
 
   /* passthrough (sigma == 0): the frame is mapped read-only */

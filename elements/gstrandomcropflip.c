@@ -6,13 +6,13 @@
  * SECTION:element-random-crop-flip
  * @title: random-crop-flip
  *
- * Cuts #GstRandomCropFlip:size x #GstRandomCropFlip:size squares out of RGB
+ * Cuts #GstAlexnetRandomCropFlip:size x #GstAlexnetRandomCropFlip:size squares out of RGB
  * images, as AlexNet's data augmentation does:
  *
  * * `mode=train` (default): a random position (uniform over every position
  *   that fits, like torchvision's `RandomCrop`) and a left-right mirror with
  *   probability 0.5 (`RandomHorizontalFlip`), drawn from a generator seeded
- *   by #GstRandomCropFlip:seed.
+ *   by #GstAlexnetRandomCropFlip:seed.
  * * `mode=center`: the centre crop (`CenterCrop`).
  * * `mode=ten-crop`: ten output buffers per input in torchvision's `TenCrop`
  *   order — top-left, top-right, bottom-left, bottom-right, centre, then the
@@ -41,23 +41,23 @@
 
 #include "elements/gstalexnetelements.h"
 #include "plugin/gstalexnetmeta.h"
-#include "kernels/image_crop.h"
-#include "kernels/rng.h"
+#include "kernels/image/image_crop.h"
+#include "kernels/util/rng.h"
 
-GST_DEBUG_CATEGORY_STATIC (gst_random_crop_flip_debug);
-#define GST_CAT_DEFAULT gst_random_crop_flip_debug
+GST_DEBUG_CATEGORY_STATIC (gst_alexnet_random_crop_flip_debug);
+#define GST_CAT_DEFAULT gst_alexnet_random_crop_flip_debug
 
 typedef enum
 {
-  GST_RANDOM_CROP_FLIP_MODE_TRAIN,
-  GST_RANDOM_CROP_FLIP_MODE_CENTER,
-  GST_RANDOM_CROP_FLIP_MODE_TEN_CROP,
-} GstRandomCropFlipMode;
+  GST_ALEXNET_RANDOM_CROP_FLIP_MODE_TRAIN,
+  GST_ALEXNET_RANDOM_CROP_FLIP_MODE_CENTER,
+  GST_ALEXNET_RANDOM_CROP_FLIP_MODE_TEN_CROP,
+} GstAlexnetRandomCropFlipMode;
 
 #define N_TEN_CROP_VIEWS 10
 
 #define DEFAULT_PROP_SIZE 224
-#define DEFAULT_PROP_MODE GST_RANDOM_CROP_FLIP_MODE_TRAIN
+#define DEFAULT_PROP_MODE GST_ALEXNET_RANDOM_CROP_FLIP_MODE_TRAIN
 #define DEFAULT_PROP_SEED -1
 
 enum
@@ -83,7 +83,7 @@ typedef struct
 
   /* properties and the generator, under the object lock */
   gint size;
-  GstRandomCropFlipMode mode;
+  GstAlexnetRandomCropFlipMode mode;
   gint64 seed;
   ax_rng rng;
 
@@ -91,73 +91,77 @@ typedef struct
   ax_crop_pos centre;           /* for the negotiated input size */
   ax_crop_pos views[N_TEN_CROP_VIEWS];
   gint next_view;               /* ten-crop view to make of queued_buf */
-} GstRandomCropFlip;
+} GstAlexnetRandomCropFlip;
 
 typedef struct
 {
   GstVideoFilterClass parent_class;
-} GstRandomCropFlipClass;
+} GstAlexnetRandomCropFlipClass;
 
-#define GST_TYPE_RANDOM_CROP_FLIP (gst_random_crop_flip_get_type ())
-#define GST_RANDOM_CROP_FLIP(obj) ((GstRandomCropFlip *) (obj))
-#define GST_TYPE_RANDOM_CROP_FLIP_MODE (gst_random_crop_flip_mode_get_type ())
+#define GST_TYPE_ALEXNET_RANDOM_CROP_FLIP (gst_alexnet_random_crop_flip_get_type ())
+#define GST_ALEXNET_RANDOM_CROP_FLIP(obj) ((GstAlexnetRandomCropFlip *) (obj))
+#define GST_TYPE_ALEXNET_RANDOM_CROP_FLIP_MODE (gst_alexnet_random_crop_flip_mode_get_type ())
 
-G_DEFINE_TYPE (GstRandomCropFlip, gst_random_crop_flip, GST_TYPE_VIDEO_FILTER);
+G_DEFINE_TYPE (GstAlexnetRandomCropFlip, gst_alexnet_random_crop_flip,
+    GST_TYPE_VIDEO_FILTER);
 GST_ELEMENT_REGISTER_DEFINE (random_crop_flip, "random-crop-flip",
-    GST_RANK_NONE, GST_TYPE_RANDOM_CROP_FLIP);
+    GST_RANK_NONE, GST_TYPE_ALEXNET_RANDOM_CROP_FLIP);
 
 static GType
-gst_random_crop_flip_mode_get_type (void)
+gst_alexnet_random_crop_flip_mode_get_type (void)
 {
   static GType type = 0;
   static const GEnumValue values[] = {
-    {GST_RANDOM_CROP_FLIP_MODE_TRAIN,
+    {GST_ALEXNET_RANDOM_CROP_FLIP_MODE_TRAIN,
         "Random crop, mirrored with probability 0.5", "train"},
-    {GST_RANDOM_CROP_FLIP_MODE_CENTER, "Centre crop", "center"},
-    {GST_RANDOM_CROP_FLIP_MODE_TEN_CROP,
+    {GST_ALEXNET_RANDOM_CROP_FLIP_MODE_CENTER, "Centre crop", "center"},
+    {GST_ALEXNET_RANDOM_CROP_FLIP_MODE_TEN_CROP,
         "Ten views: four corners and centre, and their mirrors", "ten-crop"},
     {0, NULL, NULL},
   };
 
   if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstRandomCropFlipMode", values);
+    GType t = g_enum_register_static ("GstAlexnetRandomCropFlipMode", values);
     g_once_init_leave (&type, t);
   }
   return type;
 }
 
-static void gst_random_crop_flip_set_property (GObject * object,
+static void gst_alexnet_random_crop_flip_set_property (GObject * object,
     guint prop_id, const GValue * value, GParamSpec * pspec);
-static void gst_random_crop_flip_get_property (GObject * object,
+static void gst_alexnet_random_crop_flip_get_property (GObject * object,
     guint prop_id, GValue * value, GParamSpec * pspec);
-static GstCaps *gst_random_crop_flip_transform_caps (GstBaseTransform * trans,
-    GstPadDirection direction, GstCaps * caps, GstCaps * filter);
-static gboolean gst_random_crop_flip_query (GstBaseTransform * trans,
+static GstCaps *gst_alexnet_random_crop_flip_transform_caps (GstBaseTransform *
+    trans, GstPadDirection direction, GstCaps * caps, GstCaps * filter);
+static gboolean gst_alexnet_random_crop_flip_query (GstBaseTransform * trans,
     GstPadDirection direction, GstQuery * query);
-static gboolean gst_random_crop_flip_start (GstBaseTransform * trans);
-static GstFlowReturn gst_random_crop_flip_submit_input_buffer (GstBaseTransform
-    * trans, gboolean is_discont, GstBuffer * input);
-static GstFlowReturn gst_random_crop_flip_generate_output (GstBaseTransform *
-    trans, GstBuffer ** outbuf);
-static gboolean gst_random_crop_flip_set_info (GstVideoFilter * filter,
+static gboolean gst_alexnet_random_crop_flip_start (GstBaseTransform * trans);
+static GstFlowReturn
+gst_alexnet_random_crop_flip_submit_input_buffer (GstBaseTransform * trans,
+    gboolean is_discont, GstBuffer * input);
+static GstFlowReturn
+gst_alexnet_random_crop_flip_generate_output (GstBaseTransform * trans,
+    GstBuffer ** outbuf);
+static gboolean gst_alexnet_random_crop_flip_set_info (GstVideoFilter * filter,
     GstCaps * incaps, GstVideoInfo * in_info, GstCaps * outcaps,
     GstVideoInfo * out_info);
-static GstFlowReturn gst_random_crop_flip_transform_frame (GstVideoFilter *
-    filter, GstVideoFrame * in_frame, GstVideoFrame * out_frame);
+static GstFlowReturn
+gst_alexnet_random_crop_flip_transform_frame (GstVideoFilter * filter,
+    GstVideoFrame * in_frame, GstVideoFrame * out_frame);
 
 static void
-gst_random_crop_flip_class_init (GstRandomCropFlipClass * klass)
+gst_alexnet_random_crop_flip_class_init (GstAlexnetRandomCropFlipClass * klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
   GstVideoFilterClass *filter_class = GST_VIDEO_FILTER_CLASS (klass);
 
-  GST_DEBUG_CATEGORY_INIT (gst_random_crop_flip_debug, "random-crop-flip", 0,
-      "train crops and test views");
+  GST_DEBUG_CATEGORY_INIT (gst_alexnet_random_crop_flip_debug,
+      "random-crop-flip", 0, "train crops and test views");
 
-  gobject_class->set_property = gst_random_crop_flip_set_property;
-  gobject_class->get_property = gst_random_crop_flip_get_property;
+  gobject_class->set_property = gst_alexnet_random_crop_flip_set_property;
+  gobject_class->get_property = gst_alexnet_random_crop_flip_get_property;
 
   g_object_class_install_property (gobject_class, PROP_SIZE,
       g_param_spec_int ("size", "Size",
@@ -168,7 +172,7 @@ gst_random_crop_flip_class_init (GstRandomCropFlipClass * klass)
       g_param_spec_enum ("mode", "Mode",
           "train: random crop and mirror with p=0.5; center: the centre crop; "
           "ten-crop: ten buffers per image (corners, centre, and mirrors)",
-          GST_TYPE_RANDOM_CROP_FLIP_MODE, DEFAULT_PROP_MODE,
+          GST_TYPE_ALEXNET_RANDOM_CROP_FLIP_MODE, DEFAULT_PROP_MODE,
           G_PARAM_READWRITE | GST_PARAM_MUTABLE_PLAYING |
           G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (gobject_class, PROP_SEED,
@@ -187,23 +191,24 @@ gst_random_crop_flip_class_init (GstRandomCropFlipClass * klass)
       "training, the centre or ten views for testing", "gst-alexnet authors");
 
   trans_class->transform_caps =
-      GST_DEBUG_FUNCPTR (gst_random_crop_flip_transform_caps);
-  trans_class->query = GST_DEBUG_FUNCPTR (gst_random_crop_flip_query);
-  trans_class->start = GST_DEBUG_FUNCPTR (gst_random_crop_flip_start);
+      GST_DEBUG_FUNCPTR (gst_alexnet_random_crop_flip_transform_caps);
+  trans_class->query = GST_DEBUG_FUNCPTR (gst_alexnet_random_crop_flip_query);
+  trans_class->start = GST_DEBUG_FUNCPTR (gst_alexnet_random_crop_flip_start);
   trans_class->submit_input_buffer =
-      GST_DEBUG_FUNCPTR (gst_random_crop_flip_submit_input_buffer);
+      GST_DEBUG_FUNCPTR (gst_alexnet_random_crop_flip_submit_input_buffer);
   trans_class->generate_output =
-      GST_DEBUG_FUNCPTR (gst_random_crop_flip_generate_output);
-  filter_class->set_info = GST_DEBUG_FUNCPTR (gst_random_crop_flip_set_info);
+      GST_DEBUG_FUNCPTR (gst_alexnet_random_crop_flip_generate_output);
+  filter_class->set_info =
+      GST_DEBUG_FUNCPTR (gst_alexnet_random_crop_flip_set_info);
   filter_class->transform_frame =
-      GST_DEBUG_FUNCPTR (gst_random_crop_flip_transform_frame);
+      GST_DEBUG_FUNCPTR (gst_alexnet_random_crop_flip_transform_frame);
 
-  gst_type_mark_as_plugin_api (GST_TYPE_RANDOM_CROP_FLIP_MODE, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_ALEXNET_RANDOM_CROP_FLIP_MODE, 0);
 }
 
 /* Call with the object lock held. */
 static void
-gst_random_crop_flip_reseed (GstRandomCropFlip * self)
+gst_alexnet_random_crop_flip_reseed (GstAlexnetRandomCropFlip * self)
 {
   guint64 seed;
 
@@ -215,7 +220,7 @@ gst_random_crop_flip_reseed (GstRandomCropFlip * self)
 }
 
 static void
-gst_random_crop_flip_init (GstRandomCropFlip * self)
+gst_alexnet_random_crop_flip_init (GstAlexnetRandomCropFlip * self)
 {
   self->size = DEFAULT_PROP_SIZE;
   self->mode = DEFAULT_PROP_MODE;
@@ -223,14 +228,14 @@ gst_random_crop_flip_init (GstRandomCropFlip * self)
   self->next_view = 0;
   /* every image of a data set counts: do not drop late ones unless asked */
   gst_base_transform_set_qos_enabled (GST_BASE_TRANSFORM (self), FALSE);
-  gst_random_crop_flip_reseed (self);
+  gst_alexnet_random_crop_flip_reseed (self);
 }
 
 static void
-gst_random_crop_flip_set_property (GObject * object, guint prop_id,
+gst_alexnet_random_crop_flip_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
 {
-  GstRandomCropFlip *self = GST_RANDOM_CROP_FLIP (object);
+  GstAlexnetRandomCropFlip *self = GST_ALEXNET_RANDOM_CROP_FLIP (object);
 
   switch (prop_id) {
     case PROP_SIZE:
@@ -247,7 +252,7 @@ gst_random_crop_flip_set_property (GObject * object, guint prop_id,
     case PROP_SEED:
       GST_OBJECT_LOCK (self);
       self->seed = g_value_get_int64 (value);
-      gst_random_crop_flip_reseed (self);
+      gst_alexnet_random_crop_flip_reseed (self);
       GST_OBJECT_UNLOCK (self);
       break;
     default:
@@ -257,10 +262,10 @@ gst_random_crop_flip_set_property (GObject * object, guint prop_id,
 }
 
 static void
-gst_random_crop_flip_get_property (GObject * object, guint prop_id,
+gst_alexnet_random_crop_flip_get_property (GObject * object, guint prop_id,
     GValue * value, GParamSpec * pspec)
 {
-  GstRandomCropFlip *self = GST_RANDOM_CROP_FLIP (object);
+  GstAlexnetRandomCropFlip *self = GST_ALEXNET_RANDOM_CROP_FLIP (object);
 
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
@@ -281,7 +286,7 @@ gst_random_crop_flip_get_property (GObject * object, guint prop_id,
 }
 
 static gint
-gst_random_crop_flip_get_size (GstRandomCropFlip * self)
+gst_alexnet_random_crop_flip_get_size (GstAlexnetRandomCropFlip * self)
 {
   gint size;
 
@@ -294,11 +299,11 @@ gst_random_crop_flip_get_size (GstRandomCropFlip * self)
 /* Any input size gives size x size crops (inputs that are too small are
  * refused in set_info, with a message that names the sizes). */
 static GstCaps *
-gst_random_crop_flip_transform_caps (GstBaseTransform * trans,
+gst_alexnet_random_crop_flip_transform_caps (GstBaseTransform * trans,
     GstPadDirection direction, GstCaps * caps, GstCaps * filter)
 {
-  GstRandomCropFlip *self = GST_RANDOM_CROP_FLIP (trans);
-  gint size = gst_random_crop_flip_get_size (self);
+  GstAlexnetRandomCropFlip *self = GST_ALEXNET_RANDOM_CROP_FLIP (trans);
+  gint size = gst_alexnet_random_crop_flip_get_size (self);
   GstCaps *ret = gst_caps_new_empty ();
   guint i, n = gst_caps_get_size (caps);
 
@@ -326,38 +331,39 @@ gst_random_crop_flip_transform_caps (GstBaseTransform * trans,
 }
 
 static gboolean
-gst_random_crop_flip_query (GstBaseTransform * trans,
+gst_alexnet_random_crop_flip_query (GstBaseTransform * trans,
     GstPadDirection direction, GstQuery * query)
 {
-  GstRandomCropFlip *self = GST_RANDOM_CROP_FLIP (trans);
+  GstAlexnetRandomCropFlip *self = GST_ALEXNET_RANDOM_CROP_FLIP (trans);
 
   /* the shorter side must be at least the crop */
   if (direction == GST_PAD_SINK && gst_alexnet_query_is_target_size (query)) {
     gst_alexnet_query_set_target_size (query,
-        gst_random_crop_flip_get_size (self));
+        gst_alexnet_random_crop_flip_get_size (self));
     return TRUE;
   }
-  return GST_BASE_TRANSFORM_CLASS (gst_random_crop_flip_parent_class)->query
-      (trans, direction, query);
+  return GST_BASE_TRANSFORM_CLASS (gst_alexnet_random_crop_flip_parent_class)->
+      query (trans, direction, query);
 }
 
 static gboolean
-gst_random_crop_flip_start (GstBaseTransform * trans)
+gst_alexnet_random_crop_flip_start (GstBaseTransform * trans)
 {
-  GstRandomCropFlip *self = GST_RANDOM_CROP_FLIP (trans);
+  GstAlexnetRandomCropFlip *self = GST_ALEXNET_RANDOM_CROP_FLIP (trans);
 
   GST_OBJECT_LOCK (self);
-  gst_random_crop_flip_reseed (self);
+  gst_alexnet_random_crop_flip_reseed (self);
   GST_OBJECT_UNLOCK (self);
   self->next_view = 0;
   return TRUE;
 }
 
 static gboolean
-gst_random_crop_flip_set_info (GstVideoFilter * filter, GstCaps * incaps,
-    GstVideoInfo * in_info, GstCaps * outcaps, GstVideoInfo * out_info)
+gst_alexnet_random_crop_flip_set_info (GstVideoFilter * filter,
+    GstCaps * incaps, GstVideoInfo * in_info, GstCaps * outcaps,
+    GstVideoInfo * out_info)
 {
-  GstRandomCropFlip *self = GST_RANDOM_CROP_FLIP (filter);
+  GstAlexnetRandomCropFlip *self = GST_ALEXNET_RANDOM_CROP_FLIP (filter);
   gint w = GST_VIDEO_INFO_WIDTH (in_info), h = GST_VIDEO_INFO_HEIGHT (in_info);
   gint size = GST_VIDEO_INFO_WIDTH (out_info);
   (void) incaps;
@@ -391,7 +397,7 @@ too_small:
 }
 
 static void
-gst_random_crop_flip_set_view (GstBuffer * buf, gint view, gint n_views)
+gst_alexnet_random_crop_flip_set_view (GstBuffer * buf, gint view, gint n_views)
 {
   GstAlexnetLabelMeta *m = gst_buffer_get_alexnet_label_meta (buf);
 
@@ -402,13 +408,12 @@ gst_random_crop_flip_set_view (GstBuffer * buf, gint view, gint n_views)
 }
 
 static void
-gst_random_crop_flip_crop (GstRandomCropFlip * self, GstVideoFrame * out,
-    GstVideoFrame * in, const ax_crop_pos * pos)
+gst_alexnet_random_crop_flip_crop (GstAlexnetRandomCropFlip * self,
+    GstVideoFrame * out, GstVideoFrame * in, const ax_crop_pos * pos)
 {
   gint size = GST_VIDEO_FRAME_WIDTH (out);
 
-  GST_LOG_OBJECT (self, "crop at %d,%d mirror %d", pos->x, pos->y,
-      pos->mirror);
+  GST_LOG_OBJECT (self, "crop at %d,%d mirror %d", pos->x, pos->y, pos->mirror);
   ax_crop_flip_rgb (GST_VIDEO_FRAME_PLANE_DATA (out, 0),
       GST_VIDEO_FRAME_PLANE_STRIDE (out, 0),
       GST_VIDEO_FRAME_PLANE_DATA (in, 0),
@@ -418,30 +423,30 @@ gst_random_crop_flip_crop (GstRandomCropFlip * self, GstVideoFrame * out,
 
 /* train and center: one crop per input */
 static GstFlowReturn
-gst_random_crop_flip_transform_frame (GstVideoFilter * filter,
+gst_alexnet_random_crop_flip_transform_frame (GstVideoFilter * filter,
     GstVideoFrame * in_frame, GstVideoFrame * out_frame)
 {
-  GstRandomCropFlip *self = GST_RANDOM_CROP_FLIP (filter);
+  GstAlexnetRandomCropFlip *self = GST_ALEXNET_RANDOM_CROP_FLIP (filter);
   ax_crop_pos pos;
 
   GST_OBJECT_LOCK (self);
-  if (self->mode == GST_RANDOM_CROP_FLIP_MODE_TRAIN)
+  if (self->mode == GST_ALEXNET_RANDOM_CROP_FLIP_MODE_TRAIN)
     pos = ax_random_crop_pos (&self->rng, GST_VIDEO_FRAME_WIDTH (in_frame),
         GST_VIDEO_FRAME_HEIGHT (in_frame), GST_VIDEO_FRAME_WIDTH (out_frame));
   else
     pos = self->centre;
   GST_OBJECT_UNLOCK (self);
 
-  gst_random_crop_flip_crop (self, out_frame, in_frame, &pos);
-  gst_random_crop_flip_set_view (out_frame->buffer, 0, 1);
+  gst_alexnet_random_crop_flip_crop (self, out_frame, in_frame, &pos);
+  gst_alexnet_random_crop_flip_set_view (out_frame->buffer, 0, 1);
   return GST_FLOW_OK;
 }
 
 static GstFlowReturn
-gst_random_crop_flip_submit_input_buffer (GstBaseTransform * trans,
+gst_alexnet_random_crop_flip_submit_input_buffer (GstBaseTransform * trans,
     gboolean is_discont, GstBuffer * input)
 {
-  GstRandomCropFlip *self = GST_RANDOM_CROP_FLIP (trans);
+  GstAlexnetRandomCropFlip *self = GST_ALEXNET_RANDOM_CROP_FLIP (trans);
 
   /* views of an earlier input left over after a failed push: drop them */
   if (trans->queued_buf != NULL) {
@@ -449,20 +454,22 @@ gst_random_crop_flip_submit_input_buffer (GstBaseTransform * trans,
     trans->queued_buf = NULL;
   }
   self->next_view = 0;
-  return GST_BASE_TRANSFORM_CLASS (gst_random_crop_flip_parent_class)->
-      submit_input_buffer (trans, is_discont, input);
+  return
+      GST_BASE_TRANSFORM_CLASS
+      (gst_alexnet_random_crop_flip_parent_class)->submit_input_buffer (trans,
+      is_discont, input);
 }
 
 /* ten-crop: called until it gives no buffer; one view per call */
 static GstFlowReturn
-gst_random_crop_flip_generate_output (GstBaseTransform * trans,
+gst_alexnet_random_crop_flip_generate_output (GstBaseTransform * trans,
     GstBuffer ** outbuf)
 {
-  GstRandomCropFlip *self = GST_RANDOM_CROP_FLIP (trans);
+  GstAlexnetRandomCropFlip *self = GST_ALEXNET_RANDOM_CROP_FLIP (trans);
   GstVideoFilter *filter = GST_VIDEO_FILTER (trans);
   GstBuffer *inbuf = trans->queued_buf;
   GstVideoFrame in_frame, out_frame;
-  GstRandomCropFlipMode mode;
+  GstAlexnetRandomCropFlipMode mode;
   GstFlowReturn ret;
   gint view = self->next_view;
 
@@ -470,9 +477,11 @@ gst_random_crop_flip_generate_output (GstBaseTransform * trans,
   mode = self->mode;
   GST_OBJECT_UNLOCK (self);
 
-  if (mode != GST_RANDOM_CROP_FLIP_MODE_TEN_CROP && view == 0)
-    return GST_BASE_TRANSFORM_CLASS (gst_random_crop_flip_parent_class)->
-        generate_output (trans, outbuf);
+  if (mode != GST_ALEXNET_RANDOM_CROP_FLIP_MODE_TEN_CROP && view == 0)
+    return
+        GST_BASE_TRANSFORM_CLASS
+        (gst_alexnet_random_crop_flip_parent_class)->generate_output (trans,
+        outbuf);
 
   *outbuf = NULL;
   if (inbuf == NULL)
@@ -491,11 +500,12 @@ gst_random_crop_flip_generate_output (GstBaseTransform * trans,
     gst_video_frame_unmap (&in_frame);
     goto invalid_buffer;
   }
-  gst_random_crop_flip_crop (self, &out_frame, &in_frame, &self->views[view]);
+  gst_alexnet_random_crop_flip_crop (self, &out_frame, &in_frame,
+      &self->views[view]);
   gst_video_frame_unmap (&out_frame);
   gst_video_frame_unmap (&in_frame);
 
-  gst_random_crop_flip_set_view (*outbuf, view, N_TEN_CROP_VIEWS);
+  gst_alexnet_random_crop_flip_set_view (*outbuf, view, N_TEN_CROP_VIEWS);
   if (view > 0)
     GST_BUFFER_FLAG_UNSET (*outbuf, GST_BUFFER_FLAG_DISCONT);
 

@@ -6,13 +6,13 @@
  * SECTION:element-resize-256
  * @title: resize-256
  *
- * Rescales RGB images so that the shorter side becomes #GstResize256:size
- * pixels and crops the centre #GstResize256:size x #GstResize256:size square,
+ * Rescales RGB images so that the shorter side becomes #GstAlexnetResize256:size
+ * pixels and crops the centre #GstAlexnetResize256:size x #GstAlexnetResize256:size square,
  * exactly as torchvision's `Resize(S)` + `CenterCrop(S)` do on PIL images
  * (PIL's antialiased BILINEAR filter, the same fixed point, the same crop
  * offset). Input images may change size from one buffer to the next; the
  * resampling plan is rebuilt only when the size changes. The element answers
- * the "alexnet/target-size" query of `decode` with #GstResize256:size.
+ * the "alexnet/target-size" query of `decode` with #GstAlexnetResize256:size.
  *
  * ## Example launch line
  * |[
@@ -31,10 +31,10 @@
 
 #include "elements/gstalexnetelements.h"
 #include "plugin/gstalexnetmeta.h"
-#include "kernels/image_resize.h"
+#include "kernels/image/image_resize.h"
 
-GST_DEBUG_CATEGORY_STATIC (gst_resize_256_debug);
-#define GST_CAT_DEFAULT gst_resize_256_debug
+GST_DEBUG_CATEGORY_STATIC (gst_alexnet_resize_256_debug);
+#define GST_CAT_DEFAULT gst_alexnet_resize_256_debug
 
 #define DEFAULT_PROP_SIZE 256
 
@@ -60,50 +60,51 @@ typedef struct
   gint size;                    /* property, under the object lock */
   ax_resize_plan plan;          /* for the current input size */
   gboolean have_plan;
-} GstResize256;
+} GstAlexnetResize256;
 
 typedef struct
 {
   GstVideoFilterClass parent_class;
-} GstResize256Class;
+} GstAlexnetResize256Class;
 
-#define GST_TYPE_RESIZE_256 (gst_resize_256_get_type ())
-#define GST_RESIZE_256(obj) ((GstResize256 *) (obj))
+#define GST_TYPE_ALEXNET_RESIZE_256 (gst_alexnet_resize_256_get_type ())
+#define GST_ALEXNET_RESIZE_256(obj) ((GstAlexnetResize256 *) (obj))
 
-G_DEFINE_TYPE (GstResize256, gst_resize_256, GST_TYPE_VIDEO_FILTER);
+G_DEFINE_TYPE (GstAlexnetResize256, gst_alexnet_resize_256,
+    GST_TYPE_VIDEO_FILTER);
 GST_ELEMENT_REGISTER_DEFINE (resize_256, "resize-256", GST_RANK_NONE,
-    GST_TYPE_RESIZE_256);
+    GST_TYPE_ALEXNET_RESIZE_256);
 
-static void gst_resize_256_set_property (GObject * object, guint prop_id,
-    const GValue * value, GParamSpec * pspec);
-static void gst_resize_256_get_property (GObject * object, guint prop_id,
-    GValue * value, GParamSpec * pspec);
-static void gst_resize_256_finalize (GObject * object);
-static GstCaps *gst_resize_256_transform_caps (GstBaseTransform * trans,
+static void gst_alexnet_resize_256_set_property (GObject * object,
+    guint prop_id, const GValue * value, GParamSpec * pspec);
+static void gst_alexnet_resize_256_get_property (GObject * object,
+    guint prop_id, GValue * value, GParamSpec * pspec);
+static void gst_alexnet_resize_256_finalize (GObject * object);
+static GstCaps *gst_alexnet_resize_256_transform_caps (GstBaseTransform * trans,
     GstPadDirection direction, GstCaps * caps, GstCaps * filter);
-static gboolean gst_resize_256_query (GstBaseTransform * trans,
+static gboolean gst_alexnet_resize_256_query (GstBaseTransform * trans,
     GstPadDirection direction, GstQuery * query);
-static gboolean gst_resize_256_stop (GstBaseTransform * trans);
-static gboolean gst_resize_256_set_info (GstVideoFilter * filter,
+static gboolean gst_alexnet_resize_256_stop (GstBaseTransform * trans);
+static gboolean gst_alexnet_resize_256_set_info (GstVideoFilter * filter,
     GstCaps * incaps, GstVideoInfo * in_info, GstCaps * outcaps,
     GstVideoInfo * out_info);
-static GstFlowReturn gst_resize_256_transform_frame (GstVideoFilter * filter,
-    GstVideoFrame * in_frame, GstVideoFrame * out_frame);
+static GstFlowReturn gst_alexnet_resize_256_transform_frame (GstVideoFilter *
+    filter, GstVideoFrame * in_frame, GstVideoFrame * out_frame);
 
 static void
-gst_resize_256_class_init (GstResize256Class * klass)
+gst_alexnet_resize_256_class_init (GstAlexnetResize256Class * klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
   GstVideoFilterClass *filter_class = GST_VIDEO_FILTER_CLASS (klass);
 
-  GST_DEBUG_CATEGORY_INIT (gst_resize_256_debug, "resize-256", 0,
+  GST_DEBUG_CATEGORY_INIT (gst_alexnet_resize_256_debug, "resize-256", 0,
       "shorter side to S and centre crop");
 
-  gobject_class->set_property = gst_resize_256_set_property;
-  gobject_class->get_property = gst_resize_256_get_property;
-  gobject_class->finalize = gst_resize_256_finalize;
+  gobject_class->set_property = gst_alexnet_resize_256_set_property;
+  gobject_class->get_property = gst_alexnet_resize_256_get_property;
+  gobject_class->finalize = gst_alexnet_resize_256_finalize;
 
   g_object_class_install_property (gobject_class, PROP_SIZE,
       g_param_spec_int ("size", "Size",
@@ -123,16 +124,16 @@ gst_resize_256_class_init (GstResize256Class * klass)
   /* a size x size input is its own result: hand it on untouched */
   trans_class->passthrough_on_same_caps = TRUE;
   trans_class->transform_caps =
-      GST_DEBUG_FUNCPTR (gst_resize_256_transform_caps);
-  trans_class->query = GST_DEBUG_FUNCPTR (gst_resize_256_query);
-  trans_class->stop = GST_DEBUG_FUNCPTR (gst_resize_256_stop);
-  filter_class->set_info = GST_DEBUG_FUNCPTR (gst_resize_256_set_info);
+      GST_DEBUG_FUNCPTR (gst_alexnet_resize_256_transform_caps);
+  trans_class->query = GST_DEBUG_FUNCPTR (gst_alexnet_resize_256_query);
+  trans_class->stop = GST_DEBUG_FUNCPTR (gst_alexnet_resize_256_stop);
+  filter_class->set_info = GST_DEBUG_FUNCPTR (gst_alexnet_resize_256_set_info);
   filter_class->transform_frame =
-      GST_DEBUG_FUNCPTR (gst_resize_256_transform_frame);
+      GST_DEBUG_FUNCPTR (gst_alexnet_resize_256_transform_frame);
 }
 
 static void
-gst_resize_256_init (GstResize256 * self)
+gst_alexnet_resize_256_init (GstAlexnetResize256 * self)
 {
   self->size = DEFAULT_PROP_SIZE;
   self->have_plan = FALSE;
@@ -141,20 +142,20 @@ gst_resize_256_init (GstResize256 * self)
 }
 
 static void
-gst_resize_256_finalize (GObject * object)
+gst_alexnet_resize_256_finalize (GObject * object)
 {
-  GstResize256 *self = GST_RESIZE_256 (object);
+  GstAlexnetResize256 *self = GST_ALEXNET_RESIZE_256 (object);
 
   if (self->have_plan)
     ax_resize_plan_clear (&self->plan);
-  G_OBJECT_CLASS (gst_resize_256_parent_class)->finalize (object);
+  G_OBJECT_CLASS (gst_alexnet_resize_256_parent_class)->finalize (object);
 }
 
 static void
-gst_resize_256_set_property (GObject * object, guint prop_id,
+gst_alexnet_resize_256_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
 {
-  GstResize256 *self = GST_RESIZE_256 (object);
+  GstAlexnetResize256 *self = GST_ALEXNET_RESIZE_256 (object);
 
   switch (prop_id) {
     case PROP_SIZE:
@@ -170,10 +171,10 @@ gst_resize_256_set_property (GObject * object, guint prop_id,
 }
 
 static void
-gst_resize_256_get_property (GObject * object, guint prop_id, GValue * value,
-    GParamSpec * pspec)
+gst_alexnet_resize_256_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec)
 {
-  GstResize256 *self = GST_RESIZE_256 (object);
+  GstAlexnetResize256 *self = GST_ALEXNET_RESIZE_256 (object);
 
   switch (prop_id) {
     case PROP_SIZE:
@@ -188,7 +189,7 @@ gst_resize_256_get_property (GObject * object, guint prop_id, GValue * value,
 }
 
 static gint
-gst_resize_256_get_size (GstResize256 * self)
+gst_alexnet_resize_256_get_size (GstAlexnetResize256 * self)
 {
   gint size;
 
@@ -200,11 +201,11 @@ gst_resize_256_get_size (GstResize256 * self)
 
 /* Any input size becomes size x size; any output comes from any input. */
 static GstCaps *
-gst_resize_256_transform_caps (GstBaseTransform * trans,
+gst_alexnet_resize_256_transform_caps (GstBaseTransform * trans,
     GstPadDirection direction, GstCaps * caps, GstCaps * filter)
 {
-  GstResize256 *self = GST_RESIZE_256 (trans);
-  gint size = gst_resize_256_get_size (self);
+  GstAlexnetResize256 *self = GST_ALEXNET_RESIZE_256 (trans);
+  gint size = gst_alexnet_resize_256_get_size (self);
   GstCaps *ret = gst_caps_new_empty ();
   guint i, n = gst_caps_get_size (caps);
 
@@ -235,24 +236,25 @@ gst_resize_256_transform_caps (GstBaseTransform * trans,
 }
 
 static gboolean
-gst_resize_256_query (GstBaseTransform * trans, GstPadDirection direction,
-    GstQuery * query)
+gst_alexnet_resize_256_query (GstBaseTransform * trans,
+    GstPadDirection direction, GstQuery * query)
 {
-  GstResize256 *self = GST_RESIZE_256 (trans);
+  GstAlexnetResize256 *self = GST_ALEXNET_RESIZE_256 (trans);
 
   /* decode asks what shorter side we need: exactly `size` */
   if (direction == GST_PAD_SINK && gst_alexnet_query_is_target_size (query)) {
-    gst_alexnet_query_set_target_size (query, gst_resize_256_get_size (self));
+    gst_alexnet_query_set_target_size (query,
+        gst_alexnet_resize_256_get_size (self));
     return TRUE;
   }
-  return GST_BASE_TRANSFORM_CLASS (gst_resize_256_parent_class)->query (trans,
-      direction, query);
+  return GST_BASE_TRANSFORM_CLASS (gst_alexnet_resize_256_parent_class)->
+      query (trans, direction, query);
 }
 
 static gboolean
-gst_resize_256_stop (GstBaseTransform * trans)
+gst_alexnet_resize_256_stop (GstBaseTransform * trans)
 {
-  GstResize256 *self = GST_RESIZE_256 (trans);
+  GstAlexnetResize256 *self = GST_ALEXNET_RESIZE_256 (trans);
 
   if (self->have_plan)
     ax_resize_plan_clear (&self->plan);
@@ -261,10 +263,10 @@ gst_resize_256_stop (GstBaseTransform * trans)
 }
 
 static gboolean
-gst_resize_256_set_info (GstVideoFilter * filter, GstCaps * incaps,
+gst_alexnet_resize_256_set_info (GstVideoFilter * filter, GstCaps * incaps,
     GstVideoInfo * in_info, GstCaps * outcaps, GstVideoInfo * out_info)
 {
-  GstResize256 *self = GST_RESIZE_256 (filter);
+  GstAlexnetResize256 *self = GST_ALEXNET_RESIZE_256 (filter);
   gint w = GST_VIDEO_INFO_WIDTH (in_info), h = GST_VIDEO_INFO_HEIGHT (in_info);
   gint size = GST_VIDEO_INFO_WIDTH (out_info);
   (void) incaps;
@@ -306,10 +308,10 @@ no_plan:
 }
 
 static GstFlowReturn
-gst_resize_256_transform_frame (GstVideoFilter * filter,
+gst_alexnet_resize_256_transform_frame (GstVideoFilter * filter,
     GstVideoFrame * in_frame, GstVideoFrame * out_frame)
 {
-  GstResize256 *self = GST_RESIZE_256 (filter);
+  GstAlexnetResize256 *self = GST_ALEXNET_RESIZE_256 (filter);
 
   if (G_UNLIKELY (!self->have_plan))
     goto not_negotiated;

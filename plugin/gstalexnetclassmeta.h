@@ -5,6 +5,7 @@
 #ifndef __GST_ALEXNET_CLASS_META_H__
 #define __GST_ALEXNET_CLASS_META_H__
 
+#include "plugin/gstalexnetapi.h"
 #include <gst/gst.h>
 
 G_BEGIN_DECLS
@@ -47,8 +48,8 @@ typedef struct {
   gint n_views;
 } GstAlexnetClassMeta;
 
-GType gst_alexnet_class_meta_api_get_type (void);
-const GstMetaInfo *gst_alexnet_class_meta_get_info (void);
+GST_ALEXNET_API GType gst_alexnet_class_meta_api_get_type (void);
+GST_ALEXNET_API const GstMetaInfo *gst_alexnet_class_meta_get_info (void);
 #define GST_ALEXNET_CLASS_META_API_TYPE (gst_alexnet_class_meta_api_get_type ())
 #define GST_ALEXNET_CLASS_META_INFO (gst_alexnet_class_meta_get_info ())
 
@@ -59,18 +60,18 @@ const GstMetaInfo *gst_alexnet_class_meta_get_info (void);
  * may be NULL or hold NULLs) have @k entries, most probable first; they are
  * copied. @all_probs (@n_all floats, or NULL with @n_all 0) is the whole
  * probability vector, copied too. @model is NULL and @n_views 1 until set. */
-GstAlexnetClassMeta *gst_buffer_add_alexnet_class_meta (GstBuffer * buffer,
+GST_ALEXNET_API GstAlexnetClassMeta *gst_buffer_add_alexnet_class_meta (GstBuffer * buffer,
     guint k, const gint * indices, const gfloat * probs,
     const gchar * const * labels, guint n_all, const gfloat * all_probs);
 
 /* Sets the model name (copied, may be NULL) and the number of views. */
-void gst_alexnet_class_meta_set_model (GstAlexnetClassMeta * meta,
+GST_ALEXNET_API void gst_alexnet_class_meta_set_model (GstAlexnetClassMeta * meta,
     const gchar * model, gint n_views);
 
 /* The id under which a result is reported: the sample id (the image's path)
  * of the buffer's label meta, else its PTS as "h:mm:ss.nnnnnnnnn", else
  * NULL. Free with g_free(). */
-gchar *gst_alexnet_class_result_id (GstBuffer * buffer);
+GST_ALEXNET_API gchar *gst_alexnet_class_result_id (GstBuffer * buffer);
 
 /* The body of the element message alexnet-infer posts on the bus:
  *
@@ -83,7 +84,7 @@ gchar *gst_alexnet_class_result_id (GstBuffer * buffer);
  * The arrays are GstValueArrays, so the message serialises (gst-launch-1.0
  * -m) and gst_structure_from_string() reads it back. A NULL label is "". */
 #define GST_ALEXNET_CLASSIFICATION_MESSAGE_NAME "alexnet-classification"
-GstStructure *gst_alexnet_class_meta_to_structure (const GstAlexnetClassMeta *
+GST_ALEXNET_API GstStructure *gst_alexnet_class_meta_to_structure (const GstAlexnetClassMeta *
     meta, const gchar * id, GstClockTime pts);
 
 /* One line of a JSON-lines results file, '\n' included:
@@ -98,15 +99,15 @@ GstStructure *gst_alexnet_class_meta_to_structure (const GstAlexnetClassMeta *
  * become U+FFFD. Numbers are the shortest decimal that reads back as the
  * same float; a NaN or infinite probability is written as null. Free with
  * g_free(). */
-gchar *gst_alexnet_class_meta_to_json_line (const GstAlexnetClassMeta * meta,
+GST_ALEXNET_API gchar *gst_alexnet_class_meta_to_json_line (const GstAlexnetClassMeta * meta,
     const gchar * id, GstClockTime pts);
 
 /* The two above for the class meta of @buffer, with the id of
  * gst_alexnet_class_result_id() and the buffer's PTS; NULL when the buffer
  * has no class meta. The message is an element message from @src. */
-GstMessage *gst_alexnet_classification_message_new (GstObject * src,
+GST_ALEXNET_API GstMessage *gst_alexnet_classification_message_new (GstObject * src,
     GstBuffer * buffer);
-gchar *gst_alexnet_classification_json_line (GstBuffer * buffer);
+GST_ALEXNET_API gchar *gst_alexnet_classification_json_line (GstBuffer * buffer);
 
 G_END_DECLS
 #endif

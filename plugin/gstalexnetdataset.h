@@ -4,6 +4,7 @@
 #ifndef __GST_ALEXNET_DATASET_H__
 #define __GST_ALEXNET_DATASET_H__
 
+#include "plugin/gstalexnetapi.h"
 #include <glib.h>
 
 G_BEGIN_DECLS
@@ -22,15 +23,15 @@ typedef struct {
 } GstAlexnetDataset;
 
 /* File name extensions taken from class folders (case-insensitive). */
-gboolean gst_alexnet_dataset_is_image_name (const gchar * name);
+GST_ALEXNET_API gboolean gst_alexnet_dataset_is_image_name (const gchar * name);
 
 /* Loads a folder (one sub-folder per class, sorted by name; files sorted by
  * name) or a list file ("path label" per line, label an index or a class
  * name; '#' comments; paths relative to the list's folder). Fails with a
  * message naming the location and the problem. */
-gboolean gst_alexnet_dataset_load (GstAlexnetDataset * ds,
+GST_ALEXNET_API gboolean gst_alexnet_dataset_load (GstAlexnetDataset * ds,
     const gchar * location, GError ** error);
-void gst_alexnet_dataset_clear (GstAlexnetDataset * ds);
+GST_ALEXNET_API void gst_alexnet_dataset_clear (GstAlexnetDataset * ds);
 
 G_END_DECLS
 #endif

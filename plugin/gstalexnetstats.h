@@ -4,6 +4,7 @@
 #ifndef __GST_ALEXNET_STATS_H__
 #define __GST_ALEXNET_STATS_H__
 
+#include "plugin/gstalexnetapi.h"
 #include <glib.h>
 
 G_BEGIN_DECLS
@@ -32,7 +33,7 @@ typedef struct {
 } GstAlexnetStats;
 
 #define GST_ALEXNET_STATS_ERROR (gst_alexnet_stats_error_quark ())
-GQuark gst_alexnet_stats_error_quark (void);
+GST_ALEXNET_API GQuark gst_alexnet_stats_error_quark (void);
 
 typedef enum {
   GST_ALEXNET_STATS_ERROR_PARSE,        /* not JSON */
@@ -43,18 +44,18 @@ typedef enum {
 /* The widely used ImageNet values (design.md): mean, std, PCA eigenvalues
  * and eigenvectors as published; the covariance rebuilt as V diag(l) V^T;
  * images and pixels 0. */
-void gst_alexnet_stats_init_imagenet (GstAlexnetStats * stats);
+GST_ALEXNET_API void gst_alexnet_stats_init_imagenet (GstAlexnetStats * stats);
 
 /* Reads @path into @out. A missing file, malformed JSON, a wrong format tag
  * or version, or a missing, non-numeric or wrong-length field fails with a
  * GError whose message names the file and the problem; @out is then
  * untouched. */
-gboolean gst_alexnet_stats_load (const gchar * path, GstAlexnetStats * out,
+GST_ALEXNET_API gboolean gst_alexnet_stats_load (const gchar * path, GstAlexnetStats * out,
     GError ** error);
 
 /* Writes @stats to @path atomically: a temporary file in the same folder,
  * fsync, rename. */
-gboolean gst_alexnet_stats_save (const gchar * path,
+GST_ALEXNET_API gboolean gst_alexnet_stats_save (const gchar * path,
     const GstAlexnetStats * stats, GError ** error);
 
 G_END_DECLS

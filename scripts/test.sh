@@ -15,9 +15,10 @@ rc=${PIPESTATUS[0]}
 # Why tests skipped (the GPU suite without a GPU), in the CI output itself.
 grep -h "^SKIP:" build/meson-logs/testlog.txt 2>/dev/null | sort -u | sed 's/^/   /'
 echo "== tests under valgrind memcheck"
-# (not the compute core's: valgrind cannot run oneDNN's JIT-generated code)
+# (not the compute core's: valgrind cannot run oneDNN's JIT-generated code;
+# not the tree checks, which are Python)
 meson test -C build --print-errorlogs --num-processes 2 --timeout-multiplier 10 \
-  --no-suite core \
+  --no-suite core --no-suite tree \
   --wrapper "valgrind -q --error-exitcode=9 --suppressions=$PWD/tests/valgrind.supp" \
   "$@" | tee -a "$summary"
 rc2=${PIPESTATUS[0]}

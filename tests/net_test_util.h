@@ -7,7 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "kernels/net.h"
+#include "kernels/nn/net.h"
 
 /* A net call that must succeed, with the net's message when it does not. */
 #define NET_OK(net, expr) do {                                            \

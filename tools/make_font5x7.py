@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes kernels/font5x7.h from the glyph drawings in tools/font5x7.txt.
+"""Writes kernels/image/font5x7.h from the glyph drawings in tools/font5x7.txt.
 
 Usage: python3 tools/make_font5x7.py [glyphs.txt] [font5x7.h]
 Each glyph row becomes one byte, bit 7 the leftmost column, so a row reads

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "kernels/json.h"
-#include "kernels/overlay_draw.h"
+#include "kernels/util/json.h"
+#include "kernels/image/overlay_draw.h"
 
 #define W 960
 #define H 720

@@ -3,7 +3,7 @@
  * error messages, kernel preparation dispatched per op to cu_conv.c,
  * cu_layers.c and cu_loops.c, and the device count the loader reports. */
 #include "cu_internal.h"
-#include "kernels/cuda_module.h"
+#include "kernels/cuda/cuda_module.h"
 
 #include <nccl.h>
 #include <stdarg.h>

@@ -5,7 +5,7 @@
 #ifndef AX_CU_INTERNAL_H
 #define AX_CU_INTERNAL_H
 
-#include "kernels/backend_impl.h"
+#include "kernels/backend/backend_impl.h"
 
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>

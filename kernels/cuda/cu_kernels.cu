@@ -5,7 +5,7 @@
  * colour results are then the CPU's bit for bit (expf/logf in the softmax
  * are CUDA's, within 2 ulp). */
 #include "cu_kernels.h"
-#include "kernels/cuda_elementwise.h"
+#include "kernels/backend/cuda_elementwise.h"
 
 #include <cuda_runtime.h>
 

@@ -4,7 +4,7 @@
  * question about the data (a count, a bad label, a non-finite loss), a
  * kernel raises a word on the device and the slot waits for it. */
 #include "cu_internal.h"
-#include "kernels/cuda_elementwise.h"
+#include "kernels/backend/cuda_elementwise.h"
 
 /* A launch's error, with the kernel's name. */
 static ax_status

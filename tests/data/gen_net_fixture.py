@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Writes net_fixture.bin: PyTorch's view of whole networks, read by
-tests/unit/test_net.c to cross-check kernels/net.c. Run with Debian's
+tests/unit/test_net.c to cross-check kernels/nn/net.c. Run with Debian's
 python3-torch:
 
     /usr/bin/python3 tests/data/gen_net_fixture.py tests/data/net_fixture.bin

@@ -15,7 +15,7 @@
 
 #include "plugin/gstalexnetmeta.h"
 #include "plugin/gstalexnetclassmeta.h"
-#include "kernels/checkpoint.h"
+#include "kernels/io/checkpoint.h"
 #include "tests/gst_test_util.h"
 
 #define N_IMAGES 3

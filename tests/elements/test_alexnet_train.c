@@ -13,8 +13,8 @@
 #include <turbojpeg.h>
 
 #include "elements/gstalexnettrain.h"
-#include "kernels/checkpoint.h"
-#include "kernels/rng.h"
+#include "kernels/io/checkpoint.h"
+#include "kernels/util/rng.h"
 #include "plugin/gstalexnetmeta.h"
 #include "tests/gst_test_util.h"
 

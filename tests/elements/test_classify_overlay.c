@@ -8,7 +8,7 @@
 #include <gst/video/video.h>
 #include <string.h>
 
-#include "kernels/font5x7.h"
+#include "kernels/image/font5x7.h"
 #include "plugin/gstalexnetclassmeta.h"
 
 #define GUARD 64                /* bytes after the frame that must not change */

@@ -10,7 +10,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "kernels/rng.h"
+#include "kernels/util/rng.h"
 #include "plugin/gstalexnetstats.h"
 #include "tests/gst_test_util.h"
 

@@ -8,7 +8,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "kernels/rng.h"
+#include "kernels/util/rng.h"
 #include "plugin/gstalexnetmeta.h"
 #include "plugin/gstalexnetstats.h"
 #include "tests/gst_test_util.h"

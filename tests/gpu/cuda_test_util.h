@@ -5,7 +5,7 @@
 #ifndef AX_CUDA_TEST_UTIL_H
 #define AX_CUDA_TEST_UTIL_H
 
-#include "kernels/cuda_backend.h"
+#include "kernels/cuda/cuda_backend.h"
 #include "tests/ax_test.h"
 
 #include <math.h>

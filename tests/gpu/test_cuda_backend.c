@@ -4,8 +4,8 @@
  * accumulated onto random starting values, the small kernels, the error
  * statuses, transfers of every kind and the colour noise. Needs a GPU;
  * without one it prints SKIP and exits 77. docs/cuda.md has the tolerances. */
-#include "kernels/colour.h"
-#include "kernels/cpu_backend.h"
+#include "kernels/image/colour.h"
+#include "kernels/cpu/cpu_backend.h"
 #include "tests/unit/backend_test_util.h"
 #include "tests/unit/layer_test_util.h"
 #include "cuda_test_util.h"

@@ -6,9 +6,9 @@
  * three SGD steps with dropout on; the full-size net's forward and
  * gradients; deterministic mode repeating itself bit for bit; the NCCL
  * group slots. Needs a GPU; without one it prints SKIP and exits 77. */
-#include "kernels/backend_impl.h"
-#include "kernels/cpu_backend.h"
-#include "kernels/net.h"
+#include "kernels/backend/backend_impl.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "kernels/nn/net.h"
 #include "tests/unit/backend_test_util.h"
 #include "tests/unit/layer_test_util.h"
 #include "cuda_test_util.h"

@@ -11,9 +11,9 @@
 #include <turbojpeg.h>
 
 #include "plugin/gstalexnetclassmeta.h"
-#include "kernels/cpu_backend.h"
-#include "kernels/net.h"
-#include "kernels/net_checkpoint.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "kernels/nn/net.h"
+#include "kernels/nn/net_checkpoint.h"
 #include "tests/gst_test_util.h"
 
 #ifndef PIPELINES_DIR

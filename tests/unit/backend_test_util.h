@@ -4,7 +4,7 @@
 #ifndef AX_BACKEND_TEST_UTIL_H
 #define AX_BACKEND_TEST_UTIL_H
 
-#include "kernels/backend.h"
+#include "kernels/backend/backend.h"
 #include "tests/ax_test.h"
 
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* A stand-in for libaxcuda.so built from other headers: the right entry
  * point, a table of another ABI. test_cuda_loader checks that the loader
  * refuses it by name rather than calling into it. */
-#include "kernels/cuda_module.h"
+#include "kernels/cuda/cuda_module.h"
 
 static const ax_cuda_module stale = {
   .abi_version = AX_CUDA_ABI_VERSION + 1000,

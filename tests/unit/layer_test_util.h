@@ -4,7 +4,7 @@
 #ifndef AX_LAYER_TEST_UTIL_H
 #define AX_LAYER_TEST_UTIL_H
 
-#include "kernels/rng.h"
+#include "kernels/util/rng.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "kernels/cpu_backend.h"
-#include "kernels/cuda_module.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "kernels/cuda/cuda_module.h"
 
 #define MAX_CREATED 64
 

@@ -2,10 +2,10 @@
  * shapes, wrong kernels, NULL tensors, NaN in inputs, logits and gradients,
  * bad labels and parameters, tensors of another backend instance. Also the
  * copy between two instances (the tower exchange) and per-instance threads. */
-#include "kernels/cpu_backend.h"
+#include "kernels/cpu/cpu_backend.h"
 #include "backend_test_util.h"
 
-#include "kernels/rng.h"
+#include "kernels/util/rng.h"
 
 #include <math.h>
 

@@ -1,8 +1,8 @@
-/* Checkpoints (kernels/checkpoint.h) and the JSON parser under them: round
+/* Checkpoints (kernels/io/checkpoint.h) and the JSON parser under them: round
  * trips, the reference implementation's bytes, a Python-written fixture, and
  * damaged files of every kind, which must give clear errors, never crashes. */
-#include "kernels/checkpoint.h"
-#include "kernels/json.h"
+#include "kernels/io/checkpoint.h"
+#include "kernels/util/json.h"
 #include "tests/ax_test.h"
 
 #include <dirent.h>

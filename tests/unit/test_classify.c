@@ -1,9 +1,9 @@
-/* kernels/classify.h: normalisation as torchvision computes it, softmax
+/* kernels/image/classify.h: normalisation as torchvision computes it, softmax
  * averaged over views against a float64 reference, top-k order and ties. */
 #include <math.h>
 #include <string.h>
 
-#include "kernels/classify.h"
+#include "kernels/image/classify.h"
 #include "tests/ax_test.h"
 
 static void

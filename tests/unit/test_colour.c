@@ -2,8 +2,8 @@
  * by A v = lambda v and orthonormality; the exact-sum statistics against a
  * naive float64 two-pass computation; the PCA jitter offsets against a
  * direct computation; rounding and clamping at 0 and 255. */
-#include "kernels/colour.h"
-#include "kernels/rng.h"
+#include "kernels/image/colour.h"
+#include "kernels/util/rng.h"
 #include "tests/ax_test.h"
 
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  *   missing  - AX_CUDA_MODULE names no file
  *   stale    - AX_CUDA_MODULE names a module of another ABI
  * A module that loads may still find no GPU: then the reason names CUDA. */
-#include "kernels/cuda_backend.h"
+#include "kernels/cuda/cuda_backend.h"
 #include "tests/ax_test.h"
 
 #include <stdlib.h>

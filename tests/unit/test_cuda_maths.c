@@ -3,9 +3,9 @@
  * against the CPU backend's op on the same data. The maths is the same
  * code, so the results must be the same bits (the GPU build adds only
  * --fmad=false, which makes it round like this). */
-#include "kernels/colour.h"
-#include "kernels/cpu_backend.h"
-#include "kernels/cuda_elementwise.h"
+#include "kernels/image/colour.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "kernels/backend/cuda_elementwise.h"
 #include "backend_test_util.h"
 #include "layer_test_util.h"
 
@@ -263,7 +263,7 @@ static const double eigvec[3][3] = {
   { -0.5836, -0.6948, 0.4203 },
 };
 
-/* Colour noise against kernels/colour.c on images with padded rows (the
+/* Colour noise against kernels/image/colour.c on images with padded rows (the
  * padding must stay as it was), small and large offsets (clamping). */
 static void
 test_colour_noise (void)

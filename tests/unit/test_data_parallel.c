@@ -4,10 +4,10 @@
  * every gradient after the all-reduce, the dropout masks, weights and
  * momentum after three SGD steps; the replicas stay bitwise equal; an
  * inference net; checkpoints across placements; configuration errors. */
-#include "kernels/cpu_backend.h"
-#include "kernels/layer_math.h"
-#include "kernels/net_checkpoint.h"
-#include "kernels/net_internal.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "kernels/backend/layer_math.h"
+#include "kernels/nn/net_checkpoint.h"
+#include "kernels/nn/net_internal.h"
 #include "tests/ax_test.h"
 #include "tests/net_test_util.h"
 

@@ -4,9 +4,9 @@
  * through host buffers when a member's memory is not host memory (a CPU
  * instance that pretends so); a kind with group slots gets the work (how
  * NCCL plugs in); argument errors. */
-#include "kernels/backend_impl.h"
-#include "kernels/cpu_backend.h"
-#include "kernels/layer_math.h"
+#include "kernels/backend/backend_impl.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "kernels/backend/layer_math.h"
 #include "backend_test_util.h"
 
 #include <math.h>

@@ -1,7 +1,7 @@
 /* ax_crop_flip_rgb copies the right pixels (checked one by one), mirrors,
  * honours strides; ten-crop positions follow torchvision's TenCrop; random
  * train crops cover the whole range and flip half of the time. */
-#include "kernels/image_crop.h"
+#include "kernels/image/image_crop.h"
 #include "tests/ax_test.h"
 
 #include <stdlib.h>

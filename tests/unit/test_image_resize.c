@@ -1,7 +1,7 @@
 /* ax_resize_rgb against an independent float64 reference (within 1 level)
  * for shrink factors 1..8, upscales, odd sizes and strides, and against
  * fixtures made by PIL (tests/data/gen_resize_fixture.py). */
-#include "kernels/image_resize.h"
+#include "kernels/image/image_resize.h"
 #include "tests/ax_test.h"
 #include "tests/ref_resize.h"
 

@@ -1,9 +1,9 @@
 /* The CPU backend's hand-written layers: dropout (reproducible masks, rate
  * and scale, backward = same mask), softmax with cross-entropy (against the
  * reference and a worked example) and the paper's SGD update. */
-#include "kernels/cpu_backend.h"
-#include "kernels/layer_math.h"
-#include "kernels/ref_layers.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "kernels/backend/layer_math.h"
+#include "tests/ref/ref_layers.h"
 #include "backend_test_util.h"
 #include "layer_test_util.h"
 

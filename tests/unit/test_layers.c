@@ -1,8 +1,8 @@
 /* The CPU backend's oneDNN layers against the float64 references: forward
  * outputs, data gradients and accumulated parameter gradients of conv (with
  * groups), fc, ReLU, LRN (paper and Caffe constants) and max-pool 3/2. */
-#include "kernels/cpu_backend.h"
-#include "kernels/ref_layers.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "tests/ref/ref_layers.h"
 #include "backend_test_util.h"
 #include "layer_test_util.h"
 

@@ -4,8 +4,8 @@
  * gen_net_fixture.py: a narrowed two-tower AlexNet with every gradient and
  * three SGD steps, and full-size 224x224 forwards of the paper's and
  * torchvision's AlexNet), the spec's shapes and names, and bad arguments. */
-#include "kernels/cpu_backend.h"
-#include "kernels/net.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "kernels/nn/net.h"
 #include "backend_test_util.h"
 #include "layer_test_util.h"
 #include "tests/net_test_util.h"

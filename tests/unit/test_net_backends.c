@@ -4,8 +4,8 @@
  * where the towers and the replicas go for 0, 1 and 2 GPUs, the CPU
  * fallback and its note, and the placements that cannot be met. Run with
  * AX_CUDA_MODULE naming the simulated module (tests/meson.build). */
-#include "kernels/net_backends.h"
-#include "kernels/cuda_backend.h"
+#include "kernels/nn/net_backends.h"
+#include "kernels/cuda/cuda_backend.h"
 #include "tests/ax_test.h"
 
 #include <dlfcn.h>

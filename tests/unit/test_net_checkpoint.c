@@ -1,9 +1,9 @@
 /* A network to a checkpoint and back: metadata round trip, parameters and
  * momentum restored exactly on either placement, an exact resume, and the
  * errors for missing, truncated, foreign, mismatched and non-finite files. */
-#include "kernels/checkpoint.h"
-#include "kernels/cpu_backend.h"
-#include "kernels/net_checkpoint.h"
+#include "kernels/io/checkpoint.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "kernels/nn/net_checkpoint.h"
 #include "tests/ax_test.h"
 
 #include <stdlib.h>

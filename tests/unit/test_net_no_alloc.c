@@ -9,8 +9,8 @@
  * (the packing buffers grow with the matrices, by oneDNN's block sizes,
  * which depend on the ISA: about 1.1x on Xeon, 1.5x on Zen 4; a buffer per
  * sample or per batch-sized tensor would make it 4x). */
-#include "kernels/cpu_backend.h"
-#include "kernels/net.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "kernels/nn/net.h"
 #include "tests/ax_test.h"
 
 #include <malloc.h>

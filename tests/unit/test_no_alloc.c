@@ -6,7 +6,7 @@
  * driver's packing buffers behind the fully connected layers (bounded by its
  * block sizes, not by the batch). The test holds every other op to small
  * blocks and the fc layers to a fixed bound. */
-#include "kernels/cpu_backend.h"
+#include "kernels/cpu/cpu_backend.h"
 #include "backend_test_util.h"
 
 #include <malloc.h>

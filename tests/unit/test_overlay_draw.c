@@ -1,8 +1,8 @@
 /* The overlay's drawing kernel: UTF-8 cells, text and boxes clipped to the
  * layer, the blend formula, subsampled samples at odd offsets and the frame
  * edge, layers partly or wholly outside the frame, colour conversion. */
-#include "kernels/font5x7.h"
-#include "kernels/overlay_draw.h"
+#include "kernels/image/font5x7.h"
+#include "kernels/image/overlay_draw.h"
 #include "tests/ax_test.h"
 
 #include <stdlib.h>

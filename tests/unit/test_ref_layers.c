@@ -1,8 +1,8 @@
 /* The float64 reference layers checked against themselves: every backward
  * pass against central finite differences of its forward pass, on small
  * random shapes with groups, strides, padding and odd sizes. */
-#include "kernels/ref_layers.h"
-#include "kernels/ops.h"
+#include "tests/ref/ref_layers.h"
+#include "kernels/backend/ops.h"
 #include "tests/ax_test.h"
 #include "layer_test_util.h"
 

@@ -1,6 +1,6 @@
 /* ax_rng: reproducible, unbiased in range, and the normal deviates have the
  * right first two moments; shuffles are permutations. */
-#include "kernels/rng.h"
+#include "kernels/util/rng.h"
 #include "tests/ax_test.h"
 
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * (11x11/4, grouped 5x5 and 3x3), LRN with the paper's constants, max-pool
  * 3/2, fc, softmax with cross-entropy and three SGD steps, from tests/data/layer_fixture.bin (gen_layer_fixture.py),
  * found through ALEXNET_TEST_DATA. Skips (77) when the fixture is absent. */
-#include "kernels/cpu_backend.h"
+#include "kernels/cpu/cpu_backend.h"
 #include "backend_test_util.h"
 #include "layer_test_util.h"
 #include "fixture_util.h"

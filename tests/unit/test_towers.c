@@ -3,7 +3,7 @@
  * style (each tower sees its own maps) and conv3 style (each tower reads
  * both towers' maps, exchanged by channel copies, and the gradients of
  * those maps are summed back across the towers), forward and backward. */
-#include "kernels/cpu_backend.h"
+#include "kernels/cpu/cpu_backend.h"
 #include "backend_test_util.h"
 #include "layer_test_util.h"
 

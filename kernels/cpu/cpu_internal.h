@@ -1,0 +1,143 @@
+/* Shared by the files of the CPU backend only: the backend and kernel
+ * structs, and a thin layer over oneDNN primitives whose memory objects are
+ * made once at prepare time and re-pointed at the tensors on every call. */
+#ifndef AX_CPU_INTERNAL_H
+#define AX_CPU_INTERNAL_H
+
+#include "kernels/backend/backend_impl.h"
+#include "kernels/cpu/cpu_backend.h"
+
+#include <oneapi/dnnl/dnnl.h>
+
+typedef struct {
+  ax_backend head;
+  dnnl_engine_t engine;
+  dnnl_stream_t stream;
+  int threads;
+  int blocked_conv;               /* convolutions in oneDNN's own layouts */
+} cpu_backend;
+
+#define CPU_MAX_ARGS 10
+
+/* An argument for which the primitive chose its own (blocked) layout: the
+ * tensor in its plain layout, a buffer in the chosen one, and the reorder
+ * between them (plain -> buffer for inputs, buffer -> plain for outputs). */
+typedef struct {
+  dnnl_memory_t plain;            /* handle set to the tensor on every call */
+  dnnl_primitive_t reorder;       /* NULL: the tensor is used directly */
+  void *buffer;
+  int is_output;
+  dnnl_memory_t scratch;          /* the reorder's scratchpad, if it needs one */
+  size_t scratch_bytes;
+} cpu_adapter;
+
+/* A oneDNN primitive with one memory object per execution argument. */
+typedef struct {
+  dnnl_primitive_desc_t pd;
+  dnnl_primitive_t prim;
+  int nargs;
+  dnnl_exec_arg_t args[CPU_MAX_ARGS];
+  int ptr_index[CPU_MAX_ARGS];    /* where run() finds its data; -1: scratch */
+  cpu_adapter adapt[CPU_MAX_ARGS];
+} cpu_prim;
+
+/* One kernel type for every op; unused parts stay zero. */
+typedef struct {
+  ax_kernel head;
+  cpu_prim fwd, bwd_data, bwd_weights;
+  void *scratchpad;               /* oneDNN's scratch, shared by the prims */
+  size_t scratchpad_bytes;
+  float *dweight_tmp, *dbias_tmp; /* bwd-weights writes here, then += */
+} cpu_kernel;
+
+#define CPU_BE(be) ((cpu_backend *) (be))
+#define CPU_K(k) ((cpu_kernel *) (k))
+
+/* Records a failed oneDNN call and returns AX_ERR_BACKEND. */
+ax_status cpu_dnnl_fail (cpu_backend *be, dnnl_status_t st, const char *what);
+#define DNNL_TRY(be, call) do { dnnl_status_t s_ = (call); \
+    if (s_ != dnnl_success) return cpu_dnnl_fail (be, s_, #call); } while (0)
+
+/* Training keeps a workspace for backward; inference does not. */
+static inline dnnl_prop_kind_t
+prop_kind (const ax_op *op)
+{
+  return op->forward_only ? dnnl_forward_inference : dnnl_forward_training;
+}
+
+/* Plain NCHW (or OIHW, GOIHW, X) fp32 memory descriptor. */
+dnnl_memory_desc_t cpu_md (int ndims, const dnnl_dim_t *dims,
+    dnnl_format_tag_t tag);
+dnnl_memory_desc_t cpu_md_shape (ax_shape s);
+/* The same dimensions with the layout left to the primitive. */
+dnnl_memory_desc_t cpu_md_any (const dnnl_memory_desc_t *plain);
+
+/* Creates the primitive for `desc` (with user scratchpad), then binds a
+ * memory object for each argument of `args` (ending in -1) in that order;
+ * a workspace is bound only if the primitive has one. If `plain` is given
+ * (the tensors' layouts, one per argument) and the primitive chose another
+ * layout for an argument, a buffer and a reorder are made for it. */
+ax_status cpu_prim_create (cpu_backend *be, cpu_prim *p,
+    const_dnnl_op_desc_t desc, const_dnnl_primitive_desc_t hint,
+    const int *args, const dnnl_memory_desc_t *plain);
+void cpu_prim_destroy (cpu_prim *p);
+size_t cpu_prim_arg_bytes (const cpu_prim *p, int arg);
+/* Runs `p` with ptrs[i] as the data of args[i] as given to create. */
+ax_status cpu_prim_run (cpu_backend *be, cpu_kernel *k, cpu_prim *p,
+    void *const *ptrs);
+/* Allocates the kernel's scratchpad: the largest any of its prims needs. */
+ax_status cpu_kernel_scratchpad (cpu_backend *be, cpu_kernel *k);
+
+void *cpu_alloc (size_t bytes);
+void cpu_free (void *p);
+
+/* Per-op preparation and the table's op slots, by file. Convolution and
+ * fully connected share their slots ("weighted" ops: same oneDNN arguments). */
+ax_status cpu_conv_prepare (cpu_backend *be, cpu_kernel *k, const ax_op *op,
+    const ax_op_shapes_t *s);
+ax_status cpu_fc_prepare (cpu_backend *be, cpu_kernel *k, const ax_op *op,
+    const ax_op_shapes_t *s);
+ax_status cpu_relu_prepare (cpu_backend *be, cpu_kernel *k, const ax_op *op,
+    const ax_op_shapes_t *s);
+ax_status cpu_lrn_prepare (cpu_backend *be, cpu_kernel *k, const ax_op *op,
+    const ax_op_shapes_t *s);
+ax_status cpu_pool_prepare (cpu_backend *be, cpu_kernel *k, const ax_op *op,
+    const ax_op_shapes_t *s);
+
+ax_status cpu_weighted_forward (ax_kernel *k, ax_tensor *out, const ax_tensor *in,
+    const ax_tensor *weight, const ax_tensor *bias);
+ax_status cpu_weighted_backward (ax_kernel *k, ax_tensor *din, ax_tensor *dweight,
+    ax_tensor *dbias, const ax_tensor *dout, const ax_tensor *in,
+    const ax_tensor *weight);
+ax_status cpu_relu_forward (ax_kernel *k, ax_tensor *out, const ax_tensor *in);
+ax_status cpu_relu_backward (ax_kernel *k, ax_tensor *din,
+    const ax_tensor *dout, const ax_tensor *out);
+ax_status cpu_lrn_forward (ax_kernel *k, ax_tensor *out, ax_tensor *workspace,
+    const ax_tensor *in);
+ax_status cpu_lrn_backward (ax_kernel *k, ax_tensor *din,
+    const ax_tensor *dout, const ax_tensor *in, const ax_tensor *out,
+    const ax_tensor *workspace);
+ax_status cpu_maxpool_forward (ax_kernel *k, ax_tensor *out,
+    ax_tensor *workspace, const ax_tensor *in);
+ax_status cpu_maxpool_backward (ax_kernel *k, ax_tensor *din,
+    const ax_tensor *dout, const ax_tensor *in, const ax_tensor *out,
+    const ax_tensor *workspace);
+ax_status cpu_dropout_forward (ax_kernel *k, ax_tensor *out,
+    const ax_tensor *in, uint64_t key);
+ax_status cpu_dropout_backward (ax_kernel *k, ax_tensor *din,
+    const ax_tensor *dout, uint64_t key);
+ax_status cpu_softmax_xent_forward (ax_kernel *k, ax_tensor *losses,
+    ax_tensor *probs, const ax_tensor *logits, const ax_tensor *labels);
+ax_status cpu_softmax_xent_backward (ax_kernel *k, ax_tensor *dlogits,
+    const ax_tensor *probs, const ax_tensor *labels, float scale);
+ax_status cpu_sgd_update (ax_kernel *k, ax_tensor *weight,
+    ax_tensor *velocity, const ax_tensor *grad, const ax_sgd_step *step);
+ax_status cpu_fill (ax_backend *be, ax_tensor *dst, float value);
+ax_status cpu_axpy (ax_backend *be, ax_tensor *dst, float alpha,
+    const ax_tensor *src);
+ax_status cpu_count_nonfinite (ax_backend *be, const ax_tensor *t,
+    size_t *count);
+/* dst[i] += src[i], on the backend's threads. */
+void cpu_accumulate (cpu_backend *be, float *dst, const float *src, size_t n);
+
+#endif

@@ -1,0 +1,147 @@
+/* The CPU backend's hand-written loops, where oneDNN has nothing: fill,
+ * axpy, finiteness checks, dropout, softmax with cross-entropy and the SGD update.
+ * The per-element maths is layer_math.h's, shared with the CUDA kernels. */
+#include "kernels/cpu/cpu_internal.h"
+#include "kernels/backend/layer_math.h"
+
+ax_status
+cpu_fill (ax_backend *be, ax_tensor *dst, float value)
+{
+  float *d = dst->data;
+  size_t n = ax_shape_count (dst->shape);
+#pragma omp parallel for num_threads (CPU_BE (be)->threads) schedule (static)
+  for (size_t i = 0; i < n; i++)
+    d[i] = value;
+  return AX_OK;
+}
+
+ax_status
+cpu_axpy (ax_backend *be, ax_tensor *dst, float alpha, const ax_tensor *src)
+{
+  float *d = dst->data;
+  const float *x = src->data;
+  size_t n = ax_shape_count (dst->shape);
+#pragma omp parallel for num_threads (CPU_BE (be)->threads) schedule (static)
+  for (size_t i = 0; i < n; i++)
+    d[i] += alpha * x[i];
+  return AX_OK;
+}
+
+static size_t
+count_nonfinite (int threads, const float *v, size_t n)
+{
+  size_t bad = 0;
+#pragma omp parallel for num_threads (threads) reduction (+:bad) schedule (static)
+  for (size_t i = 0; i < n; i++)
+    bad += !ax_isfinite (v[i]);
+  return bad;
+}
+
+ax_status
+cpu_count_nonfinite (ax_backend *be, const ax_tensor *t, size_t *count)
+{
+  *count = count_nonfinite (CPU_BE (be)->threads, t->data,
+      ax_shape_count (t->shape));
+  return AX_OK;
+}
+
+static void
+dropout (int threads, float *out, const float *in, size_t n, uint64_t key,
+    float p, uint64_t index0)
+{
+  uint32_t threshold = ax_dropout_threshold (p);
+  float scale = ax_dropout_scale (p);
+#pragma omp parallel for num_threads (threads) schedule (static)
+  for (size_t i = 0; i < n; i++)
+    out[i] = ax_dropout_apply (in[i], key, index0 + i, threshold, scale);
+}
+
+ax_status
+cpu_dropout_forward (ax_kernel *k, ax_tensor *out, const ax_tensor *in,
+    uint64_t key)
+{
+  dropout (CPU_BE (k->backend)->threads, out->data, in->data,
+      ax_shape_count (in->shape), key, k->op.p.dropout.p, k->op.index0);
+  return AX_OK;
+}
+
+ax_status
+cpu_dropout_backward (ax_kernel *k, ax_tensor *din, const ax_tensor *dout,
+    uint64_t key)
+{
+  dropout (CPU_BE (k->backend)->threads, din->data, dout->data,
+      ax_shape_count (dout->shape), key, k->op.p.dropout.p, k->op.index0);
+  return AX_OK;
+}
+
+static int
+labels_in_range (const int32_t *labels, int n, int classes)
+{
+  for (int i = 0; i < n; i++)
+    if (labels[i] < 0 || labels[i] >= classes)
+      return 0;
+  return 1;
+}
+
+ax_status
+cpu_softmax_xent_forward (ax_kernel *k, ax_tensor *losses, ax_tensor *probs,
+    const ax_tensor *logits, const ax_tensor *labels)
+{
+  int n = logits->shape.n, classes = logits->shape.c;
+  const int32_t *lab = labels->data;
+  const float *x = logits->data;
+  float *p = probs->data, *loss = losses->data;
+  int threads = CPU_BE (k->backend)->threads;
+  if (!labels_in_range (lab, n, classes))
+    return ax_backend_fail (k->backend, AX_ERR_INVALID_ARG,
+        "softmax_xent_forward: a label is outside [0, %d)", classes);
+  if (count_nonfinite (threads, x, (size_t) n * classes))
+    return ax_backend_fail (k->backend, AX_ERR_NONFINITE,
+        "softmax_xent_forward: NaN or infinity in the logits");
+#pragma omp parallel for num_threads (threads) schedule (static)
+  for (int i = 0; i < n; i++)
+    loss[i] = ax_softmax_xent_row (p + (size_t) i * classes,
+        x + (size_t) i * classes, classes, lab[i]);
+  if (count_nonfinite (threads, loss, n))
+    return ax_backend_fail (k->backend, AX_ERR_NONFINITE,
+        "softmax_xent_forward: the loss is not finite");
+  return AX_OK;
+}
+
+ax_status
+cpu_softmax_xent_backward (ax_kernel *k, ax_tensor *dlogits,
+    const ax_tensor *probs, const ax_tensor *labels, float scale)
+{
+  int n = probs->shape.n, classes = probs->shape.c;
+  const int32_t *lab = labels->data;
+  const float *p = probs->data;
+  float *d = dlogits->data;
+  if (!labels_in_range (lab, n, classes))
+    return ax_backend_fail (k->backend, AX_ERR_INVALID_ARG,
+        "softmax_xent_backward: a label is outside [0, %d)", classes);
+#pragma omp parallel for num_threads (CPU_BE (k->backend)->threads) schedule (static)
+  for (int i = 0; i < n; i++)
+    for (int c = 0; c < classes; c++) {
+      size_t j = (size_t) i * classes + c;
+      d[j] = ax_softmax_xent_grad (p[j], c == lab[i], scale);
+    }
+  return AX_OK;
+}
+
+ax_status
+cpu_sgd_update (ax_kernel *k, ax_tensor *weight, ax_tensor *velocity,
+    const ax_tensor *grad, const ax_sgd_step *step)
+{
+  int threads = CPU_BE (k->backend)->threads;
+  size_t n = ax_shape_count (weight->shape);
+  float *w = weight->data, *v = velocity->data;
+  const float *g = grad->data;
+  if (count_nonfinite (threads, g, n))
+    return ax_backend_fail (k->backend, AX_ERR_NONFINITE,
+        "sgd_update: NaN or infinity in the gradient");
+  float lr = step->lr, momentum = step->momentum, wd = step->weight_decay;
+#pragma omp parallel for num_threads (threads) schedule (static)
+  for (size_t i = 0; i < n; i++)
+    ax_sgd_element (&w[i], &v[i], g[i], lr, momentum, wd);
+  return AX_OK;
+}
