@@ -1,10 +1,13 @@
 /* The strict JSON parser behind kernels/util/json.h: recursive descent over a
  * byte range into a tree of ax_json values, each failure reported once with
- * its byte offset; plus the small text buffer the writers use. */
+ * its byte offset; the locale-independent number conversions; the text
+ * buffer and the writer. */
 #include "kernels/util/json.h"
 
 #include <errno.h>
 #include <locale.h>
+#include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -271,12 +274,8 @@ parse_number (parser *p, ax_json *out)
   text[n] = '\0';
   out->type = AX_JSON_NUMBER;
   out->is_integer = is_int && integer_value (text, n, &out->integer);
-  /* strtod follows the locale's decimal point; JSON's is always '.' */
-  char *dot = strchr (text, '.');
-  if (dot)
-    *dot = localeconv ()->decimal_point[0];
   errno = 0;
-  out->number = strtod (text, NULL);
+  out->number = ax_json_strtod (text, NULL);
   if (errno == ERANGE && (out->number > 1.0 || out->number < -1.0))
     return fail (p, start, "number out of range");
   return 1;
@@ -379,6 +378,34 @@ parse_member (parser *p, ax_json *obj, size_t *cap)
 }
 
 static int
+compare_keys (const void *a, const void *b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+/* Fails on the first key found twice (sorted copy: n log n, whatever the
+ * number of members). */
+static int
+check_duplicates (parser *p, const ax_json *obj)
+{
+  if (obj->count < 2)
+    return 1;
+  char **sorted = malloc (obj->count * sizeof *sorted);
+  if (!sorted)
+    return fail (p, obj->offset, "out of memory");
+  memcpy (sorted, obj->keys, obj->count * sizeof *sorted);
+  qsort (sorted, obj->count, sizeof *sorted, compare_keys);
+  const char *dup = NULL;
+  for (size_t i = 1; i < obj->count && !dup; i++)
+    if (strcmp (sorted[i - 1], sorted[i]) == 0)
+      dup = sorted[i];
+  if (dup)
+    fail (p, obj->offset, "the key \"%.40s\" appears twice in an object", dup);
+  free (sorted);
+  return dup == NULL;
+}
+
+static int
 parse_object (parser *p, ax_json *out)
 {
   size_t cap = 0;
@@ -393,7 +420,7 @@ parse_object (parser *p, ax_json *out)
     if (!parse_member (p, out, &cap))
       return 0;
   } while (next_or_close (p, '}', "an object member"));
-  return !p->failed;
+  return !p->failed && check_duplicates (p, out);
 }
 
 static int
@@ -450,8 +477,9 @@ ax_json_parse (const char *text, size_t len, char *err, size_t err_len)
   ax_json *root = calloc (1, sizeof *root);
   if (err && err_len)
     err[0] = '\0';
-  if (!root || !text) {
-    snprintf (err, err ? err_len : 0, "%s", root ? "no text" : "out of memory");
+  if (!root || !text || len > AX_JSON_MAX_TEXT) {
+    snprintf (err, err ? err_len : 0, "%s", !root ? "out of memory"
+        : !text ? "no text" : "text longer than the JSON reader's bound");
     free (root);
     return NULL;
   }
@@ -582,21 +610,292 @@ void
 ax_json_append_string (ax_strbuf *b, const char *s)
 {
   static const char named[] = "btnvfr";   /* \b \t \n (\v has none) \f \r */
+  const unsigned char *u = (const unsigned char *) s;
+  size_t left = strlen (s);
   ax_strbuf_append (b, "\"", 1);
-  for (const char *run = s;; s++) {
-    unsigned char c = (unsigned char) *s;
-    if (c >= 0x20 && c != '"' && c != '\\')
-      continue;
-    ax_strbuf_append (b, run, (size_t) (s - run));
-    run = s + 1;
-    if (c == '\0')
+  while (left > 0) {
+    /* the longest run copied as it is: printable, not '"' or '\', UTF-8 */
+    size_t run = 0, k;
+    while (run < left && u[run] >= 0x20 && u[run] != '"' && u[run] != '\\'
+        && (k = utf8_seq_len (u + run, left - run)) != 0)
+      run += k;
+    ax_strbuf_append (b, (const char *) u, run);
+    u += run;
+    left -= run;
+    if (left == 0)
       break;
+    unsigned c = *u;
     if (c == '"' || c == '\\')
       ax_strbuf_printf (b, "\\%c", c);
     else if (c >= '\b' && c <= '\r' && c != '\v')
       ax_strbuf_printf (b, "\\%c", named[c - '\b']);
-    else
+    else if (c < 0x20)
       ax_strbuf_printf (b, "\\u%04x", c);
+    else
+      ax_strbuf_puts (b, "\xef\xbf\xbd");       /* not UTF-8: U+FFFD */
+    u++;
+    left--;
   }
   ax_strbuf_append (b, "\"", 1);
+}
+
+/* --- numbers, locale-independent --- */
+
+static locale_t c_locale;
+static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
+
+static void
+make_c_locale (void)
+{
+  c_locale = newlocale (LC_NUMERIC_MASK, "C", (locale_t) 0);
+}
+
+/* The C locale for numbers; (locale_t) 0 only if newlocale failed, which
+ * for "C" it does not (glibc builds it in). */
+static locale_t
+numeric_c_locale (void)
+{
+  pthread_once (&c_locale_once, make_c_locale);
+  return c_locale;
+}
+
+double
+ax_json_strtod (const char *s, char **end)
+{
+  locale_t c = numeric_c_locale ();
+  if (c)
+    return strtod_l (s, end, c);
+  /* no C locale object: the text with the locale's own decimal point */
+  char tmp[AX_JSON_NUMBER_MAX * 4], *dot;
+  snprintf (tmp, sizeof tmp, "%s", s);
+  if ((dot = strchr (tmp, '.')) && localeconv ()->decimal_point[0])
+    *dot = localeconv ()->decimal_point[0];
+  char *e;
+  double v = strtod (tmp, &e);
+  if (end)
+    *end = (char *) s + (e - tmp);
+  return v;
+}
+
+/* snprintf "%.*g" in the C locale (this thread only, restored after). */
+static int
+format_g (char *buf, int digits, double v)
+{
+  locale_t c = numeric_c_locale (), old = (locale_t) 0;
+  if (c)
+    old = uselocale (c);
+  int n = snprintf (buf, AX_JSON_NUMBER_MAX, "%.*g", digits, v);
+  if (c)
+    uselocale (old);
+  if (!c) {
+    /* replace whatever decimal point the locale wrote */
+    char *p = buf;
+    while (*p && (*p == '-' || (*p >= '0' && *p <= '9')))
+      p++;
+    if (*p && *p != 'e') {
+      size_t dp = strlen (localeconv ()->decimal_point);
+      *p = '.';
+      memmove (p + 1, p + dp, strlen (p + dp) + 1);
+      n = (int) strlen (buf);
+    }
+  }
+  return n;
+}
+
+int
+ax_json_format_double (char *buf, double v)
+{
+  if (!isfinite (v))
+    return snprintf (buf, AX_JSON_NUMBER_MAX, "null");
+  int n = 0;
+  for (int digits = 15; digits <= 17; digits++) {
+    n = format_g (buf, digits, v);
+    if (ax_json_strtod (buf, NULL) == v)
+      break;
+  }
+  return n;
+}
+
+int
+ax_json_format_float (char *buf, float v)
+{
+  if (!isfinite (v))
+    return snprintf (buf, AX_JSON_NUMBER_MAX, "null");
+  int n = 0;
+  for (int digits = 6; digits <= 9; digits++) {
+    n = format_g (buf, digits, v);
+    if ((float) ax_json_strtod (buf, NULL) == v)
+      break;
+  }
+  return n;
+}
+
+/* --- the writer --- */
+
+static void
+writer_fail (ax_json_writer *w)
+{
+  w->out.failed = 1;
+}
+
+static void
+newline (ax_json_writer *w)
+{
+  ax_strbuf_append (&w->out, "\n", 1);
+  for (int i = 0; i < w->depth; i++)
+    ax_strbuf_append (&w->out, "  ", 2);
+}
+
+/* Before any value: a comma and a new line where needed; 0 when a key is
+ * due instead (the writer is marked failed). */
+static int
+before_value (ax_json_writer *w)
+{
+  if (w->out.failed)
+    return 0;
+  if (w->depth < 0 || w->depth > AX_JSON_MAX_DEPTH)
+    return writer_fail (w), 0;
+  if (w->depth > 0 && w->is_object[w->depth]) {
+    if (!w->after_key)
+      return writer_fail (w), 0;
+    w->after_key = 0;
+    return 1;
+  }
+  if (w->depth == 0 && w->count[0] > 0)
+    return writer_fail (w), 0;     /* one value at the top */
+  if (w->count[w->depth])
+    ax_strbuf_append (&w->out, ",", 1);
+  w->count[w->depth] = 1;
+  if (w->pretty && w->depth > 0)
+    newline (w);
+  return 1;
+}
+
+static void
+begin (ax_json_writer *w, int object)
+{
+  if (!before_value (w))
+    return;
+  if (w->depth >= AX_JSON_MAX_DEPTH)
+    return writer_fail (w);
+  ax_strbuf_append (&w->out, object ? "{" : "[", 1);
+  w->depth++;
+  w->count[w->depth] = 0;
+  w->is_object[w->depth] = (unsigned char) object;
+}
+
+static void
+end (ax_json_writer *w, int object)
+{
+  if (w->out.failed)
+    return;
+  if (w->depth <= 0 || w->depth > AX_JSON_MAX_DEPTH
+      || w->is_object[w->depth] != object || w->after_key)
+    return writer_fail (w);
+  int had = w->count[w->depth];
+  w->depth--;
+  if (w->pretty && had)
+    newline (w);
+  ax_strbuf_append (&w->out, object ? "}" : "]", 1);
+  if (w->depth == 0)
+    w->count[0] = 1;
+}
+
+void ax_json_begin_object (ax_json_writer *w) { begin (w, 1); }
+void ax_json_end_object (ax_json_writer *w) { end (w, 1); }
+void ax_json_begin_array (ax_json_writer *w) { begin (w, 0); }
+void ax_json_end_array (ax_json_writer *w) { end (w, 0); }
+
+void
+ax_json_key (ax_json_writer *w, const char *key)
+{
+  if (w->out.failed)
+    return;
+  if (w->depth <= 0 || w->depth > AX_JSON_MAX_DEPTH
+      || !w->is_object[w->depth] || w->after_key || !key)
+    return writer_fail (w);
+  if (w->count[w->depth])
+    ax_strbuf_append (&w->out, ",", 1);
+  w->count[w->depth] = 1;
+  if (w->pretty)
+    newline (w);
+  ax_json_append_string (&w->out, key);
+  ax_strbuf_puts (&w->out, w->pretty ? ": " : ":");
+  w->after_key = 1;
+}
+
+static void
+scalar (ax_json_writer *w, const char *text)
+{
+  if (before_value (w)) {
+    ax_strbuf_puts (&w->out, text);
+    if (w->depth == 0)
+      w->count[0] = 1;
+  }
+}
+
+void
+ax_json_string (ax_json_writer *w, const char *s)
+{
+  if (!s) {
+    scalar (w, "null");
+  } else if (before_value (w)) {
+    ax_json_append_string (&w->out, s);
+    if (w->depth == 0)
+      w->count[0] = 1;
+  }
+}
+
+void
+ax_json_int (ax_json_writer *w, int64_t v)
+{
+  char buf[AX_JSON_NUMBER_MAX];
+  snprintf (buf, sizeof buf, "%lld", (long long) v);
+  scalar (w, buf);
+}
+
+void
+ax_json_uint (ax_json_writer *w, uint64_t v)
+{
+  char buf[AX_JSON_NUMBER_MAX];
+  snprintf (buf, sizeof buf, "%llu", (unsigned long long) v);
+  scalar (w, buf);
+}
+
+void
+ax_json_double (ax_json_writer *w, double v)
+{
+  char buf[AX_JSON_NUMBER_MAX];
+  ax_json_format_double (buf, v);
+  scalar (w, buf);
+}
+
+void
+ax_json_float (ax_json_writer *w, float v)
+{
+  char buf[AX_JSON_NUMBER_MAX];
+  ax_json_format_float (buf, v);
+  scalar (w, buf);
+}
+
+void ax_json_bool (ax_json_writer *w, int v) { scalar (w, v ? "true" : "false"); }
+void ax_json_null (ax_json_writer *w) { scalar (w, "null"); }
+void ax_json_raw (ax_json_writer *w, const char *json) { scalar (w, json); }
+
+void
+ax_json_doubles (ax_json_writer *w, const double *v, size_t n)
+{
+  ax_json_begin_array (w);
+  for (size_t i = 0; i < n; i++)
+    ax_json_double (w, v[i]);
+  ax_json_end_array (w);
+}
+
+void
+ax_json_floats (ax_json_writer *w, const float *v, size_t n)
+{
+  ax_json_begin_array (w);
+  for (size_t i = 0; i < n; i++)
+    ax_json_float (w, v[i]);
+  ax_json_end_array (w);
 }

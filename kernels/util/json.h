@@ -1,6 +1,10 @@
-/* A small, strict JSON parser and writer helpers for the compute core's file
- * formats (checkpoint headers now, statistics and lists later): RFC 8259
- * only — no comments, no trailing commas, UTF-8 checked, nesting bounded. */
+/* The project's one JSON reader and one JSON writer, for every file other
+ * programs read (checkpoint headers and metadata, metrics, results,
+ * statistics). The reader is strict and bounded: RFC 8259 only (no
+ * comments, no trailing commas, no NaN), UTF-8 checked, nesting, text,
+ * number lengths bounded, duplicate object keys refused. Both read and
+ * write numbers the same in every locale (a '.' decimal point whatever
+ * LC_NUMERIC says) and the writer escapes strings as RFC 8259 says. */
 #ifndef AX_JSON_H
 #define AX_JSON_H
 
@@ -14,6 +18,9 @@ extern "C" {
 /* Arrays and objects nested deeper than this are refused (no deep recursion
  * on hostile input). */
 #define AX_JSON_MAX_DEPTH 64
+/* Texts longer than this are refused before any parsing (a safetensors
+ * header is bounded by 100 MB by its own format). */
+#define AX_JSON_MAX_TEXT ((size_t) 256 << 20)
 
 typedef enum {
   AX_JSON_NULL = 0,
@@ -40,7 +47,7 @@ struct ax_json {
   size_t count;           /* ARRAY elements / OBJECT members */
   ax_json *items;         /* ARRAY elements / OBJECT values, `count` of them */
   char **keys;            /* OBJECT member names, parallel to `items`, in the
-                           * order of the text; duplicates are kept */
+                           * order of the text (a duplicate key is refused) */
 };
 
 /* Parses `len` bytes of `text` (no NUL needed) holding exactly one value,
@@ -77,8 +84,57 @@ void ax_strbuf_printf (ax_strbuf *b, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
 void ax_strbuf_free (ax_strbuf *b);
 /* `s` as a quoted JSON string: '"' and '\' escaped, control characters as
- * \n, \t, ... or \u00XX; other bytes (UTF-8) copied as they are. */
+ * \n, \t, ... or \u00XX; UTF-8 copied as it is; bytes that are not UTF-8
+ * become U+FFFD, so the text written is always valid JSON in UTF-8. */
 void ax_json_append_string (ax_strbuf *b, const char *s);
+
+/* Numbers as text, the same in every locale ('.' as decimal point), into
+ * buf (AX_JSON_NUMBER_MAX bytes, NUL-terminated); the length written.
+ * ax_json_format_double: the shortest %g form (up to 17 digits) that reads
+ * back as the same double; ax_json_format_float: the shortest from 6 to 9
+ * digits that reads back as the same float (0.973f is "0.973"). NaN and
+ * the infinities, which JSON cannot hold, are "null". */
+#define AX_JSON_NUMBER_MAX 32
+int ax_json_format_double (char *buf, double v);
+int ax_json_format_float (char *buf, float v);
+/* strtod in the C locale whatever the process's: JSON's '.' is always the
+ * decimal point. */
+double ax_json_strtod (const char *s, char **end);
+
+/* A JSON writer: nesting and commas kept, keys and strings escaped, numbers
+ * locale-independent. Values go after a key inside an object and as they
+ * come inside an array. With `pretty` set objects and arrays put one
+ * member per line, indented by two spaces. The text accumulates in `out`
+ * (check out.failed, then use out.data; free with ax_strbuf_free). A
+ * misuse (a value where a key is due, more than AX_JSON_MAX_DEPTH levels,
+ * an unbalanced end) marks `out` failed. */
+typedef struct {
+  ax_strbuf out;
+  int pretty;
+  int depth;
+  int after_key;
+  unsigned char count[AX_JSON_MAX_DEPTH + 1];   /* 1: a value at this level */
+  unsigned char is_object[AX_JSON_MAX_DEPTH + 1];
+} ax_json_writer;
+
+void ax_json_begin_object (ax_json_writer *w);
+void ax_json_end_object (ax_json_writer *w);
+void ax_json_begin_array (ax_json_writer *w);
+void ax_json_end_array (ax_json_writer *w);
+void ax_json_key (ax_json_writer *w, const char *key);
+void ax_json_string (ax_json_writer *w, const char *s);  /* NULL: null */
+void ax_json_int (ax_json_writer *w, int64_t v);
+void ax_json_uint (ax_json_writer *w, uint64_t v);
+void ax_json_double (ax_json_writer *w, double v);
+void ax_json_float (ax_json_writer *w, float v);
+void ax_json_bool (ax_json_writer *w, int v);
+void ax_json_null (ax_json_writer *w);
+/* n doubles or floats as an array */
+void ax_json_doubles (ax_json_writer *w, const double *v, size_t n);
+void ax_json_floats (ax_json_writer *w, const float *v, size_t n);
+/* A value already written as JSON by this writer (e.g. a nested object
+ * built apart), copied as it is. */
+void ax_json_raw (ax_json_writer *w, const char *json);
 
 #ifdef __cplusplus
 }
