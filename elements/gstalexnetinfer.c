@@ -452,12 +452,7 @@ gst_alexnet_infer_start (GstBaseTransform * trans)
     for (gint i = 0; i < self->n_classes; i++)
       self->labels[i] = g_strdup (self->info.class_names[i]);
   }
-  if (self->info.has_normalization) {
-    ax_rgb_norm_lut (self->lut, self->info.mean, self->info.std);
-  } else {
-    const float zero[3] = { 0, 0, 0 }, one[3] = { 1, 1, 1 };
-    ax_rgb_norm_lut (self->lut, zero, one);
-  }
+  ax_net_checkpoint_input_lut (&self->info, self->lut);
 
   for (gint b = 0; b < 2; b++) {
     self->input[b] = g_new0 (float, (gsize) batch * self->n_views * 3 *

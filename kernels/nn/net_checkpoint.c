@@ -6,6 +6,7 @@
 
 #include "kernels/io/checkpoint.h"
 #include "kernels/util/json.h"
+#include "kernels/image/classify.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -599,4 +600,15 @@ out:
   else
     ax_net_checkpoint_info_clear (&info);
   return st;
+}
+
+void
+ax_net_checkpoint_input_lut (const ax_net_checkpoint_info *info,
+    float lut[3][256])
+{
+  static const float zero[3] = { 0, 0, 0 }, one[3] = { 1, 1, 1 };
+  if (info->has_normalization)
+    ax_rgb_norm_lut (lut, info->mean, info->std);
+  else
+    ax_rgb_norm_lut (lut, zero, one);
 }

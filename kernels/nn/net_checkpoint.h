@@ -39,6 +39,16 @@ typedef struct {
 
 void ax_net_checkpoint_info_clear (ax_net_checkpoint_info *info);
 
+/* The byte -> normalised float table (ax_rgb_norm_lut: torchvision's
+ * ToTensor then Normalize, in float32) of a network whose checkpoint
+ * metadata is `info`: its mean and std, or the identity x / 255 when it
+ * has none. The one place a frame's normalisation is decided: alexnet-train
+ * takes its table from the info it writes into its checkpoints, and
+ * alexnet-infer from the info it reads, so both feed the network the same
+ * numbers; a frame then becomes the input tensor by ax_rgb_to_chw. */
+void ax_net_checkpoint_input_lut (const ax_net_checkpoint_info *info,
+    float lut[3][256]);
+
 /* Writes every parameter of `net` (and, when info->has_training_state, its
  * momentum buffers and counters) with the metadata of `info` (arch and
  * n_classes are taken from the net's spec) to `path`, atomically: the old
