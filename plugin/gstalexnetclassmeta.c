@@ -5,6 +5,7 @@
 
 #include "plugin/gstalexnetclassmeta.h"
 #include "plugin/gstalexnetmeta.h"
+#include "kernels/util/json.h"
 
 static gboolean
 class_meta_init (GstMeta * meta, gpointer params, GstBuffer * buffer)
@@ -226,117 +227,59 @@ gst_alexnet_class_meta_to_structure (const GstAlexnetClassMeta * meta,
 
 /* --- the JSON line --- */
 
-/* A JSON string literal: quotes, backslashes and control characters
- * escaped, anything that is not UTF-8 replaced by U+FFFD, the rest (UTF-8
- * included) written as it is, which JSON allows. */
-static void
-json_append_string (GString * out, const gchar * str)
-{
-  gchar *valid;
-  const guchar *p;
-
-  if (str == NULL) {
-    g_string_append (out, "null");
-    return;
-  }
-  valid = g_utf8_make_valid (str, -1);
-  g_string_append_c (out, '"');
-  for (p = (const guchar *) valid; *p != '\0'; p++) {
-    switch (*p) {
-      case '"':
-        g_string_append (out, "\\\"");
-        break;
-      case '\\':
-        g_string_append (out, "\\\\");
-        break;
-      case '\b':
-        g_string_append (out, "\\b");
-        break;
-      case '\f':
-        g_string_append (out, "\\f");
-        break;
-      case '\n':
-        g_string_append (out, "\\n");
-        break;
-      case '\r':
-        g_string_append (out, "\\r");
-        break;
-      case '\t':
-        g_string_append (out, "\\t");
-        break;
-      default:
-        if (*p < 0x20)
-          g_string_append_printf (out, "\\u%04x", *p);
-        else
-          g_string_append_c (out, (gchar) * p);
-        break;
-    }
-  }
-  g_string_append_c (out, '"');
-  g_free (valid);
-}
-
-/* The shortest decimal (6 to 9 significant digits) that reads back as the
- * same float, whatever the locale; null for NaN and infinities, which JSON
- * cannot hold. */
-static void
-json_append_float (GString * out, gfloat v)
-{
-  gchar buf[G_ASCII_DTOSTR_BUF_SIZE];
-  const gchar *formats[] = { "%.6g", "%.7g", "%.8g", "%.9g" };
-
-  if (!isfinite (v)) {
-    g_string_append (out, "null");
-    return;
-  }
-  for (guint i = 0; i < G_N_ELEMENTS (formats); i++) {
-    g_ascii_formatd (buf, sizeof (buf), formats[i], v);
-    if ((gfloat) g_ascii_strtod (buf, NULL) == v)
-      break;
-  }
-  g_string_append (out, buf);
-}
-
+/* Through the project's one JSON writer (kernels/util/json.h): strings
+ * escaped as RFC 8259 says, bytes that are not UTF-8 as U+FFFD; floats as
+ * the shortest decimal (6 to 9 digits) that reads back as the same float,
+ * the same in every locale; NaN and infinities, which JSON cannot hold,
+ * null. */
 gchar *
 gst_alexnet_class_meta_to_json_line (const GstAlexnetClassMeta * meta,
     const gchar * id, GstClockTime pts)
 {
-  GString *out;
+  ax_json_writer w = { 0 };
+  gchar *line;
 
   g_return_val_if_fail (meta != NULL, NULL);
-  out = g_string_sized_new (128 + 64 * meta->k + 12 * meta->n_classes);
 
-  g_string_append (out, "{\"id\":");
-  json_append_string (out, id);
+  ax_json_begin_object (&w);
+  ax_json_key (&w, "id");
+  ax_json_string (&w, id);
+  ax_json_key (&w, "pts");
   if (GST_CLOCK_TIME_IS_VALID (pts))
-    g_string_append_printf (out, ",\"pts\":%" G_GUINT64_FORMAT, pts);
+    ax_json_uint (&w, pts);
   else
-    g_string_append (out, ",\"pts\":null");
+    ax_json_null (&w);
   if (meta->model != NULL) {
-    g_string_append (out, ",\"model\":");
-    json_append_string (out, meta->model);
+    ax_json_key (&w, "model");
+    ax_json_string (&w, meta->model);
   }
-  g_string_append_printf (out, ",\"views\":%d,\"top_k\":[", meta->n_views);
+  ax_json_key (&w, "views");
+  ax_json_int (&w, meta->n_views);
+  ax_json_key (&w, "top_k");
+  ax_json_begin_array (&w);
   for (guint i = 0; i < meta->k; i++) {
-    g_string_append_printf (out, "%s{\"index\":%d,\"label\":", i ? "," : "",
-        meta->top[i].index);
-    json_append_string (out, meta->top[i].label);
-    g_string_append (out, ",\"probability\":");
-    json_append_float (out, meta->top[i].probability);
-    g_string_append_c (out, '}');
+    ax_json_begin_object (&w);
+    ax_json_key (&w, "index");
+    ax_json_int (&w, meta->top[i].index);
+    ax_json_key (&w, "label");
+    ax_json_string (&w, meta->top[i].label);
+    ax_json_key (&w, "probability");
+    ax_json_float (&w, meta->top[i].probability);
+    ax_json_end_object (&w);
   }
-  g_string_append_c (out, ']');
+  ax_json_end_array (&w);
   if (meta->n_classes > 0) {
-    g_string_append (out, ",\"probabilities\":[");
-    for (guint i = 0; i < meta->n_classes; i++) {
-      if (i > 0)
-        g_string_append_c (out, ',');
-      json_append_float (out, meta->probabilities[i]);
-    }
-    g_string_append_c (out, ']');
+    ax_json_key (&w, "probabilities");
+    ax_json_floats (&w, meta->probabilities, meta->n_classes);
   }
-  g_string_append (out, "}\n");
-  return g_string_free (out, FALSE);
+  ax_json_end_object (&w);
+  if (w.out.failed) {
+    ax_strbuf_free (&w.out);
+    return NULL;
+  }
+  line = g_strconcat (w.out.data, "\n", NULL);
+  ax_strbuf_free (&w.out);
+  return line;
 }
 
 GstMessage *

@@ -1,12 +1,17 @@
 /* Reading and writing the colour statistics file (docs/stats-format.md)
- * with json-glib. Every failure names the file and says what is wrong. */
+ * with the core's strict JSON reader and its one writer
+ * (kernels/util/json.h). Every failure names the file and says what is
+ * wrong. */
 #include "plugin/gstalexnetstats.h"
 
-#include <json-glib/json-glib.h>
+#include <glib/gstdio.h>
+#include <stdarg.h>
+
+#include "kernels/util/json.h"
 #include <math.h>
 #include <string.h>
 
-G_DEFINE_QUARK (gst-alexnet-stats-error-quark, gst_alexnet_stats_error);
+G_DEFINE_QUARK (gst - alexnet - stats - error - quark, gst_alexnet_stats_error);
 
 void
 gst_alexnet_stats_init_imagenet (GstAlexnetStats * stats)
@@ -33,118 +38,107 @@ gst_alexnet_stats_init_imagenet (GstAlexnetStats * stats)
 
 /* ---- loading ----------------------------------------------------------- */
 
+/* Larger than any statistics file (a few hundred bytes); refused before
+ * reading it. */
+#define STATS_MAX_BYTES (1 << 20)
+
 static gboolean
-read_numbers (JsonArray * array, gdouble * out, guint n)
+format_error (GError ** error, const gchar * fmt, ...)
+G_GNUC_PRINTF (2, 3);
+
+     static gboolean format_error (GError ** error, const gchar * fmt, ...)
 {
-  if (json_array_get_length (array) != n)
+  va_list ap;
+  gchar *msg;
+
+  va_start (ap, fmt);
+  msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_set_error_literal (error, GST_ALEXNET_STATS_ERROR,
+      GST_ALEXNET_STATS_ERROR_FORMAT, msg);
+  g_free (msg);
+  return FALSE;
+}
+
+static gboolean
+read_numbers (const ax_json * array, gdouble * out, guint n)
+{
+  if (array->type != AX_JSON_ARRAY || array->count != n)
     return FALSE;
   for (guint i = 0; i < n; i++) {
-    JsonNode *node = json_array_get_element (array, i);
-    GType t;
-    if (!JSON_NODE_HOLDS_VALUE (node))
+    if (array->items[i].type != AX_JSON_NUMBER)
       return FALSE;
-    t = json_node_get_value_type (node);
-    if (t != G_TYPE_DOUBLE && t != G_TYPE_INT64)
-      return FALSE;
-    out[i] = json_node_get_double (node);
+    out[i] = array->items[i].number;
   }
   return TRUE;
 }
 
-/* A member holding 3 numbers (rows == 0) or 3 rows of 3 numbers. */
+/* A member holding 3 numbers (!matrix) or 3 rows of 3 numbers. */
 static gboolean
-read_field (const gchar * path, JsonObject * root, const gchar * name,
+read_field (const gchar * path, const ax_json * root, const gchar * name,
     gboolean matrix, gdouble * out, GError ** error)
 {
-  JsonNode *node = json_object_get_member (root, name);
-  JsonArray *array;
+  const ax_json *node = ax_json_get (root, name);
+  gboolean ok;
 
   if (node == NULL)
-    goto missing;
-  if (!JSON_NODE_HOLDS_ARRAY (node))
-    goto wrong_shape;
-  array = json_node_get_array (node);
+    return format_error (error, "%s: the field \"%s\" is missing", path, name);
   if (!matrix) {
-    if (!read_numbers (array, out, 3))
-      goto wrong_shape;
-    return TRUE;
+    ok = read_numbers (node, out, 3);
+  } else {
+    ok = node->type == AX_JSON_ARRAY && node->count == 3;
+    for (guint r = 0; ok && r < 3; r++)
+      ok = read_numbers (&node->items[r], out + 3 * r, 3);
   }
-  if (json_array_get_length (array) != 3)
-    goto wrong_shape;
-  for (guint r = 0; r < 3; r++) {
-    JsonNode *row = json_array_get_element (array, r);
-    if (!JSON_NODE_HOLDS_ARRAY (row) ||
-        !read_numbers (json_node_get_array (row), out + 3 * r, 3))
-      goto wrong_shape;
-  }
+  if (!ok)
+    return format_error (error, "%s: the field \"%s\" must be %s", path,
+        name, matrix ? "3 rows of 3 numbers" : "a list of 3 numbers");
   return TRUE;
-
-  /* ERRORS */
-missing:
-  g_set_error (error, GST_ALEXNET_STATS_ERROR, GST_ALEXNET_STATS_ERROR_FORMAT,
-      "%s: the field \"%s\" is missing", path, name);
-  return FALSE;
-wrong_shape:
-  g_set_error (error, GST_ALEXNET_STATS_ERROR, GST_ALEXNET_STATS_ERROR_FORMAT,
-      "%s: the field \"%s\" must be %s", path, name,
-      matrix ? "3 rows of 3 numbers" : "a list of 3 numbers");
-  return FALSE;
 }
 
 /* An optional non-negative integer member; absent reads as 0. */
 static gboolean
-read_count (const gchar * path, JsonObject * root, const gchar * name,
+read_count (const gchar * path, const ax_json * root, const gchar * name,
     guint64 * out, GError ** error)
 {
-  JsonNode *node = json_object_get_member (root, name);
+  const ax_json *node = ax_json_get (root, name);
 
   *out = 0;
   if (node == NULL)
     return TRUE;
-  if (!JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_INT64 ||
-      json_node_get_int (node) < 0) {
-    g_set_error (error, GST_ALEXNET_STATS_ERROR,
-        GST_ALEXNET_STATS_ERROR_FORMAT,
-        "%s: the field \"%s\" must be a non-negative integer", path, name);
-    return FALSE;
-  }
-  *out = (guint64) json_node_get_int (node);
+  if (node->type != AX_JSON_NUMBER || !node->is_integer || node->integer < 0)
+    return format_error (error, "%s: the field \"%s\" must be a "
+        "non-negative integer", path, name);
+  *out = (guint64) node->integer;
   return TRUE;
 }
 
-static gboolean
-check_header (const gchar * path, JsonObject * root, GError ** error)
+static const gchar *
+string_member (const ax_json * root, const gchar * name)
 {
-  const gchar *format = json_object_get_string_member_with_default (root,
-      "format", NULL);
-  const gchar *scale = json_object_get_string_member_with_default (root,
-      "scale", NULL);
-  JsonNode *version = json_object_get_member (root, "version");
+  const ax_json *node = ax_json_get (root, name);
 
-  if (g_strcmp0 (format, GST_ALEXNET_STATS_FORMAT) != 0) {
-    g_set_error (error, GST_ALEXNET_STATS_ERROR,
-        GST_ALEXNET_STATS_ERROR_FORMAT,
-        "%s: not a statistics file (\"format\" is %s%s%s, expected \""
-        GST_ALEXNET_STATS_FORMAT "\")", path, format ? "\"" : "",
-        format ? format : "missing", format ? "\"" : "");
-    return FALSE;
-  }
-  if (version == NULL || !JSON_NODE_HOLDS_VALUE (version) ||
-      json_node_get_value_type (version) != G_TYPE_INT64 ||
-      json_node_get_int (version) != GST_ALEXNET_STATS_VERSION) {
-    g_set_error (error, GST_ALEXNET_STATS_ERROR,
-        GST_ALEXNET_STATS_ERROR_FORMAT,
-        "%s: unsupported \"version\" (this build reads version %d)", path,
-        GST_ALEXNET_STATS_VERSION);
-    return FALSE;
-  }
-  if (scale != NULL && strcmp (scale, "0..1") != 0) {
-    g_set_error (error, GST_ALEXNET_STATS_ERROR,
-        GST_ALEXNET_STATS_ERROR_FORMAT,
-        "%s: unsupported \"scale\" \"%s\" (expected \"0..1\")", path, scale);
-    return FALSE;
-  }
+  return node && node->type == AX_JSON_STRING ? node->string : NULL;
+}
+
+static gboolean
+check_header (const gchar * path, const ax_json * root, GError ** error)
+{
+  const gchar *format = string_member (root, "format");
+  const gchar *scale = string_member (root, "scale");
+  const ax_json *version = ax_json_get (root, "version");
+
+  if (g_strcmp0 (format, GST_ALEXNET_STATS_FORMAT) != 0)
+    return format_error (error, "%s: not a statistics file (\"format\" is "
+        "%s%s%s, expected \"" GST_ALEXNET_STATS_FORMAT "\")", path,
+        format ? "\"" : "", format ? format : "missing", format ? "\"" : "");
+  if (version == NULL || version->type != AX_JSON_NUMBER
+      || !version->is_integer || version->integer != GST_ALEXNET_STATS_VERSION)
+    return format_error (error, "%s: unsupported \"version\" (this build "
+        "reads version %d)", path, GST_ALEXNET_STATS_VERSION);
+  if (scale != NULL && strcmp (scale, "0..1") != 0)
+    return format_error (error, "%s: unsupported \"scale\" \"%s\" "
+        "(expected \"0..1\")", path, scale);
   return TRUE;
 }
 
@@ -152,25 +146,33 @@ gboolean
 gst_alexnet_stats_load (const gchar * path, GstAlexnetStats * out,
     GError ** error)
 {
-  JsonParser *parser = json_parser_new ();
-  JsonNode *root_node;
-  JsonObject *root;
+  gchar *text = NULL, why[256];
+  gsize length = 0;
+  ax_json *root;
   GstAlexnetStats s;
-  GError *err = NULL;
+  GStatBuf st;
   gboolean ok = FALSE;
 
   g_return_val_if_fail (path != NULL, FALSE);
   g_return_val_if_fail (out != NULL, FALSE);
 
-  if (!json_parser_load_from_file (parser, path, &err))
-    goto load_failed;
-  root_node = json_parser_get_root (parser);
-  if (root_node == NULL || !JSON_NODE_HOLDS_OBJECT (root_node))
-    goto not_object;
-  root = json_node_get_object (root_node);
-
+  if (g_stat (path, &st) == 0 && st.st_size > STATS_MAX_BYTES)
+    return format_error (error, "%s: %" G_GUINT64_FORMAT " bytes is too "
+        "large for a statistics file", path, (guint64) st.st_size);
+  /* GFileError messages already name the file */
+  if (!g_file_get_contents (path, &text, &length, error))
+    return FALSE;
+  root = ax_json_parse (text, length, why, sizeof why);
+  g_free (text);
+  if (root == NULL) {
+    g_set_error (error, GST_ALEXNET_STATS_ERROR,
+        GST_ALEXNET_STATS_ERROR_PARSE, "%s: not valid JSON: %s", path, why);
+    return FALSE;
+  }
   memset (&s, 0, sizeof (s));
-  if (check_header (path, root, error) &&
+  if (root->type != AX_JSON_OBJECT)
+    format_error (error, "%s: the file must hold one JSON object", path);
+  else if (check_header (path, root, error) &&
       read_count (path, root, "images", &s.images, error) &&
       read_count (path, root, "pixels", &s.pixels, error) &&
       read_field (path, root, "mean", FALSE, s.mean, error) &&
@@ -182,93 +184,58 @@ gst_alexnet_stats_load (const gchar * path, GstAlexnetStats * out,
     *out = s;
     ok = TRUE;
   }
-  g_object_unref (parser);
+  ax_json_free (root);
   return ok;
-
-  /* ERRORS */
-load_failed:
-  {
-    /* GFileError messages already name the file; JSON ones do not. */
-    if (err->domain == G_FILE_ERROR)
-      g_propagate_error (error, err);
-    else {
-      g_set_error (error, GST_ALEXNET_STATS_ERROR,
-          GST_ALEXNET_STATS_ERROR_PARSE, "%s: not valid JSON: %s", path,
-          err->message);
-      g_error_free (err);
-    }
-    g_object_unref (parser);
-    return FALSE;
-  }
-not_object:
-  {
-    g_set_error (error, GST_ALEXNET_STATS_ERROR,
-        GST_ALEXNET_STATS_ERROR_FORMAT,
-        "%s: the file must hold one JSON object", path);
-    g_object_unref (parser);
-    return FALSE;
-  }
 }
 
 /* ---- saving ------------------------------------------------------------ */
 
 static void
-add_vector (JsonBuilder * b, const gchar * name, const gdouble * v)
+add_matrix (ax_json_writer * w, const gchar * name, const gdouble m[3][3])
 {
-  json_builder_set_member_name (b, name);
-  json_builder_begin_array (b);
-  for (int i = 0; i < 3; i++)
-    json_builder_add_double_value (b, v[i]);
-  json_builder_end_array (b);
+  ax_json_key (w, name);
+  ax_json_begin_array (w);
+  for (int r = 0; r < 3; r++)
+    ax_json_doubles (w, m[r], 3);
+  ax_json_end_array (w);
 }
 
-static void
-add_matrix (JsonBuilder * b, const gchar * name, const gdouble m[3][3])
-{
-  json_builder_set_member_name (b, name);
-  json_builder_begin_array (b);
-  for (int r = 0; r < 3; r++) {
-    json_builder_begin_array (b);
-    for (int c = 0; c < 3; c++)
-      json_builder_add_double_value (b, m[r][c]);
-    json_builder_end_array (b);
-  }
-  json_builder_end_array (b);
-}
-
+/* The file's text, pretty-printed, with its final newline; NULL when out
+ * of memory. Through the project's one JSON writer: numbers the shortest
+ * that read back exactly, the same in every locale. */
 static gchar *
 stats_to_json (const GstAlexnetStats * s, gsize * length)
 {
-  JsonBuilder *b = json_builder_new ();
-  JsonGenerator *gen = json_generator_new ();
-  JsonNode *root;
-  gchar *text;
+  ax_json_writer w = { 0 };
+  gchar *text = NULL;
 
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "format");
-  json_builder_add_string_value (b, GST_ALEXNET_STATS_FORMAT);
-  json_builder_set_member_name (b, "version");
-  json_builder_add_int_value (b, GST_ALEXNET_STATS_VERSION);
-  json_builder_set_member_name (b, "images");
-  json_builder_add_int_value (b, (gint64) s->images);
-  json_builder_set_member_name (b, "pixels");
-  json_builder_add_int_value (b, (gint64) s->pixels);
-  json_builder_set_member_name (b, "scale");
-  json_builder_add_string_value (b, "0..1");
-  add_vector (b, "mean", s->mean);
-  add_vector (b, "std", s->std);
-  add_matrix (b, "covariance", s->covariance);
-  add_vector (b, "eigenvalues", s->eigenvalues);
-  add_matrix (b, "eigenvectors", s->eigenvectors);
-  json_builder_end_object (b);
-
-  root = json_builder_get_root (b);
-  json_generator_set_root (gen, root);
-  json_generator_set_pretty (gen, TRUE);
-  text = json_generator_to_data (gen, length);
-  json_node_unref (root);
-  g_object_unref (gen);
-  g_object_unref (b);
+  w.pretty = 1;
+  ax_json_begin_object (&w);
+  ax_json_key (&w, "format");
+  ax_json_string (&w, GST_ALEXNET_STATS_FORMAT);
+  ax_json_key (&w, "version");
+  ax_json_int (&w, GST_ALEXNET_STATS_VERSION);
+  ax_json_key (&w, "images");
+  ax_json_uint (&w, s->images);
+  ax_json_key (&w, "pixels");
+  ax_json_uint (&w, s->pixels);
+  ax_json_key (&w, "scale");
+  ax_json_string (&w, "0..1");
+  ax_json_key (&w, "mean");
+  ax_json_doubles (&w, s->mean, 3);
+  ax_json_key (&w, "std");
+  ax_json_doubles (&w, s->std, 3);
+  add_matrix (&w, "covariance", s->covariance);
+  ax_json_key (&w, "eigenvalues");
+  ax_json_doubles (&w, s->eigenvalues, 3);
+  add_matrix (&w, "eigenvectors", s->eigenvectors);
+  ax_json_end_object (&w);
+  ax_strbuf_puts (&w.out, "\n");
+  if (!w.out.failed) {
+    text = g_strndup (w.out.data, w.out.len);
+    *length = w.out.len;
+  }
+  ax_strbuf_free (&w.out);
   return text;
 }
 
@@ -276,8 +243,8 @@ gboolean
 gst_alexnet_stats_save (const gchar * path, const GstAlexnetStats * stats,
     GError ** error)
 {
-  gsize length;
-  gchar *text, *data;
+  gsize length = 0;
+  gchar *text;
   gboolean ok;
 
   g_return_val_if_fail (path != NULL, FALSE);
@@ -287,14 +254,20 @@ gst_alexnet_stats_save (const gchar * path, const GstAlexnetStats * stats,
     if (!isfinite (stats->mean[i]) || !isfinite (stats->std[i]) ||
         !isfinite (stats->eigenvalues[i]))
       goto not_finite;
+  for (int i = 0; i < 9; i++)
+    if (!isfinite ((&stats->covariance[0][0])[i])
+        || !isfinite ((&stats->eigenvectors[0][0])[i]))
+      goto not_finite;
 
-  text = stats_to_json (stats, &length);
-  data = g_strconcat (text, "\n", NULL);
+  if (!(text = stats_to_json (stats, &length))) {
+    g_set_error (error, GST_ALEXNET_STATS_ERROR, GST_ALEXNET_STATS_ERROR_VALUE,
+        "%s: not written, out of memory", path);
+    return FALSE;
+  }
   /* CONSISTENT: a temporary file in the same folder, fsync, rename. */
-  ok = g_file_set_contents_full (path, data, length + 1,
+  ok = g_file_set_contents_full (path, text, length,
       G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, 0644,
       error);
-  g_free (data);
   g_free (text);
   return ok;
 

@@ -2,7 +2,7 @@
 # Top-1 accuracy of alexnet-infer's results file (JSON lines) over a data
 # set in ImageNet layout: an image is right when its first class is the name
 # of the folder it came from. Prints e.g. "87.31% (8731 of 10000)".
-awk '
+LC_ALL=C awk '
 match($0, /"id":"[^"]*"/) {
   id = substr($0, RSTART + 6, RLENGTH - 7)
   n = split(id, parts, "/"); truth = parts[n - 1]

@@ -9,7 +9,7 @@ packages=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   libturbojpeg0-dev libjson-glib-dev zlib1g-dev libdnnl-dev
-  dataset-fashion-mnist valgrind
+  dataset-fashion-mnist valgrind locales python3
 )
 
 missing=()

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Formats alexnet-train's metrics lines (JSON, stdin) as a progress display.
-awk '
+LC_ALL=C awk '
 function num(key,   m) {
   if (match($0, "\"" key "\":[-0-9.eE+]+")) {
     m = substr($0, RSTART, RLENGTH); sub(/^[^:]*:/, "", m); return m

@@ -272,8 +272,7 @@ entry_members_problem (const ax_json *v)
       k++;
     if (k == 3)
       return "has an unknown member (only dtype, shape, data_offsets)";
-    if (seen[k]++)
-      return "has a member twice";
+    seen[k] = 1;                /* (the JSON reader refuses a key twice) */
   }
   return seen[0] && seen[1] && seen[2] ? NULL :
       "lacks dtype, shape or data_offsets";
@@ -320,9 +319,9 @@ parse_entry (ax_checkpoint *ck, const char *name, const ax_json *v,
 static ax_ckpt_status
 parse_meta (ax_checkpoint *ck, const ax_json *v, char *err, size_t err_len)
 {
-  if (ck->meta || v->type != AX_JSON_OBJECT) {
-    ax_ckpt_set_error (err, err_len, "%s: __metadata__ %s", ck->label,
-        ck->meta ? "appears twice" : "is not an object");
+  if (v->type != AX_JSON_OBJECT) {
+    ax_ckpt_set_error (err, err_len, "%s: __metadata__ is not an object",
+        ck->label);
     return AX_CKPT_ERR_FORMAT;
   }
   if (!(ck->meta = calloc (v->count + 1, sizeof *ck->meta))) {
@@ -400,26 +399,14 @@ cmp_meta (const void *a, const void *b)
   return strcmp (((const meta_entry *) a)->key, ((const meta_entry *) b)->key);
 }
 
-/* Sorts tensors by name and metadata by key; no name twice. */
-static ax_ckpt_status
-sort_unique (ax_checkpoint *ck, char *err, size_t err_len)
+/* Sorts tensors by name and metadata by key (for lookups by bsearch);
+ * no name is there twice: the JSON reader refuses a key twice. */
+static void
+sort_entries (ax_checkpoint *ck)
 {
   qsort (ck->tensors, ck->n_tensors, sizeof *ck->tensors, cmp_tensor);
-  for (size_t i = 1; i < ck->n_tensors; i++)
-    if (strcmp (ck->tensors[i - 1].name, ck->tensors[i].name) == 0) {
-      ax_ckpt_set_error (err, err_len, "%s: tensor \"%s\" appears twice",
-          ck->label, ck->tensors[i].name);
-      return AX_CKPT_ERR_FORMAT;
-    }
   if (ck->n_meta)
     qsort (ck->meta, ck->n_meta, sizeof *ck->meta, cmp_meta);
-  for (size_t i = 1; i < ck->n_meta; i++)
-    if (strcmp (ck->meta[i - 1].key, ck->meta[i].key) == 0) {
-      ax_ckpt_set_error (err, err_len, "%s: metadata \"%s\" appears twice",
-          ck->label, ck->meta[i].key);
-      return AX_CKPT_ERR_FORMAT;
-    }
-  return AX_CKPT_OK;
 }
 
 /* The JSON header into tensors and metadata, all validated. */
@@ -458,7 +445,7 @@ parse_header (ax_checkpoint *ck, uint64_t n, char *err, size_t err_len)
   for (size_t i = 0; s == AX_CKPT_OK && i < ck->n_tensors; i++)
     ck->tensors[ext[i].index].data = ck->data + ext[i].begin;
   if (s == AX_CKPT_OK)
-    s = sort_unique (ck, err, err_len);
+    sort_entries (ck);
   free (ext);
   return s;
 }

@@ -187,32 +187,40 @@ cmp_wmeta (const void *a, const void *b)
 static void
 build_header (ax_checkpoint_writer *w, wtensor **order, ax_strbuf *b)
 {
-  ax_strbuf_puts (b, "{");
+  ax_json_writer j = { 0 };
+  ax_json_begin_object (&j);
   if (w->n_meta) {
     qsort (w->meta, w->n_meta, sizeof *w->meta, cmp_wmeta);
-    ax_strbuf_puts (b, "\"__metadata__\":{");
+    ax_json_key (&j, "__metadata__");
+    ax_json_begin_object (&j);
     for (size_t i = 0; i < w->n_meta; i++) {
-      ax_strbuf_puts (b, i ? "," : "");
-      ax_json_append_string (b, w->meta[i].key);
-      ax_strbuf_puts (b, ":");
-      ax_json_append_string (b, w->meta[i].value);
+      ax_json_key (&j, w->meta[i].key);
+      ax_json_string (&j, w->meta[i].value);
     }
-    ax_strbuf_puts (b, "}");
+    ax_json_end_object (&j);
   }
   uint64_t offset = 0;
   for (size_t i = 0; i < w->n_tensors; i++) {
     const wtensor *t = order[i];
-    ax_strbuf_puts (b, i || w->n_meta ? "," : "");
-    ax_json_append_string (b, t->name);
-    ax_strbuf_printf (b, ":{\"dtype\":\"%s\",\"shape\":[",
-        ax_ckpt_dtype_name (t->dtype));
+    ax_json_key (&j, t->name);
+    ax_json_begin_object (&j);
+    ax_json_key (&j, "dtype");
+    ax_json_string (&j, ax_ckpt_dtype_name (t->dtype));
+    ax_json_key (&j, "shape");
+    ax_json_begin_array (&j);
     for (int d = 0; d < t->shape.ndim; d++)
-      ax_strbuf_printf (b, "%s%lld", d ? "," : "", (long long) t->shape.dim[d]);
-    ax_strbuf_printf (b, "],\"data_offsets\":[%llu,%llu]}",
-        (unsigned long long) offset, (unsigned long long) (offset + t->bytes));
+      ax_json_int (&j, t->shape.dim[d]);
+    ax_json_end_array (&j);
+    ax_json_key (&j, "data_offsets");
+    ax_json_begin_array (&j);
+    ax_json_uint (&j, offset);
+    ax_json_uint (&j, offset + t->bytes);
+    ax_json_end_array (&j);
+    ax_json_end_object (&j);
     offset += t->bytes;
   }
-  ax_strbuf_puts (b, "}");
+  ax_json_end_object (&j);
+  *b = j.out;
   while (!b->failed && b->len % 8 != 0)
     ax_strbuf_puts (b, " ");
 }

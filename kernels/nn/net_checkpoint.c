@@ -127,48 +127,55 @@ width_divisor_of (const ax_net_spec *spec)
 
 /* ---- saving ---- */
 
+/* The JSON metadata values (class names, normalisation, LRN constants),
+ * through the one JSON writer: numbers the same in every locale. */
 static void
 put_meta_json (ax_checkpoint_writer *w, const ax_net_spec *spec,
     const ax_net_checkpoint_info *info)
 {
-  ax_strbuf b = { 0 };
   const ax_lrn_params *lrn = NULL;
 
   if (info->class_names) {
-    ax_strbuf_puts (&b, "[");
-    for (int i = 0; i < spec->n_classes; i++) {
-      if (i)
-        ax_strbuf_puts (&b, ",");
-      ax_json_append_string (&b, info->class_names[i] ? info->class_names[i]
-          : "");
-    }
-    ax_strbuf_puts (&b, "]");
-    ax_checkpoint_writer_set_meta (w, "class_names", b.data);
-    b.len = 0;
+    ax_json_writer j = { 0 };
+    ax_json_begin_array (&j);
+    for (int i = 0; i < spec->n_classes; i++)
+      ax_json_string (&j, info->class_names[i] ? info->class_names[i] : "");
+    ax_json_end_array (&j);
+    ax_checkpoint_writer_set_meta (w, "class_names", j.out.data);
+    ax_strbuf_free (&j.out);
   }
   {
-    const float *m = info->has_normalization ? info->mean : NULL;
-    const float *s = info->has_normalization ? info->std : NULL;
-    const float zero[3] = { 0, 0, 0 }, one[3] = { 1, 1, 1 };
-    if (!m) {
-      m = zero;
-      s = one;
-    }
-    ax_strbuf_printf (&b, "{\"mean\":[%.9g,%.9g,%.9g],\"std\":[%.9g,%.9g,"
-        "%.9g]}", m[0], m[1], m[2], s[0], s[1], s[2]);
-    ax_checkpoint_writer_set_meta (w, "normalization", b.data);
-    b.len = 0;
+    static const float zero[3] = { 0, 0, 0 }, one[3] = { 1, 1, 1 };
+    ax_json_writer j = { 0 };
+    ax_json_begin_object (&j);
+    ax_json_key (&j, "mean");
+    ax_json_floats (&j, info->has_normalization ? info->mean : zero, 3);
+    ax_json_key (&j, "std");
+    ax_json_floats (&j, info->has_normalization ? info->std : one, 3);
+    ax_json_end_object (&j);
+    ax_checkpoint_writer_set_meta (w, "normalization", j.out.data);
+    ax_strbuf_free (&j.out);
   }
   for (int i = 0; i < spec->n_layers && !lrn; i++)
     if (spec->layers[i].kind == AX_LAYER_LRN)
       lrn = &spec->layers[i].p.lrn;
   if (lrn) {
-    ax_strbuf_printf (&b, "{\"size\":%d,\"alpha\":%.17g,\"beta\":%.17g,"
-        "\"k\":%.17g,\"alpha_divided_by_size\":%s}", lrn->size, lrn->alpha,
-        lrn->beta, lrn->k, lrn->alpha_divided_by_size ? "true" : "false");
-    ax_checkpoint_writer_set_meta (w, "lrn", b.data);
+    ax_json_writer j = { 0 };
+    ax_json_begin_object (&j);
+    ax_json_key (&j, "size");
+    ax_json_int (&j, lrn->size);
+    ax_json_key (&j, "alpha");
+    ax_json_double (&j, lrn->alpha);
+    ax_json_key (&j, "beta");
+    ax_json_double (&j, lrn->beta);
+    ax_json_key (&j, "k");
+    ax_json_double (&j, lrn->k);
+    ax_json_key (&j, "alpha_divided_by_size");
+    ax_json_bool (&j, lrn->alpha_divided_by_size);
+    ax_json_end_object (&j);
+    ax_checkpoint_writer_set_meta (w, "lrn", j.out.data);
+    ax_strbuf_free (&j.out);
   }
-  ax_strbuf_free (&b);
 }
 
 static void
@@ -202,7 +209,7 @@ put_meta (ax_checkpoint_writer *w, ax_net *net,
   ax_checkpoint_writer_set_meta (w, "step", text);
   snprintf (text, sizeof text, "%" PRIu64, info->epoch);
   ax_checkpoint_writer_set_meta (w, "epoch", text);
-  snprintf (text, sizeof text, "%.17g", info->learning_rate);
+  ax_json_format_double (text, info->learning_rate);
   ax_checkpoint_writer_set_meta (w, "learning_rate", text);
   snprintf (text, sizeof text, "%" PRIu64, ax_net_dropout_seed (net));
   ax_checkpoint_writer_set_meta (w, "dropout_seed", text);
@@ -328,6 +335,36 @@ json_vec3 (const ax_json *obj, const char *key, float out[3])
   return 1;
 }
 
+/* 1 when a metadata value that failed to parse looks written in a locale
+ * whose decimal point is a comma ("0,485000014"): a digit, a comma and a
+ * digit, and no '.' anywhere. Versions before 0.1.1 wrote numbers with
+ * the locale's printf. */
+static int
+comma_decimal (const char *text)
+{
+  if (!text || strchr (text, '.'))
+    return 0;
+  for (const char *p = text; *p; p++)
+    if (*p == ',' && p > text && p[-1] >= '0' && p[-1] <= '9'
+        && p[1] >= '0' && p[1] <= '9')
+      return 1;
+  return 0;
+}
+
+/* The error for such a value: what happened and what to do. */
+static ax_status
+fail_comma (char *err, size_t err_size, const char *path, const char *key,
+    const char *text)
+{
+  return fail (err, err_size, AX_ERR_FORMAT, "%s: metadata '%s' = '%.80s' "
+      "has numbers written with a decimal comma: the file was written by "
+      "alexnet-train before gst-alexnet 0.1.1 in a locale that writes 0,5 "
+      "for 0.5 (de_DE, fr_FR...). Its weights are intact: repair the "
+      "metadata with `tools/repair-comma-checkpoint.py %s` (it asks for "
+      "the mean and std when the file cannot tell them), then load it "
+      "again", path, key, text, path);
+}
+
 static ax_status
 read_normalization (const ax_checkpoint *ck, const char *path,
     ax_net_checkpoint_info *info, char *err, size_t err_size)
@@ -343,6 +380,8 @@ read_normalization (const ax_checkpoint *ck, const char *path,
   ok = j && json_vec3 (j, "mean", info->mean) && json_vec3 (j, "std",
       info->std);
   ax_json_free (j);
+  if (!ok && comma_decimal (text))
+    return fail_comma (err, err_size, path, "normalization", text);
   if (!ok)
     return fail (err, err_size, AX_ERR_FORMAT, "%s: metadata "
         "'normalization' must be {\"mean\":[r,g,b],\"std\":[r,g,b]}", path);
@@ -385,8 +424,10 @@ read_training_state (const ax_checkpoint *ck, const char *path,
           "'dropout_seed' = '%s' is not a 64-bit unsigned number", path,
           text);
   }
-  if (!lr || (info->learning_rate = strtod (lr, &end), *end != '\0')
-      || !(info->learning_rate >= 0.0))
+  if (lr && comma_decimal (lr))
+    return fail_comma (err, err_size, path, "learning_rate", lr);
+  if (!lr || (info->learning_rate = ax_json_strtod (lr, &end), *end != '\0')
+      || end == lr || !(info->learning_rate >= 0.0))
     return fail (err, err_size, AX_ERR_FORMAT, "%s: metadata 'learning_rate' "
         "is missing or not a number", path);
   if (rng) {

@@ -126,9 +126,9 @@ test_json_valid (void)
   const char *text = " {\"a\": [1, -0, 9223372036854775807, -9223372036854775808,"
       " 1.5e2, -2.5E-1, 92233720368547758070], \"s\": \"q\\\"\\\\\\/\\b\\f\\n\\r\\t"
       "\\u00e9\\u20AC\\ud83d\\udc1f\xc3\xa9\", \"t\": true, \"f\": false,"
-      " \"n\": null, \"e\": {}, \"z\": [] , \"a\": 2}\r\n\t";
+      " \"n\": null, \"e\": {}, \"z\": [] }\r\n\t";
   ax_json *j = ax_json_parse (text, strlen (text), err, sizeof err);
-  AX_CHECK (j && j->type == AX_JSON_OBJECT && j->count == 8, "%s", err);
+  AX_CHECK (j && j->type == AX_JSON_OBJECT && j->count == 7, "%s", err);
   if (!j)
     return;
   const ax_json *a = ax_json_get (j, "a");
@@ -608,7 +608,7 @@ test_bad_headers (void)
   expect_open_fails ("{\"a\":" T ("F32", "[2]", 0, 8) ",\"b\":" T ("F32", "[2]",
           4, 12) "}", 12, F, "tensors \"a\" and \"b\" overlap");
   expect_open_fails ("{\"a\":" T ("F32", "[2]", 0, 8) ",\"a\":" T ("F32", "[2]",
-          8, 16) "}", 16, F, "tensor \"a\" appears twice");
+          8, 16) "}", 16, F, "\"a\" appears twice");
   expect_open_fails ("{\"a\":" T ("F32", "[2]", 0, 8) "}", 9, F,
       "corrupt: header says 8 bytes of data, file has 9");
   expect_open_fails ("{\"a\":" T ("F32", "[2]", 0, 8) "}", 4, F,
@@ -618,15 +618,15 @@ test_bad_headers (void)
   expect_open_fails ("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":"
       "[0,8],\"x\":1}}", 8, F, "unknown member");
   expect_open_fails ("{\"a\":{\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[2],"
-      "\"data_offsets\":[0,8]}}", 8, F, "member twice");
+      "\"data_offsets\":[0,8]}}", 8, F, "\"dtype\" appears twice");
   expect_open_fails ("{\"a\":[]}", 0, F, "tensor \"a\" is not an object");
   expect_open_fails ("{\"__metadata__\":{\"k\":1}}", 0, F,
       "metadata \"k\" is not a string");
   expect_open_fails ("{\"__metadata__\":[]}", 0, F, "__metadata__ is not an object");
   expect_open_fails ("{\"__metadata__\":{},\"__metadata__\":{}}", 0, F,
-      "__metadata__ appears twice");
+      "\"__metadata__\" appears twice");
   expect_open_fails ("{\"__metadata__\":{\"k\":\"1\",\"k\":\"2\"}}", 0, F,
-      "metadata \"k\" appears twice");
+      "\"k\" appears twice");
   expect_open_fails ("{\"a\":" T ("F32", "[2]", 0, 8) "}\x01", 8, F,
       "at byte 54: unexpected text after the value");
   expect_open_fails ("{\"\xff\":" T ("F32", "[2]", 0, 8) "}", 8, F,
