@@ -72,8 +72,12 @@ def repair_value(key, value, given):
     if not value.startswith('{'):
         return value
     try:
-        strict_json(value)
-        return value            # already valid JSON
+        parsed = strict_json(value)
+        # valid JSON; the normalisation must also hold 3 numbers per array
+        # (with decimal commas it is valid JSON of 6 integers)
+        if key != 'normalization' or all(
+                len(parsed.get(k, [])) == 3 for k in ('mean', 'std')):
+            return value
     except ValueError:
         pass
     fixed = OBJECT_NUMBER.sub(r'\1.\2', value)

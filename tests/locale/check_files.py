@@ -123,10 +123,11 @@ def main(d, lr, classes):
     # the checkpoint, as safetensors reads it; its metadata exact
     meta, tensors = read_safetensors(os.path.join(d, 'model.safetensors'))
     norm = strict(meta['normalization'], 'normalization')
-    expect(norm['mean'] == [f32(v) for v in stats['mean']],
+    # floats written as the shortest text that reads back as the float
+    expect([f32(v) for v in norm['mean']] == [f32(v) for v in stats['mean']],
            'checkpoint mean %r, expected float32 of %r' % (norm['mean'],
                                                           stats['mean']))
-    expect(norm['std'] == [f32(v) for v in stats['std']],
+    expect([f32(v) for v in norm['std']] == [f32(v) for v in stats['std']],
            'checkpoint std %r, expected float32 of %r' % (norm['std'],
                                                          stats['std']))
     lrn = strict(meta['lrn'], 'lrn')
