@@ -34,15 +34,11 @@
 #include <gst/gst.h>
 #include <gst/base/gstbasesink.h>
 #include <gst/video/video.h>
-#include <errno.h>
-#include <stdio.h>
-#include <string.h>
 
 #include "elements/gstalexnetelements.h"
 #include "elements/gstalexnettrainpriv.h"
 #include "plugin/gstalexnetmeta.h"
 #include "plugin/gstalexnetstats.h"
-#include "kernels/nn/net_checkpoint.h"
 
 GST_DEBUG_CATEGORY (gst_alexnet_train_debug);
 #define GST_CAT_DEFAULT gst_alexnet_train_debug
@@ -176,10 +172,8 @@ static gboolean gst_alexnet_train_start (GstBaseSink * sink);
 static gboolean gst_alexnet_train_stop (GstBaseSink * sink);
 static GstCaps *gst_alexnet_train_get_caps (GstBaseSink * sink,
     GstCaps * filter);
-static gboolean gst_alexnet_train_set_caps (GstBaseSink * sink,
-    GstCaps * caps);
-static gboolean gst_alexnet_train_event (GstBaseSink * sink,
-    GstEvent * event);
+static gboolean gst_alexnet_train_set_caps (GstBaseSink * sink, GstCaps * caps);
+static gboolean gst_alexnet_train_event (GstBaseSink * sink, GstEvent * event);
 static GstFlowReturn gst_alexnet_train_render (GstBaseSink * sink,
     GstBuffer * buffer);
 static gboolean gst_alexnet_train_unlock (GstBaseSink * sink);
@@ -236,8 +230,7 @@ gst_alexnet_train_class_init (GstAlexnetTrainClass * klass)
       g_param_spec_enum ("backend", "Backend",
           "Where to compute: auto uses CUDA where a GPU is present and "
           "works; cuda falls back to the CPU, with a warning, where none can "
-          "run", GST_TYPE_ALEXNET_BACKEND,
-          DEFAULT_PROP_BACKEND, rw));
+          "run", GST_TYPE_ALEXNET_BACKEND, DEFAULT_PROP_BACKEND, rw));
   g_object_class_install_property (gobject_class, PROP_TOWERS,
       g_param_spec_int ("towers", "Towers",
           "2: the paper's two towers, each on its own device (on the CPU a "
@@ -354,8 +347,8 @@ gst_alexnet_train_class_init (GstAlexnetTrainClass * klass)
       g_param_spec_uint64 ("step", "Step", "SGD steps done so far",
           0, G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (gobject_class, PROP_EPOCH,
-      g_param_spec_uint64 ("epoch", "Epoch", "Epochs completed so far", 0, G_MAXUINT64, 0,
-          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+      g_param_spec_uint64 ("epoch", "Epoch", "Epochs completed so far", 0,
+          G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_set_static_metadata (element_class,
@@ -381,37 +374,39 @@ gst_alexnet_train_class_init (GstAlexnetTrainClass * klass)
 static void
 gst_alexnet_train_init (GstAlexnetTrain * self)
 {
+  ax_trainer_settings *s = &self->settings;
   GstAlexnetStats imagenet;
 
-  self->batch_size = DEFAULT_PROP_BATCH_SIZE;
-  self->learning_rate = DEFAULT_PROP_LEARNING_RATE;
-  self->momentum = DEFAULT_PROP_MOMENTUM;
-  self->weight_decay = DEFAULT_PROP_WEIGHT_DECAY;
-  self->dropout = DEFAULT_PROP_DROPOUT;
-  self->seed = DEFAULT_PROP_SEED;
-  self->backend = DEFAULT_PROP_BACKEND;
-  self->towers = DEFAULT_PROP_TOWERS;
-  self->replicas = DEFAULT_PROP_REPLICAS;
-  self->deterministic = DEFAULT_PROP_DETERMINISTIC;
-  self->arch = g_strdup (DEFAULT_PROP_ARCH);
-  self->init = DEFAULT_PROP_INIT;
-  self->input_size = DEFAULT_PROP_INPUT_SIZE;
-  self->width_divisor = DEFAULT_PROP_WIDTH_DIVISOR;
-  self->num_classes = DEFAULT_PROP_NUM_CLASSES;
-  self->checkpoint_interval = DEFAULT_PROP_CHECKPOINT_INTERVAL;
-  self->max_steps = DEFAULT_PROP_MAX_STEPS;
-  self->max_time = DEFAULT_PROP_MAX_TIME;
-  self->log_interval = DEFAULT_PROP_LOG_INTERVAL;
-  self->lr_schedule_mode = DEFAULT_PROP_LR_SCHEDULE;
-  self->lr_drops = DEFAULT_PROP_LR_DROPS;
-  self->lr_patience = DEFAULT_PROP_LR_PATIENCE;
-  self->lr_step_epochs = DEFAULT_PROP_LR_STEP_EPOCHS;
+  ax_trainer_settings_init (s);
+  s->batch = DEFAULT_PROP_BATCH_SIZE;
+  s->learning_rate = DEFAULT_PROP_LEARNING_RATE;
+  s->momentum = DEFAULT_PROP_MOMENTUM;
+  s->weight_decay = DEFAULT_PROP_WEIGHT_DECAY;
+  s->dropout = DEFAULT_PROP_DROPOUT;
+  s->device = DEFAULT_PROP_BACKEND;
+  s->towers = DEFAULT_PROP_TOWERS;
+  s->replicas = DEFAULT_PROP_REPLICAS;
+  s->deterministic = DEFAULT_PROP_DETERMINISTIC;
+  s->arch = g_strdup (DEFAULT_PROP_ARCH);
+  s->init = (ax_init) DEFAULT_PROP_INIT;
+  s->input_size = DEFAULT_PROP_INPUT_SIZE;
+  s->width_divisor = DEFAULT_PROP_WIDTH_DIVISOR;
+  s->n_classes = DEFAULT_PROP_NUM_CLASSES;
+  s->max_steps = DEFAULT_PROP_MAX_STEPS;
+  s->max_time = DEFAULT_PROP_MAX_TIME;
+  s->lr_mode = (ax_trainer_lr_mode) DEFAULT_PROP_LR_SCHEDULE;
+  s->lr_drops = DEFAULT_PROP_LR_DROPS;
+  s->lr_patience = DEFAULT_PROP_LR_PATIENCE;
+  s->lr_step_epochs = DEFAULT_PROP_LR_STEP_EPOCHS;
   gst_alexnet_stats_init_imagenet (&imagenet);
   for (gint c = 0; c < 3; c++) {
-    self->mean[c] = imagenet.mean[c];
-    self->std[c] = imagenet.std[c];
+    s->mean[c] = imagenet.mean[c];
+    s->std[c] = imagenet.std[c];
   }
-  self->use_std = TRUE;
+  s->use_std = TRUE;
+  self->seed = DEFAULT_PROP_SEED;
+  self->checkpoint_interval = DEFAULT_PROP_CHECKPOINT_INTERVAL;
+  self->log_interval = DEFAULT_PROP_LOG_INTERVAL;
   g_mutex_init (&self->lock);
   g_cond_init (&self->cond);
   g_queue_init (&self->jobs);
@@ -426,11 +421,11 @@ gst_alexnet_train_finalize (GObject * object)
 {
   GstAlexnetTrain *self = GST_ALEXNET_TRAIN (object);
 
-  g_free (self->arch);
+  g_free ((gchar *) self->settings.arch);
+  g_free ((gchar *) self->settings.resume);
+  g_free ((gchar *) self->settings.init_from);
+  g_free ((gchar *) self->settings.metrics_location);
   g_free (self->checkpoint);
-  g_free (self->resume);
-  g_free (self->init_from);
-  g_free (self->metrics_location);
   g_free (self->val_location);
   g_free (self->val_pipeline);
   g_free (self->stats_location);
@@ -438,6 +433,117 @@ gst_alexnet_train_finalize (GObject * object)
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->cond);
   G_OBJECT_CLASS (gst_alexnet_train_parent_class)->finalize (object);
+}
+
+/* Where each read-write property is kept (mean and std apart): the
+ * trainer's settings or the element's own fields. The enums are stored
+ * as the trainer's enums, value for value. */
+#define SETTING(f) G_STRUCT_OFFSET (GstAlexnetTrain, settings.f)
+#define OWN(f) G_STRUCT_OFFSET (GstAlexnetTrain, f)
+static const gsize prop_offset[PROP_STEP] = {
+  [PROP_BATCH_SIZE] = SETTING (batch),
+  [PROP_LEARNING_RATE] = SETTING (learning_rate),
+  [PROP_MOMENTUM] = SETTING (momentum),
+  [PROP_WEIGHT_DECAY] = SETTING (weight_decay),
+  [PROP_DROPOUT] = SETTING (dropout),
+  [PROP_SEED] = OWN (seed),
+  [PROP_BACKEND] = SETTING (device),
+  [PROP_TOWERS] = SETTING (towers),
+  [PROP_REPLICAS] = SETTING (replicas),
+  [PROP_DETERMINISTIC] = SETTING (deterministic),
+  [PROP_ARCH] = SETTING (arch),
+  [PROP_INIT] = SETTING (init),
+  [PROP_INPUT_SIZE] = SETTING (input_size),
+  [PROP_WIDTH_DIVISOR] = SETTING (width_divisor),
+  [PROP_NUM_CLASSES] = SETTING (n_classes),
+  [PROP_CHECKPOINT] = OWN (checkpoint),
+  [PROP_CHECKPOINT_INTERVAL] = OWN (checkpoint_interval),
+  [PROP_RESUME] = SETTING (resume),
+  [PROP_INIT_FROM] = SETTING (init_from),
+  [PROP_MAX_STEPS] = SETTING (max_steps),
+  [PROP_MAX_TIME] = SETTING (max_time),
+  [PROP_LOG_INTERVAL] = OWN (log_interval),
+  [PROP_METRICS_LOCATION] = SETTING (metrics_location),
+  [PROP_VAL_LOCATION] = OWN (val_location),
+  [PROP_VAL_PIPELINE] = OWN (val_pipeline),
+  [PROP_LR_SCHEDULE] = SETTING (lr_mode),
+  [PROP_LR_DROPS] = SETTING (lr_drops),
+  [PROP_LR_PATIENCE] = SETTING (lr_patience),
+  [PROP_LR_STEP_EPOCHS] = SETTING (lr_step_epochs),
+  [PROP_STATS_LOCATION] = OWN (stats_location),
+  [PROP_USE_STD] = SETTING (use_std),
+};
+
+G_STATIC_ASSERT (sizeof (ax_device) == sizeof (gint)
+    && sizeof (ax_init) == sizeof (gint)
+    && sizeof (ax_trainer_lr_mode) == sizeof (gint));
+
+/* A property's value into its field, by the value's type. */
+static void
+field_set (gpointer field, const GValue * value)
+{
+  switch (G_TYPE_FUNDAMENTAL (G_VALUE_TYPE (value))) {
+    case G_TYPE_INT:
+      *(gint *) field = g_value_get_int (value);
+      break;
+    case G_TYPE_UINT:
+      *(guint *) field = g_value_get_uint (value);
+      break;
+    case G_TYPE_INT64:
+      *(gint64 *) field = g_value_get_int64 (value);
+      break;
+    case G_TYPE_UINT64:
+      *(guint64 *) field = g_value_get_uint64 (value);
+      break;
+    case G_TYPE_DOUBLE:
+      *(gdouble *) field = g_value_get_double (value);
+      break;
+    case G_TYPE_BOOLEAN:
+      *(gboolean *) field = g_value_get_boolean (value);
+      break;
+    case G_TYPE_ENUM:
+      *(gint *) field = g_value_get_enum (value);
+      break;
+    case G_TYPE_STRING:
+      g_free (*(gchar **) field);
+      *(gchar **) field = g_value_dup_string (value);
+      break;
+    default:
+      g_return_if_reached ();
+  }
+}
+
+static void
+field_get (gconstpointer field, GValue * value)
+{
+  switch (G_TYPE_FUNDAMENTAL (G_VALUE_TYPE (value))) {
+    case G_TYPE_INT:
+      g_value_set_int (value, *(const gint *) field);
+      break;
+    case G_TYPE_UINT:
+      g_value_set_uint (value, *(const guint *) field);
+      break;
+    case G_TYPE_INT64:
+      g_value_set_int64 (value, *(const gint64 *) field);
+      break;
+    case G_TYPE_UINT64:
+      g_value_set_uint64 (value, *(const guint64 *) field);
+      break;
+    case G_TYPE_DOUBLE:
+      g_value_set_double (value, *(const gdouble *) field);
+      break;
+    case G_TYPE_BOOLEAN:
+      g_value_set_boolean (value, *(const gboolean *) field);
+      break;
+    case G_TYPE_ENUM:
+      g_value_set_enum (value, *(const gint *) field);
+      break;
+    case G_TYPE_STRING:
+      g_value_set_string (value, *(const gchar * const *) field);
+      break;
+    default:
+      g_return_if_reached ();
+  }
 }
 
 static void
@@ -473,118 +579,14 @@ gst_alexnet_train_set_property (GObject * object, guint prop_id,
   GstAlexnetTrain *self = GST_ALEXNET_TRAIN (object);
 
   GST_OBJECT_LOCK (self);
-  switch (prop_id) {
-    case PROP_BATCH_SIZE:
-      self->batch_size = g_value_get_int (value);
-      break;
-    case PROP_LEARNING_RATE:
-      self->learning_rate = g_value_get_double (value);
-      break;
-    case PROP_MOMENTUM:
-      self->momentum = g_value_get_double (value);
-      break;
-    case PROP_WEIGHT_DECAY:
-      self->weight_decay = g_value_get_double (value);
-      break;
-    case PROP_DROPOUT:
-      self->dropout = g_value_get_double (value);
-      break;
-    case PROP_SEED:
-      self->seed = g_value_get_int64 (value);
-      break;
-    case PROP_BACKEND:
-      self->backend = g_value_get_enum (value);
-      break;
-    case PROP_TOWERS:
-      self->towers = g_value_get_int (value);
-      break;
-    case PROP_REPLICAS:
-      self->replicas = g_value_get_int (value);
-      break;
-    case PROP_DETERMINISTIC:
-      self->deterministic = g_value_get_boolean (value);
-      break;
-    case PROP_ARCH:
-      g_free (self->arch);
-      self->arch = g_value_dup_string (value);
-      break;
-    case PROP_INIT:
-      self->init = g_value_get_enum (value);
-      break;
-    case PROP_INPUT_SIZE:
-      self->input_size = g_value_get_int (value);
-      break;
-    case PROP_WIDTH_DIVISOR:
-      self->width_divisor = g_value_get_int (value);
-      break;
-    case PROP_NUM_CLASSES:
-      self->num_classes = g_value_get_int (value);
-      break;
-    case PROP_CHECKPOINT:
-      g_free (self->checkpoint);
-      self->checkpoint = g_value_dup_string (value);
-      break;
-    case PROP_CHECKPOINT_INTERVAL:
-      self->checkpoint_interval = g_value_get_uint64 (value);
-      break;
-    case PROP_RESUME:
-      g_free (self->resume);
-      self->resume = g_value_dup_string (value);
-      break;
-    case PROP_INIT_FROM:
-      g_free (self->init_from);
-      self->init_from = g_value_dup_string (value);
-      break;
-    case PROP_MAX_STEPS:
-      self->max_steps = g_value_get_uint64 (value);
-      break;
-    case PROP_MAX_TIME:
-      self->max_time = g_value_get_double (value);
-      break;
-    case PROP_LOG_INTERVAL:
-      self->log_interval = g_value_get_uint (value);
-      break;
-    case PROP_METRICS_LOCATION:
-      g_free (self->metrics_location);
-      self->metrics_location = g_value_dup_string (value);
-      break;
-    case PROP_VAL_LOCATION:
-      g_free (self->val_location);
-      self->val_location = g_value_dup_string (value);
-      break;
-    case PROP_VAL_PIPELINE:
-      g_free (self->val_pipeline);
-      self->val_pipeline = g_value_dup_string (value);
-      break;
-    case PROP_LR_SCHEDULE:
-      self->lr_schedule_mode = g_value_get_enum (value);
-      break;
-    case PROP_LR_DROPS:
-      self->lr_drops = g_value_get_int (value);
-      break;
-    case PROP_LR_PATIENCE:
-      self->lr_patience = g_value_get_int (value);
-      break;
-    case PROP_LR_STEP_EPOCHS:
-      self->lr_step_epochs = g_value_get_int (value);
-      break;
-    case PROP_STATS_LOCATION:
-      g_free (self->stats_location);
-      self->stats_location = g_value_dup_string (value);
-      break;
-    case PROP_MEAN:
-      set_rgb_array (self->mean, value, object, "mean");
-      break;
-    case PROP_STD:
-      set_rgb_array (self->std, value, object, "std");
-      break;
-    case PROP_USE_STD:
-      self->use_std = g_value_get_boolean (value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
-  }
+  if (prop_id == PROP_MEAN)
+    set_rgb_array (self->settings.mean, value, object, "mean");
+  else if (prop_id == PROP_STD)
+    set_rgb_array (self->settings.std, value, object, "std");
+  else if (prop_id > PROP_0 && prop_id < PROP_STEP && prop_offset[prop_id])
+    field_set (G_STRUCT_MEMBER_P (self, prop_offset[prop_id]), value);
+  else
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   GST_OBJECT_UNLOCK (self);
 }
 
@@ -595,543 +597,20 @@ gst_alexnet_train_get_property (GObject * object, guint prop_id,
   GstAlexnetTrain *self = GST_ALEXNET_TRAIN (object);
 
   GST_OBJECT_LOCK (self);
-  switch (prop_id) {
-    case PROP_BATCH_SIZE:
-      g_value_set_int (value, self->batch_size);
-      break;
-    case PROP_LEARNING_RATE:
-      g_value_set_double (value, self->learning_rate);
-      break;
-    case PROP_MOMENTUM:
-      g_value_set_double (value, self->momentum);
-      break;
-    case PROP_WEIGHT_DECAY:
-      g_value_set_double (value, self->weight_decay);
-      break;
-    case PROP_DROPOUT:
-      g_value_set_double (value, self->dropout);
-      break;
-    case PROP_SEED:
-      g_value_set_int64 (value, self->seed);
-      break;
-    case PROP_BACKEND:
-      g_value_set_enum (value, self->backend);
-      break;
-    case PROP_TOWERS:
-      g_value_set_int (value, self->towers);
-      break;
-    case PROP_REPLICAS:
-      g_value_set_int (value, self->replicas);
-      break;
-    case PROP_DETERMINISTIC:
-      g_value_set_boolean (value, self->deterministic);
-      break;
-    case PROP_ARCH:
-      g_value_set_string (value, self->arch);
-      break;
-    case PROP_INIT:
-      g_value_set_enum (value, self->init);
-      break;
-    case PROP_INPUT_SIZE:
-      g_value_set_int (value, self->input_size);
-      break;
-    case PROP_WIDTH_DIVISOR:
-      g_value_set_int (value, self->width_divisor);
-      break;
-    case PROP_NUM_CLASSES:
-      g_value_set_int (value, self->num_classes);
-      break;
-    case PROP_CHECKPOINT:
-      g_value_set_string (value, self->checkpoint);
-      break;
-    case PROP_CHECKPOINT_INTERVAL:
-      g_value_set_uint64 (value, self->checkpoint_interval);
-      break;
-    case PROP_RESUME:
-      g_value_set_string (value, self->resume);
-      break;
-    case PROP_INIT_FROM:
-      g_value_set_string (value, self->init_from);
-      break;
-    case PROP_MAX_STEPS:
-      g_value_set_uint64 (value, self->max_steps);
-      break;
-    case PROP_MAX_TIME:
-      g_value_set_double (value, self->max_time);
-      break;
-    case PROP_LOG_INTERVAL:
-      g_value_set_uint (value, self->log_interval);
-      break;
-    case PROP_METRICS_LOCATION:
-      g_value_set_string (value, self->metrics_location);
-      break;
-    case PROP_VAL_LOCATION:
-      g_value_set_string (value, self->val_location);
-      break;
-    case PROP_VAL_PIPELINE:
-      g_value_set_string (value, self->val_pipeline);
-      break;
-    case PROP_LR_SCHEDULE:
-      g_value_set_enum (value, self->lr_schedule_mode);
-      break;
-    case PROP_LR_DROPS:
-      g_value_set_int (value, self->lr_drops);
-      break;
-    case PROP_LR_PATIENCE:
-      g_value_set_int (value, self->lr_patience);
-      break;
-    case PROP_LR_STEP_EPOCHS:
-      g_value_set_int (value, self->lr_step_epochs);
-      break;
-    case PROP_STATS_LOCATION:
-      g_value_set_string (value, self->stats_location);
-      break;
-    case PROP_MEAN:
-      get_rgb_array (self->mean, value);
-      break;
-    case PROP_STD:
-      get_rgb_array (self->std, value);
-      break;
-    case PROP_USE_STD:
-      g_value_set_boolean (value, self->use_std);
-      break;
-    case PROP_STEP:
-      g_value_set_uint64 (value, self->net ? ax_net_step (self->net) : 0);
-      break;
-    case PROP_EPOCH:
-      g_value_set_uint64 (value, self->epoch);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
-  }
+  if (prop_id == PROP_MEAN)
+    get_rgb_array (self->settings.mean, value);
+  else if (prop_id == PROP_STD)
+    get_rgb_array (self->settings.std, value);
+  else if (prop_id == PROP_STEP)
+    g_value_set_uint64 (value, self->trainer ?
+        ax_net_step (ax_trainer_net (self->trainer)) : 0);
+  else if (prop_id == PROP_EPOCH)
+    g_value_set_uint64 (value, self->epoch);
+  else if (prop_id > PROP_0 && prop_id < PROP_STEP && prop_offset[prop_id])
+    field_get (G_STRUCT_MEMBER_P (self, prop_offset[prop_id]), value);
+  else
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   GST_OBJECT_UNLOCK (self);
-}
-/* ------------------------------------------------------------------ */
-/* setting up the network */
-
-/* The images of a batch live in the first backend's host memory for
- * uploads (pinned on CUDA: the upload is a DMA straight from the batch,
- * queued without waiting; the worker's loss download synchronises before
- * the batch is handed back to be refilled). */
-static gboolean
-batch_alloc (GstAlexnetTrain * self, TrainBatch * b, gsize image_floats,
-    gint batch)
-{
-  gsize bytes = image_floats * batch * sizeof (gfloat);
-  void *p = NULL;
-
-  if (ax_host_alloc (self->backends[0], bytes, &p) != AX_OK)
-    return FALSE;
-  memset (p, 0, bytes);
-  b->images = p;
-  b->labels = g_malloc0 ((gsize) batch * sizeof (gint32));
-  b->n = 0;
-  b->queued = FALSE;
-  return TRUE;
-}
-
-static void
-batch_free (GstAlexnetTrain * self, TrainBatch * b)
-{
-  if (b->images)
-    ax_host_free (self->backends[0], b->images);
-  b->images = NULL;
-  g_clear_pointer (&b->labels, g_free);
-}
-
-/* The spec from the arch, class count, input size and width divisor, the
- * dropout probability set on the dropout layers. */
-static gboolean
-build_spec (GstAlexnetTrain * self, const gchar * arch, gint classes,
-    gint size, gint divisor, gdouble dropout)
-{
-  ax_status st = ax_net_spec_by_arch (&self->spec, arch, classes, size);
-
-  if (st == AX_OK && divisor > 1)
-    st = ax_net_spec_narrow (&self->spec, divisor);
-  if (st != AX_OK) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("Cannot build the network %s for %d classes at %dx%d with widths "
-            "divided by %d: %s", arch, classes, size, size, divisor,
-            gst_alexnet_train_status_text (st)), (NULL));
-    return FALSE;
-  }
-  for (gint i = 0; i < self->spec.n_layers; i++)
-    if (self->spec.layers[i].kind == AX_LAYER_DROPOUT)
-      self->spec.layers[i].p.dropout.p = (float) dropout;
-  return TRUE;
-}
-
-static gboolean
-load_normalization (GstAlexnetTrain * self, const gchar * stats_location)
-{
-  GstAlexnetStats stats;
-  GError *error = NULL;
-
-  if (stats_location == NULL)
-    return TRUE;
-  if (!gst_alexnet_stats_load (stats_location, &stats, &error)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, READ,
-        ("Could not read the statistics file: %s", error->message), (NULL));
-    g_error_free (error);
-    return FALSE;
-  }
-  for (gint c = 0; c < 3; c++) {
-    self->mean[c] = stats.mean[c];
-    self->std[c] = stats.std[c];
-  }
-  return TRUE;
-}
-
-/* Mean and std from a resumed checkpoint, the statistics file or the
- * properties, and the lookup table that applies them. */
-static gboolean
-setup_normalization (GstAlexnetTrain * self,
-    const ax_net_checkpoint_info * resumed, const gchar * stats_location,
-    gboolean use_std)
-{
-  if (resumed) {
-    for (gint c = 0; c < 3; c++) {
-      self->mean[c] = resumed->mean[c];
-      self->std[c] = resumed->std[c];
-    }
-  } else {
-    if (!load_normalization (self, stats_location))
-      return FALSE;
-    if (!use_std)
-      self->std[0] = self->std[1] = self->std[2] = 1.0;
-  }
-  /* the checkpoint keeps mean and std as floats: round them here too, so
-   * that a resumed run normalises exactly as the run it continues */
-  for (gint c = 0; c < 3; c++) {
-    self->mean[c] = (gfloat) self->mean[c];
-    self->std[c] = (gfloat) self->std[c];
-    if (!(self->std[c] > 0))
-      goto bad_std;
-    for (gint v = 0; v < 256; v++)
-      self->lut[c][v] = (gfloat) ((v / 255.0 - self->mean[c]) / self->std[c]);
-  }
-  return TRUE;
-
-  /* ERRORS */
-bad_std:
-  {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("The normalisation std must be positive, got %g %g %g",
-            self->std[0], self->std[1], self->std[2]), (NULL));
-    return FALSE;
-  }
-}
-
-/* The backends (on CUDA where asked and possible: ax_backends_create
- * places the towers or replicas on the GPUs; on the CPU two one-thread
- * instances for the towers, one per replica, or one with every thread)
- * and the training net for self->spec and self->batch. */
-static gboolean
-create_net (GstAlexnetTrain * self, ax_device device, gint towers,
-    gint replicas)
-{
-  ax_backends_request req;
-  ax_net_config cfg;
-  ax_device used = AX_DEVICE_CPU;
-  char err[512] = "", note[512] = "";
-  ax_status st;
-
-  memset (&req, 0, sizeof req);
-  req.device = device;
-  req.placement = replicas > 1 ? AX_PLACE_DATA :
-      (towers == 2 ? AX_PLACE_TOWERS : AX_PLACE_ONE);
-  req.n = replicas > 1 ? replicas : towers;
-  GST_OBJECT_LOCK (self);
-  req.deterministic = self->deterministic;
-  GST_OBJECT_UNLOCK (self);
-  if (replicas > 1 && self->batch % replicas != 0)
-    goto bad_replicas;
-  st = ax_backends_create (&req, self->backends, &used, note, sizeof note,
-      err, sizeof err);
-  if (st != AX_OK)
-    goto no_backend;
-  if (note[0])
-    gst_alexnet_warn_cpu_fallback (GST_ELEMENT (self),
-        device == AX_DEVICE_CUDA, note);
-  self->device_used = used;
-
-  memset (&cfg, 0, sizeof cfg);
-  cfg.batch = self->batch;
-  cfg.training = 1;
-  cfg.placement = req.placement;
-  for (gint t = 0; t < req.n; t++)
-    cfg.backends[t] = self->backends[t];
-  st = ax_net_create (&self->spec, &cfg, &self->net, err, sizeof err);
-  if (st != AX_OK)
-    goto no_net;
-  return TRUE;
-
-  /* ERRORS */
-bad_replicas:
-  {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("batch-size %d does not divide into %d replicas", self->batch,
-            replicas), (NULL));
-    return FALSE;
-  }
-no_backend:
-  {
-    GST_ELEMENT_ERROR (self, LIBRARY, INIT,
-        ("Could not create the backends (%s, %d): %s",
-            gst_alexnet_device_name (device), req.n,
-            gst_alexnet_train_status_text (st)), ("%s", err));
-    return FALSE;
-  }
-no_net:
-  {
-    GST_ELEMENT_ERROR (self, LIBRARY, INIT,
-        ("Could not create the network (batch %d, %dx%d): %s", self->batch,
-            self->size, self->size, gst_alexnet_train_status_text (st)),
-        ("%s", err));
-    return FALSE;
-  }
-}
-
-/* Everything the first buffer needs: the spec (from a checkpoint, the
- * classes event or num-classes), backends, the net and its weights, the
- * batches and the worker. */
-static gboolean
-setup_network (GstAlexnetTrain * self)
-{
-  gchar *resume, *init_from, *arch, *stats_location, *metrics_location;
-  gint classes, size, divisor, towers, replicas;
-  gdouble dropout;
-  gint64 seed;
-  ax_device backend;
-  GstAlexnetTrainInit init;
-  ax_net_checkpoint_info info;
-  const gchar *ckpt_path;
-  char err[512];
-  ax_status st;
-  gboolean ok = FALSE, have_info = FALSE, use_std;
-
-  GST_OBJECT_LOCK (self);
-  resume = g_strdup (self->resume);
-  init_from = g_strdup (self->init_from);
-  arch = g_strdup (self->arch);
-  stats_location = g_strdup (self->stats_location);
-  metrics_location = g_strdup (self->metrics_location);
-  classes = self->num_classes;
-  size = self->input_size;
-  divisor = self->width_divisor;
-  towers = self->towers;
-  replicas = self->replicas;
-  dropout = self->dropout;
-  seed = self->seed;
-  backend = self->backend;
-  init = self->init;
-  use_std = self->use_std;
-  self->batch = self->batch_size;
-  self->lr = self->learning_rate;
-  gst_alexnet_lr_schedule_init (&self->schedule, self->lr_schedule_mode,
-      self->lr_drops, self->lr_patience, self->lr_step_epochs);
-  GST_OBJECT_UNLOCK (self);
-
-  memset (&info, 0, sizeof info);
-  self->size = size;
-  if (gst_alexnet_lr_schedule_needs_budget (self->schedule.mode)
-      && self->max_steps == 0 && self->max_time <= 0) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("lr-schedule=%s decays the learning rate over the training budget: "
-            "set max-steps or max-time", self->schedule.mode ==
-            GST_ALEXNET_LR_SCHEDULE_LINEAR ? "linear" : "cosine"), (NULL));
-    goto done;
-  }
-  ckpt_path = resume ? resume : init_from;
-  if (resume && init_from)
-    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS,
-        ("Both resume and init-from are set: resuming %s", resume), (NULL));
-
-  /* 1. what network: a checkpoint says; otherwise the properties */
-  if (ckpt_path) {
-    if (ax_net_checkpoint_read_info (ckpt_path, &info, err, sizeof err)
-        != AX_OK)
-      goto bad_checkpoint;
-    have_info = TRUE;
-    if (info.input_size != size)
-      goto wrong_size;
-    if (classes > 0 && classes != info.n_classes)
-      goto wrong_classes;
-    if (self->class_names
-        && g_strv_length (self->class_names) != (guint) info.n_classes)
-      goto wrong_classes;
-    classes = info.n_classes;
-    g_free (arch);
-    arch = g_strdup (info.arch);
-    /* the checkpoint's architecture, narrowing included, wins */
-    if (info.width_divisor > 0)
-      divisor = info.width_divisor;
-    if (info.class_names && !self->class_names) {
-      self->class_names = g_new0 (gchar *, classes + 1);
-      for (gint i = 0; i < classes; i++)
-        self->class_names[i] = g_strdup (info.class_names[i]);
-    }
-  } else if (classes == 0 && self->class_names) {
-    classes = g_strv_length (self->class_names);
-  }
-  if (classes <= 0)
-    goto no_classes;
-  if (self->class_names
-      && g_strv_length (self->class_names) != (guint) classes) {
-    GST_WARNING_OBJECT (self, "%u class names for %d classes: not saved",
-        g_strv_length (self->class_names), classes);
-    g_clear_pointer (&self->class_names, g_strfreev);
-  }
-  if (!build_spec (self, arch, classes, size, divisor, dropout))
-    goto done;
-
-  /* 2. normalisation: a resumed run keeps the checkpoint's */
-  if (!setup_normalization (self, resume && info.has_normalization ?
-          &info : NULL, stats_location, use_std))
-    goto done;
-
-  /* 3. backends and the net */
-  if (!create_net (self, backend, towers, replicas))
-    goto done;
-
-  /* 4. weights and state */
-  ax_rng_seed (&self->rng, seed >= 0 ? (guint64) seed :
-      (guint64) g_get_real_time () ^ ((guint64) g_random_int () << 32));
-  /* seeds below 2^63: the checkpoint reader takes integers as int64 */
-  self->init_seed = ax_rng_u64 (&self->rng) >> 1;
-  self->epoch = 0;
-  if (ckpt_path) {
-    ax_net_checkpoint_info_clear (&info);
-    if (ax_net_checkpoint_load (self->net, ckpt_path, resume != NULL, &info,
-            err, sizeof err) != AX_OK)
-      goto bad_checkpoint;
-    if (resume) {
-      self->epoch = info.epoch;
-      self->lr = info.learning_rate;
-      if (info.has_rng)
-        self->rng = info.rng;
-      gst_alexnet_train_parse_extra (self, info.extra);
-      self->init_json = g_strdup (info.init);
-    } else {
-      gchar *src = g_strescape (init_from, NULL);
-      self->init_json = g_strdup_printf ("{\"scheme\":\"imported\","
-          "\"source\":\"%s\"}", src);
-      g_free (src);
-      ax_net_set_dropout_seed (self->net, ax_rng_u64 (&self->rng) >> 1);
-    }
-    self->last_checkpoint = g_strdup (ckpt_path);
-  } else {
-    static const gchar *names[] = { "paper", "xavier", "torchvision" };
-    st = ax_net_init (self->net, (ax_init) init, self->init_seed);
-    if (st != AX_OK)
-      goto bad_init;
-    ax_net_set_dropout_seed (self->net, ax_rng_u64 (&self->rng) >> 1);
-    self->init_json = g_strdup_printf ("{\"scheme\":\"%s\",\"seed\":\"%"
-        G_GUINT64_FORMAT "\"}", names[init], self->init_seed);
-  }
-  self->start_step = ax_net_step (self->net);
-  self->val_top1 = self->val_top5 = -1.0;
-
-  /* 5. buffers, metrics file, worker */
-  {
-    gsize image = (gsize) 3 * size * size;
-    if (!batch_alloc (self, &self->batches[0], image, self->batch)
-        || !batch_alloc (self, &self->batches[1], image, self->batch)
-        || !batch_alloc (self, &self->val_batch, image, self->batch))
-      goto no_batches;
-    self->probs = g_malloc0 ((gsize) self->batch * classes * sizeof (gfloat));
-  }
-  if (metrics_location) {
-    self->metrics = fopen (metrics_location, resume ? "a" : "w");
-    if (self->metrics == NULL)
-      goto no_metrics;
-  }
-  self->fill = 0;
-  self->failed = self->budget_reached = FALSE;
-  self->worker = g_thread_new ("alexnet-train", gst_alexnet_train_worker_loop,
-      self);
-  GST_INFO_OBJECT (self, "%s, %d classes, %dx%d, widths /%d, batch %d, %s, "
-      "%.1f MB, from step %" G_GUINT64_FORMAT, arch, classes, size, size,
-      divisor, self->batch, replicas > 1 ? "data-parallel replicas" :
-      (towers == 2 ? "two towers" : "one device"),
-      ax_net_memory_bytes (self->net) / 1e6, self->start_step);
-  ok = TRUE;
-  goto done;
-
-  /* ERRORS */
-no_batches:
-  GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
-      ("Could not allocate the batch buffers (%d images of %dx%d): %s",
-          self->batch, size, size, ax_backend_last_error (self->backends[0])),
-      (NULL));
-  goto done;
-bad_checkpoint:
-  GST_ELEMENT_ERROR (self, RESOURCE, READ,
-      ("Could not %s %s: %s", resume ? "resume from" : "initialise from",
-          ckpt_path, err), (NULL));
-  goto done;
-wrong_size:
-  GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-      ("%s was trained at input size %d, but input-size is %d", ckpt_path,
-          info.input_size, size), (NULL));
-  goto done;
-wrong_classes:
-  GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-      ("%s has %d classes, but the stream (or num-classes) has %d",
-          ckpt_path, info.n_classes, classes > 0 ? classes :
-          (gint) g_strv_length (self->class_names)), (NULL));
-  goto done;
-no_classes:
-  GST_ELEMENT_ERROR (self, STREAM, FORMAT,
-      ("The number of classes is unknown: set num-classes, or feed the "
-          "element from dataset-src, which announces its classes"), (NULL));
-  goto done;
-bad_init:
-  GST_ELEMENT_ERROR (self, LIBRARY, INIT,
-      ("Could not initialise the network: %s",
-          gst_alexnet_train_status_text (st)),
-      ("%s", ax_net_last_error (self->net)));
-  goto done;
-no_metrics:
-  GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
-      ("Could not open the metrics file %s: %s", metrics_location,
-          g_strerror (errno)), (NULL));
-  goto done;
-
-done:
-  if (have_info)
-    ax_net_checkpoint_info_clear (&info);
-  g_free (resume);
-  g_free (init_from);
-  g_free (arch);
-  g_free (stats_location);
-  g_free (metrics_location);
-  return ok;
-}
-
-static void
-teardown_network (GstAlexnetTrain * self)
-{
-  gst_alexnet_train_join_worker (self, TRUE);
-  g_queue_clear (&self->jobs);
-  if (self->net) {
-    ax_net_destroy (self->net);
-    self->net = NULL;
-  }
-  /* the batches first: they are the backend's host memory */
-  batch_free (self, &self->batches[0]);
-  batch_free (self, &self->batches[1]);
-  batch_free (self, &self->val_batch);
-  ax_backends_destroy (self->backends, AX_NET_MAX_REPLICAS);
-  g_clear_pointer (&self->probs, g_free);
-  g_clear_pointer (&self->init_json, g_free);
-  g_clear_pointer (&self->last_checkpoint, g_free);
-  if (self->metrics) {
-    fclose (self->metrics);
-    self->metrics = NULL;
-  }
 }
 
 /* ------------------------------------------------------------------ */
@@ -1153,10 +632,6 @@ gst_alexnet_train_start (GstBaseSink * sink)
   self->finished = FALSE;
   self->setup_failed = FALSE;
   self->flushing = FALSE;
-  self->t_start = 0;
-  self->acc_loss = 0;
-  self->acc_images = self->acc_top1_wrong = self->acc_top5_wrong = 0;
-  self->acc_steps = 0;
   self->epoch = 0;
   return TRUE;
 }
@@ -1166,7 +641,7 @@ gst_alexnet_train_stop (GstBaseSink * sink)
 {
   GstAlexnetTrain *self = GST_ALEXNET_TRAIN (sink);
 
-  teardown_network (self);
+  gst_alexnet_train_teardown (self);
   g_clear_pointer (&self->class_names, g_strfreev);
   return TRUE;
 }
@@ -1177,7 +652,7 @@ get_input_size (GstAlexnetTrain * self)
   gint size;
 
   GST_OBJECT_LOCK (self);
-  size = self->input_size;
+  size = self->settings.input_size;
   GST_OBJECT_UNLOCK (self);
   return size;
 }
@@ -1248,7 +723,7 @@ end_stream_epoch (GstAlexnetTrain * self)
 {
   TrainBatch *b = &self->batches[self->fill];
 
-  if (self->net == NULL)
+  if (self->trainer == NULL)
     return;
   if (b->n > 0) {
     GST_DEBUG_OBJECT (self, "leaving out the %u images of a partial batch",
@@ -1259,45 +734,6 @@ end_stream_epoch (GstAlexnetTrain * self)
   if (self->epoch_batches > 0)
     gst_alexnet_train_queue_job (self, JOB_EPOCH_END);
   self->epoch_batches = 0;
-}
-
-/* Drains the worker and writes the final checkpoint; posts a summary. */
-static gboolean
-finish (GstAlexnetTrain * self)
-{
-  gchar *path;
-  gboolean ok = TRUE;
-
-  if (self->finished || self->net == NULL)
-    return TRUE;
-  self->finished = TRUE;
-  gst_alexnet_train_join_worker (self, FALSE);
-  if (self->failed)
-    return FALSE;
-  GST_OBJECT_LOCK (self);
-  path = g_strdup (self->checkpoint);
-  GST_OBJECT_UNLOCK (self);
-  if (self->acc_steps > 0)
-    gst_alexnet_train_report_progress (self);
-  if (path)
-    ok = gst_alexnet_train_save_checkpoint (self, path);
-  g_free (path);
-  if (ok && gst_alexnet_train_is_playing (self))
-    gst_element_post_message (GST_ELEMENT (self),
-        gst_message_new_progress (GST_OBJECT (self),
-            GST_PROGRESS_TYPE_COMPLETE, "train", "training finished"));
-  gst_element_post_message (GST_ELEMENT (self),
-      gst_message_new_element (GST_OBJECT (self),
-          gst_structure_new ("alexnet-train-done",
-              "step", G_TYPE_UINT64, ax_net_step (self->net),
-              "epoch", G_TYPE_UINT64, self->epoch,
-              "steps-this-run", G_TYPE_UINT64,
-              ax_net_step (self->net) - self->start_step,
-              "images-left-out", G_TYPE_UINT64, self->dropped,
-              "checkpoint", G_TYPE_STRING, self->last_checkpoint,
-              "elapsed", G_TYPE_DOUBLE,
-              self->t_start ? gst_alexnet_train_elapsed_s (self) : 0.0, NULL)));
-  return ok;
 }
 
 static gboolean
@@ -1311,7 +747,7 @@ gst_alexnet_train_event (GstBaseSink * sink, GstEvent * event)
   switch (GST_EVENT_TYPE (event)) {
     case GST_EVENT_CUSTOM_DOWNSTREAM_STICKY:
       if (gst_alexnet_event_parse_classes (event, &names)) {
-        if (self->net == NULL) {
+        if (self->trainer == NULL) {
           g_strfreev (self->class_names);
           self->class_names = names;
         } else {
@@ -1328,7 +764,7 @@ gst_alexnet_train_event (GstBaseSink * sink, GstEvent * event)
     case GST_EVENT_EOS:
       if (!self->finished) {
         end_stream_epoch (self);
-        if (!finish (self)) {
+        if (!gst_alexnet_train_finish (self)) {
           gst_event_unref (event);
           return FALSE;
         }
@@ -1358,8 +794,8 @@ gst_alexnet_train_render (GstBaseSink * sink, GstBuffer * buffer)
     goto not_negotiated;
   if (G_UNLIKELY (self->setup_failed))
     return GST_FLOW_ERROR;
-  if (G_UNLIKELY (self->net == NULL)) {
-    if (!setup_network (self)) {
+  if (G_UNLIKELY (self->trainer == NULL)) {
+    if (!gst_alexnet_train_setup (self)) {
       self->setup_failed = TRUE;
       return GST_FLOW_ERROR;
     }
@@ -1369,9 +805,10 @@ gst_alexnet_train_render (GstBaseSink * sink, GstBuffer * buffer)
   budget = self->budget_reached;
   g_mutex_unlock (&self->lock);
   GST_OBJECT_LOCK (self);
-  max_steps = self->max_steps;
+  max_steps = self->settings.max_steps;
   GST_OBJECT_UNLOCK (self);
-  if (max_steps > 0 && self->start_step + self->steps_queued >= max_steps)
+  if (max_steps > 0 && ax_trainer_start_step (self->trainer) +
+      self->steps_queued >= max_steps)
     budget = TRUE;
   if (budget)
     goto budget_done;
@@ -1402,7 +839,8 @@ gst_alexnet_train_render (GstBaseSink * sink, GstBuffer * buffer)
     self->fill = 1 - self->fill;
     self->steps_queued++;
     self->epoch_batches++;
-    if (max_steps > 0 && self->start_step + self->steps_queued >= max_steps)
+    if (max_steps > 0 && ax_trainer_start_step (self->trainer) +
+        self->steps_queued >= max_steps)
       goto budget_done;
   }
   return GST_FLOW_OK;
@@ -1410,14 +848,13 @@ gst_alexnet_train_render (GstBaseSink * sink, GstBuffer * buffer)
   /* ERRORS */
 not_negotiated:
   {
-    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
-        ("buffer before caps"));
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL), ("buffer before caps"));
     return GST_FLOW_NOT_NEGOTIATED;
   }
 budget_done:
   {
     GST_INFO_OBJECT (self, "budget reached: stopping");
-    return finish (self) ? GST_FLOW_EOS : GST_FLOW_ERROR;
+    return gst_alexnet_train_finish (self) ? GST_FLOW_EOS : GST_FLOW_ERROR;
   }
 worker_stopped:
   {
@@ -1429,8 +866,7 @@ worker_stopped:
   }
 no_map:
   {
-    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Could not map a frame"),
-        (NULL));
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Could not map a frame"), (NULL));
     return GST_FLOW_ERROR;
   }
 }

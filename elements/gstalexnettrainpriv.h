@@ -1,7 +1,7 @@
 /* alexnet-train's private parts, shared by the element
  * (gstalexnettrain.c: properties, caps, events, the batches being filled)
- * and its worker side (gstalexnettrainworker.c: training, validation,
- * progress, checkpoints). */
+ * and its worker side (gstalexnettrainworker.c: the trainer and its
+ * thread, validation, progress, checkpoints). */
 #ifndef __GST_ALEXNET_TRAIN_PRIV_H__
 #define __GST_ALEXNET_TRAIN_PRIV_H__
 
@@ -11,9 +11,8 @@
 #include <stdio.h>
 
 #include "elements/gstalexnettrain.h"
-#include "kernels/nn/net.h"
 #include "elements/gstalexnetdevice.h"
-#include "kernels/util/rng.h"
+#include "kernels/nn/trainer.h"
 
 G_BEGIN_DECLS
 
@@ -48,32 +47,18 @@ typedef struct
 {
   GstBaseSink parent;
 
-  /* properties, under the object lock */
-  gint batch_size;
-  gdouble learning_rate, momentum, weight_decay, dropout;
-  gint64 seed;
-  ax_device backend;
-  ax_device device_used;         /* what create_net got */
-  gint towers;
-  gint replicas;                /* > 1: data-parallel over that many devices */
-  gboolean deterministic;       /* CUDA: deterministic algorithms only */
-  gchar *arch;
-  GstAlexnetTrainInit init;
-  gint input_size, width_divisor, num_classes;
-  gchar *checkpoint, *resume, *init_from, *metrics_location;
-  guint64 checkpoint_interval, max_steps;
-  gdouble max_time;
+  /* properties, under the object lock: the trainer's settings (their
+   * strings owned here; no class names) and the element's own */
+  ax_trainer_settings settings;
+  gint64 seed;                  /* -1: one from the clock */
+  gchar *checkpoint, *val_location, *val_pipeline, *stats_location;
+  guint64 checkpoint_interval;
   guint log_interval;
-  gchar *val_location, *val_pipeline, *stats_location;
-  GstAlexnetLrScheduleMode lr_schedule_mode;
-  gint lr_drops, lr_patience, lr_step_epochs;
-  gdouble mean[3], std[3];
-  gboolean use_std;
 
   /* streaming thread */
   GstVideoInfo info;
   gboolean have_info;
-  gchar **class_names;          /* from the classes event or a checkpoint */
+  gchar **class_names;          /* from the classes event */
   guint stream_epoch;           /* epoch of the stream's current buffers */
   gboolean have_stream_epoch;
   guint64 epoch_samples;        /* from the epoch event, 0 unknown */
@@ -84,30 +69,13 @@ typedef struct
   gboolean finished;
   gboolean setup_failed;        /* the net could not be built (error posted) */
   gint fill;                    /* batch being filled */
-  gfloat lut[3][256];           /* byte -> normalised float, per channel */
+  gfloat lut[3][256];           /* byte -> normalised float (the trainer's) */
 
-  /* the network and its state (the worker's while it runs) */
-  ax_net *net;
-  ax_backend *backends[AX_NET_MAX_REPLICAS];
-  ax_net_spec spec;
+  /* the trainer (the worker's while it runs) */
+  ax_trainer *trainer;
   gint size, batch;
-  ax_rng rng;
-  guint64 init_seed;
-  gchar *init_json;
-  gdouble lr;                   /* of the next step */
-  guint64 epoch;                /* epochs completed */
-  guint64 start_step;           /* step when this run began */
-  GstAlexnetLrSchedule schedule;
-  gdouble val_top1, val_top5;   /* last validation, -1 none */
-  gchar *last_checkpoint;       /* last good checkpoint written or loaded */
-  FILE *metrics;
-  gfloat *probs;                /* batch x classes */
+  guint64 epoch;                /* epochs completed, kept after a stop */
   TrainBatch val_batch;
-  gint64 t_start;               /* monotonic us at the first step */
-  /* log interval accumulators */
-  gdouble acc_loss;
-  guint64 acc_images, acc_top1_wrong, acc_top5_wrong, acc_steps;
-  gint64 acc_t0;
 
   /* the worker and its hand-over, under `lock` */
   GMutex lock;
@@ -129,20 +97,13 @@ typedef struct
 #define GST_ALEXNET_TRAIN(obj) ((GstAlexnetTrain *) (obj))
 
 /* gstalexnettrainworker.c */
-const gchar *gst_alexnet_train_status_text (ax_status st);
+gboolean gst_alexnet_train_setup (GstAlexnetTrain * self);
+void gst_alexnet_train_teardown (GstAlexnetTrain * self);
+gboolean gst_alexnet_train_finish (GstAlexnetTrain * self);
 void gst_alexnet_train_frame_to_batch (GstAlexnetTrain * self,
     GstVideoFrame * frame, gfloat * images, guint index);
 gboolean gst_alexnet_train_check_label (GstAlexnetTrain * self,
     GstBuffer * buf, guint64 index, const gchar * stream, gint32 * label);
-void gst_alexnet_train_parse_extra (GstAlexnetTrain * self,
-    const gchar * text);
-gboolean gst_alexnet_train_save_checkpoint (GstAlexnetTrain * self,
-    const gchar * path);
-gboolean gst_alexnet_train_is_playing (GstAlexnetTrain * self);
-gdouble gst_alexnet_train_elapsed_s (GstAlexnetTrain * self);
-gdouble gst_alexnet_train_current_lr (GstAlexnetTrain * self);
-void gst_alexnet_train_report_progress (GstAlexnetTrain * self);
-gpointer gst_alexnet_train_worker_loop (gpointer data);
 void gst_alexnet_train_queue_job (GstAlexnetTrain * self, gint job);
 void gst_alexnet_train_join_worker (GstAlexnetTrain * self,
     gboolean discard);

@@ -1,8 +1,9 @@
-/* alexnet-train: the learning-rate schedule as plain functions; GstHarness
- * runs of a narrowed AlexNet on 67x67 synthetic frames (labels checked,
- * max-steps, checkpoint interval and the atomic final checkpoint, resume
- * equal to one long run, divergence); and a whole pipeline from a folder
- * of generated JPEGs with a few corrupt files that must learn. */
+/* alexnet-train: GstHarness runs of a narrowed AlexNet on 67x67 synthetic
+ * frames (labels checked, max-steps, checkpoint interval and the atomic
+ * final checkpoint, resume equal to one long run, divergence); and a whole
+ * pipeline from a folder of generated JPEGs with a few corrupt files that
+ * must learn. The schedules as plain functions are tested with the
+ * trainer (tests/unit/test_trainer.c). */
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
 #include <gst/video/video.h>
@@ -12,7 +13,6 @@
 #include <string.h>
 #include <turbojpeg.h>
 
-#include "elements/gstalexnettrain.h"
 #include "kernels/io/checkpoint.h"
 #include "kernels/util/rng.h"
 #include "plugin/gstalexnetmeta.h"
@@ -72,77 +72,6 @@ make_frame (gint cls, gint class_index, guint epoch, guint64 id, ax_rng * rng)
   }
   return buf;
 }
-
-/* ---------------------------------------------------------------- */
-/* the schedule */
-
-GST_START_TEST (test_schedule_plateau)
-{
-  GstAlexnetLrSchedule s;
-  /* errors per epoch and whether the lr drops after it (patience 1) */
-  const gdouble err[] = { 0.9, 0.8, 0.8, 0.7, 0.75, 0.6, 0.6, 0.6, 0.6, 0.6 };
-  const gboolean drop[] = { 0, 0, 1, 0, 1, 0, 1, 0, 0, 0 };
-  gdouble lr = 0.01;
-
-  gst_alexnet_lr_schedule_init (&s, GST_ALEXNET_LR_SCHEDULE_PLATEAU, 3, 1,
-      1);
-  for (guint i = 0; i < G_N_ELEMENTS (err); i++) {
-    gdouble f = gst_alexnet_lr_schedule_epoch_end (&s, i + 1, err[i]);
-    fail_unless_equals_float (f, drop[i] ? 0.1 : 1.0);
-    lr *= f;
-  }
-  /* three drops at most */
-  fail_unless_equals_int (s.drops, 3);
-  fail_unless (fabs (lr - 1e-5) < 1e-12);
-
-  /* no validation: never drops */
-  gst_alexnet_lr_schedule_init (&s, GST_ALEXNET_LR_SCHEDULE_PLATEAU, 3, 1,
-      1);
-  for (guint i = 0; i < 10; i++)
-    fail_unless_equals_float (gst_alexnet_lr_schedule_epoch_end (&s, i + 1,
-            -1.0), 1.0);
-
-  /* patience 2: two epochs without improvement before a drop */
-  gst_alexnet_lr_schedule_init (&s, GST_ALEXNET_LR_SCHEDULE_PLATEAU, 3, 2,
-      1);
-  fail_unless_equals_float (gst_alexnet_lr_schedule_epoch_end (&s, 1, 0.5),
-      1.0);
-  fail_unless_equals_float (gst_alexnet_lr_schedule_epoch_end (&s, 2, 0.5),
-      1.0);
-  fail_unless_equals_float (gst_alexnet_lr_schedule_epoch_end (&s, 3, 0.4),
-      1.0);
-  fail_unless_equals_float (gst_alexnet_lr_schedule_epoch_end (&s, 4, 0.45),
-      1.0);
-  fail_unless_equals_float (gst_alexnet_lr_schedule_epoch_end (&s, 5, 0.41),
-      0.1);
-}
-
-GST_END_TEST;
-
-GST_START_TEST (test_schedule_step)
-{
-  GstAlexnetLrSchedule s;
-  gint drops_at[4] = { 0 }, n = 0;
-
-  gst_alexnet_lr_schedule_init (&s, GST_ALEXNET_LR_SCHEDULE_STEP, 3, 1, 30);
-  for (guint64 e = 1; e <= 200; e++)
-    if (gst_alexnet_lr_schedule_epoch_end (&s, e, 0.5) != 1.0) {
-      fail_unless (n < 4);
-      drops_at[n++] = (gint) e;
-    }
-  fail_unless_equals_int (n, 3);
-  fail_unless_equals_int (drops_at[0], 30);
-  fail_unless_equals_int (drops_at[1], 60);
-  fail_unless_equals_int (drops_at[2], 90);
-
-  gst_alexnet_lr_schedule_init (&s, GST_ALEXNET_LR_SCHEDULE_CONSTANT, 3, 1,
-      1);
-  for (guint64 e = 1; e <= 10; e++)
-    fail_unless_equals_float (gst_alexnet_lr_schedule_epoch_end (&s, e, 0.9),
-        1.0);
-}
-
-GST_END_TEST;
 
 /* ---------------------------------------------------------------- */
 /* harness runs */
@@ -380,42 +309,6 @@ GST_START_TEST (test_no_classes)
       err->message);
   g_error_free (err);
   trainer_free (&t);
-}
-
-GST_END_TEST;
-
-/* The budget schedules: PyTorch's LinearLR to 0 and CosineAnnealingLR. */
-GST_START_TEST (test_schedule_budget)
-{
-  GstAlexnetLrSchedule s;
-
-  gst_alexnet_lr_schedule_init (&s, GST_ALEXNET_LR_SCHEDULE_LINEAR, 3, 1, 1);
-  fail_unless_equals_float (gst_alexnet_lr_schedule_budget_factor (&s, 0.0),
-      1.0);
-  fail_unless (fabs (gst_alexnet_lr_schedule_budget_factor (&s, 0.25) -
-          0.75) < 1e-15);
-  fail_unless_equals_float (gst_alexnet_lr_schedule_budget_factor (&s, 1.0),
-      0.0);
-  /* clamped outside [0, 1] */
-  fail_unless_equals_float (gst_alexnet_lr_schedule_budget_factor (&s, 2.0),
-      0.0);
-  fail_unless_equals_float (gst_alexnet_lr_schedule_budget_factor (&s, -1.0),
-      1.0);
-  /* never drops at epoch ends */
-  for (guint i = 0; i < 10; i++)
-    fail_unless_equals_float (gst_alexnet_lr_schedule_epoch_end (&s, i + 1,
-            0.5), 1.0);
-
-  gst_alexnet_lr_schedule_init (&s, GST_ALEXNET_LR_SCHEDULE_COSINE, 3, 1, 1);
-  for (gint i = 0; i <= 8; i++) {
-    gdouble p = i / 8.0;
-    fail_unless (fabs (gst_alexnet_lr_schedule_budget_factor (&s, p) -
-            0.5 * (1.0 + cos (M_PI * p))) < 1e-15);
-  }
-  /* the epoch schedules are not scaled */
-  gst_alexnet_lr_schedule_init (&s, GST_ALEXNET_LR_SCHEDULE_STEP, 3, 1, 1);
-  fail_unless_equals_float (gst_alexnet_lr_schedule_budget_factor (&s, 0.9),
-      1.0);
 }
 
 GST_END_TEST;
@@ -1140,9 +1033,6 @@ alexnet_train_suite (void)
 
   tcase_set_timeout (tc, 300);
   suite_add_tcase (s, tc);
-  tcase_add_test (tc, test_schedule_plateau);
-  tcase_add_test (tc, test_schedule_step);
-  tcase_add_test (tc, test_schedule_budget);
   tcase_add_test (tc, test_linear_schedule_element);
   tcase_add_test (tc, test_replicas_on_simulated_gpus);
   tcase_add_test (tc, test_caps);
