@@ -9,6 +9,7 @@
  */
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/nn/net.h"
+#include "kernels/nn/trainer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +46,7 @@ make (int batch, int training, ax_placement place, ax_backend **be)
   return net;
 }
 
-/* Seconds per step (train) or per batch up to its logits (inference),
+/* Seconds per step (the trainer's) or per batch up to its logits (inference),
  * over `reps` after one warm-up; -1 on failure. The logits' download waits
  * for the GPU, so the time is the work's, not its queueing's. */
 static double
@@ -56,7 +57,7 @@ time_net (ax_net *net, int batch, int train, int reps)
   int32_t *labels = malloc ((size_t) batch * sizeof *labels);
   ax_sgd_step sgd = { 0.01f, 0.9f, 0.0005f };
   ax_status st = x && logits && labels ? AX_OK : AX_ERR_NO_MEMORY;
-  float loss;
+  ax_trainer_result step;
   double t0 = 0.0;
   for (size_t i = 0; x && i < n; i++)
     x[i] = (float) ((i * 2654435761u) % 2001) / 1000.0f - 1.0f;
@@ -65,13 +66,8 @@ time_net (ax_net *net, int batch, int train, int reps)
   for (int r = 0; r <= reps && st == AX_OK; r++) {
     if (r == 1)
       t0 = now ();
-    st = ax_net_forward (net, x, n, train);
-    if (train && st == AX_OK)
-      st = ax_net_loss (net, labels, (size_t) batch, &loss);
-    if (train && st == AX_OK)
-      st = ax_net_backward (net);
-    if (train && st == AX_OK)
-      st = ax_net_update (net, &sgd);
+    st = train ? ax_trainer_net_step (net, x, labels, batch, &sgd, NULL,
+        &step) : ax_net_forward (net, x, n, 0);
     if (st == AX_OK)
       st = ax_net_logits (net, logits, (size_t) batch * 1000);
   }

@@ -9,6 +9,7 @@
  */
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/nn/net.h"
+#include "kernels/nn/trainer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,14 +94,16 @@ images (int batch)
   return x;
 }
 
-/* Seconds per call of `what` (1 train step, 2 inference) over reps. */
+/* Seconds per call of `what` (1 the trainer's step, 2 inference) over
+ * reps. */
 static double
 time_net (ax_net *net, int batch, int train, int reps)
 {
-  float *x = images (batch), loss;
+  float *x = images (batch);
   int32_t *labels = malloc ((size_t) batch * sizeof *labels);
   size_t n = (size_t) batch * 3 * 224 * 224;
   ax_sgd_step sgd = { 0.01f, 0.9f, 0.0005f };
+  ax_trainer_result step;
   ax_status st = x && labels ? AX_OK : AX_ERR_NO_MEMORY;
   double t0 = 0.0, c0 = 0.0;
   for (int i = 0; i < batch && labels; i++)
@@ -110,13 +113,8 @@ time_net (ax_net *net, int batch, int train, int reps)
       t0 = now ();              /* the first is a warm-up */
       c0 = cpu_now ();
     }
-    st = ax_net_forward (net, x, n, train);
-    if (train && st == AX_OK)
-      st = ax_net_loss (net, labels, (size_t) batch, &loss);
-    if (train && st == AX_OK)
-      st = ax_net_backward (net);
-    if (train && st == AX_OK)
-      st = ax_net_update (net, &sgd);
+    st = train ? ax_trainer_net_step (net, x, labels, batch, &sgd, NULL,
+        &step) : ax_net_forward (net, x, n, 0);
   }
   double dt = (now () - t0) / reps;
   last_cpu_s = (cpu_now () - c0) / reps;

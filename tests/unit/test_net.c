@@ -6,6 +6,7 @@
  * torchvision's AlexNet), the spec's shapes and names, and bad arguments. */
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/nn/net.h"
+#include "kernels/nn/trainer.h"
 #include "backend_test_util.h"
 #include "layer_test_util.h"
 #include "tests/net_test_util.h"
@@ -536,20 +537,9 @@ test_bad_arguments (void)
   }
 }
 
-static void
-train_step_lr (ax_net *net, const float *x, size_t n, const int32_t *labels,
-    int batch, float lr, float *loss)
-{
-  ax_sgd_step sgd = { lr, 0.9f, 0.0005f };
-  NET_OK (net, ax_net_forward (net, x, n, 1));
-  NET_OK (net, ax_net_loss (net, labels, (size_t) batch, loss));
-  NET_OK (net, ax_net_backward (net));
-  NET_OK (net, ax_net_update (net, &sgd));
-}
-
-/* Training lowers the loss: a few dozen steps on one small batch (no
- * dropout), Xavier init, the paper's update at lr 0.01, both placements in
- * step. (At lr 0.03 this net turns unstable near step 45, and there the
+/* Training lowers the loss: a few dozen of the trainer's steps on one
+ * small batch (no dropout), Xavier init, the paper's update at lr 0.01,
+ * both placements in step. (At lr 0.03 this net turns unstable near step 45, and there the
  * placements' 1e-7 differences grow until the runs part: chaos, not a
  * bug; the losses agree to 7 digits for the first 30 steps.) */
 static void
@@ -563,12 +553,15 @@ test_learns (void)
     return;
   NET_OK (a, ax_net_init (a, AX_INIT_XAVIER, 9));
   NET_OK (b, ax_net_init (b, AX_INIT_XAVIER, 9));
-  size_t n = image_count (&spec, BATCH);
   float *x = random_images (&spec, BATCH), first = 0.0f, la = 0.0f, lb = 0.0f;
   int32_t labels[BATCH] = { 0, 1, 2, 3, 4, 5, 6, 7 };
+  ax_sgd_step sgd = { 0.01f, 0.9f, 0.0005f };
   for (int s = 0; s < STEPS; s++) {
-    train_step_lr (a, x, n, labels, BATCH, 0.01f, &la);
-    train_step_lr (b, x, n, labels, BATCH, 0.01f, &lb);
+    ax_trainer_result ra, rb;
+    NET_OK (a, ax_trainer_net_step (a, x, labels, BATCH, &sgd, NULL, &ra));
+    NET_OK (b, ax_trainer_net_step (b, x, labels, BATCH, &sgd, NULL, &rb));
+    la = ra.loss;
+    lb = rb.loss;
     if (s == 0)
       first = la;
     if (getenv ("AX_TEST_VERBOSE"))

@@ -5,6 +5,7 @@
  * fallback and its note, and the placements that cannot be met. Run with
  * AX_CUDA_MODULE naming the simulated module (tests/meson.build). */
 #include "kernels/nn/net_backends.h"
+#include "kernels/nn/trainer.h"
 #include "kernels/cuda/cuda_backend.h"
 #include "tests/ax_test.h"
 
@@ -143,11 +144,11 @@ test_net_on_simulated_gpus (void)
     if (!net[r])
       goto out;
     ax_sgd_step step = { 0.01f, 0.9f, 0.0005f };
+    ax_trainer_result res;
     AX_CHECK (ax_net_init (net[r], AX_INIT_XAVIER, 5) == AX_OK, "init");
-    AX_CHECK (ax_net_forward (net[r], img, count, 1) == AX_OK, "fwd");
-    AX_CHECK (ax_net_loss (net[r], labels, batch, &loss[r]) == AX_OK, "loss");
-    AX_CHECK (ax_net_backward (net[r]) == AX_OK, "bwd");
-    AX_CHECK (ax_net_update (net[r], &step) == AX_OK, "update");
+    AX_CHECK (ax_trainer_net_step (net[r], img, labels, batch, &step, NULL,
+            &res) == AX_OK, "step: %s", ax_net_last_error (net[r]));
+    loss[r] = res.loss;
   }
   AX_CHECK (loss[0] == loss[1], "loss %.9g vs %.9g", loss[0], loss[1]);
   for (int i = 0; i < ax_net_n_params (net[0]); i++) {

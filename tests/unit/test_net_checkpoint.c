@@ -4,6 +4,7 @@
 #include "kernels/io/checkpoint.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/nn/net_checkpoint.h"
+#include "kernels/nn/trainer.h"
 #include "tests/ax_test.h"
 
 #include <stdlib.h>
@@ -49,24 +50,22 @@ path_of (const char *name)
   return p;
 }
 
-/* One SGD step on fixed data (the same for every call with `seed`). */
+/* The trainer's SGD step on fixed data (the same for every call with
+ * `seed`). */
 static void
 train_step (ax_net *net, uint64_t seed)
 {
   static float x[BATCH * 3 * SIZE * SIZE];
   int32_t labels[BATCH] = { 1, 2 };
   ax_sgd_step step = { 0.01f, 0.9f, 0.0005f };
+  ax_trainer_result r;
   ax_rng rng;
-  float loss;
 
   ax_rng_seed (&rng, seed);
   for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
     x[i] = (float) ax_rng_normal (&rng);
-  AX_CHECK (ax_net_forward (net, x, sizeof x / sizeof x[0], 1) == AX_OK
-      && ax_net_loss (net, labels, BATCH, &loss) == AX_OK
-      && ax_net_backward (net) == AX_OK
-      && ax_net_update (net, &step) == AX_OK, "train step: %s",
-      ax_net_last_error (net));
+  AX_CHECK (ax_trainer_net_step (net, x, labels, BATCH, &step, NULL, &r)
+      == AX_OK, "train step: %s", ax_net_last_error (net));
 }
 
 /* Largest |a - b| over every parameter (and momentum). */

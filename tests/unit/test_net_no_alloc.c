@@ -1,7 +1,7 @@
-/* The network plans its memory once: a training step (forward, loss,
- * backward, update) on any placement allocates no buffers (data-parallel
- * included: the replicas' gradients are summed in place). malloc and
- * friends are interposed to count; as in test_no_alloc.c, oneDNN's C API
+/* The network plans its memory once: the trainer's step (forward, loss,
+ * probabilities and error counts, backward, update) on any placement
+ * allocates no buffers (data-parallel included: the replicas' gradients
+ * are summed in place). malloc and friends are interposed to count; as in test_no_alloc.c, oneDNN's C API
  * argument maps (small blocks) and its GEMM packing behind the fc layers
  * (bounded by block sizes, not by the batch) are the only allocations
  * allowed: the largest block stays under 1 MB whatever the batch, and the
@@ -11,6 +11,7 @@
  * sample or per batch-sized tensor would make it 4x). */
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/nn/net.h"
+#include "kernels/nn/trainer.h"
 #include "tests/ax_test.h"
 
 #include <malloc.h>
@@ -53,8 +54,10 @@ measure (ax_placement place, ax_backend *single, int batch, size_t *block,
   if (st != AX_OK)
     return;
   size_t n = (size_t) batch * 3 * 99 * 99;
-  float *x = malloc (n * sizeof *x), loss;
+  float *x = malloc (n * sizeof *x);
+  float *probs = malloc ((size_t) batch * 10 * sizeof *probs);
   int32_t *labels = malloc ((size_t) batch * sizeof *labels);
+  ax_trainer_result r;
   for (size_t i = 0; i < n; i++)
     x[i] = (float) ((i * 7919) % 1000) / 1000.0f - 0.5f;
   for (int i = 0; i < batch; i++)
@@ -66,13 +69,7 @@ measure (ax_placement place, ax_backend *single, int batch, size_t *block,
       n_allocs = n_bytes = largest = 0;
       __atomic_store_n (&counting, 1, __ATOMIC_RELAXED);
     }
-    st = ax_net_forward (net, x, n, 1);
-    if (st == AX_OK)
-      st = ax_net_loss (net, labels, (size_t) batch, &loss);
-    if (st == AX_OK)
-      st = ax_net_backward (net);
-    if (st == AX_OK)
-      st = ax_net_update (net, &sgd);
+    st = ax_trainer_net_step (net, x, labels, batch, &sgd, probs, &r);
   }
   __atomic_store_n (&counting, 0, __ATOMIC_RELAXED);
   AX_CHECK (st == AX_OK, "steps: %s (%s)", ax_status_str (st),
@@ -90,6 +87,7 @@ measure (ax_placement place, ax_backend *single, int batch, size_t *block,
   *per_step = n_bytes / 3;
   *allocs = n_allocs / 3;
   free (x);
+  free (probs);
   free (labels);
   ax_net_destroy (net);
 }
