@@ -1,4 +1,5 @@
-/* Registration of every element of the alexnet plugin. */
+/* Registration of every element of the alexnet plugin, and what elements
+ * share. */
 #ifndef __GST_ALEXNET_ELEMENTS_H__
 #define __GST_ALEXNET_ELEMENTS_H__
 
@@ -17,6 +18,14 @@ GST_ELEMENT_REGISTER_DECLARE (dataset_stats);
 GST_ELEMENT_REGISTER_DECLARE (classify_overlay);
 GST_ELEMENT_REGISTER_DECLARE (alexnet_infer);
 GST_ELEMENT_REGISTER_DECLARE (alexnet_train);
+
+/* transform_caps of the elements that make size x size squares of any
+ * input (resize-256, random-crop-flip): towards the source every
+ * structure of @caps becomes size x size, towards the sink any size;
+ * @drop_par removes pixel-aspect-ratio (resize-256 changes it). Intersected
+ * with @filter when given (gstalexnetcaps.c). */
+GstCaps *gst_alexnet_square_caps (GstPadDirection direction, GstCaps * caps,
+    GstCaps * filter, gint size, gboolean drop_par);
 
 G_END_DECLS
 #endif

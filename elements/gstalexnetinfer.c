@@ -114,7 +114,7 @@ gst_alexnet_infer_views_get_type (void)
   static const GEnumValue values[] = {
     {GST_ALEXNET_INFER_VIEWS_CENTER, "The centre crop", "center"},
     {GST_ALEXNET_INFER_VIEWS_TEN_CROP,
-        "Ten views (four corners, centre and their mirrors), softmax averaged",
+          "Ten views (four corners, centre and their mirrors), softmax averaged",
         "ten-crop"},
     {0, NULL, NULL},
   };
@@ -166,8 +166,7 @@ gst_alexnet_infer_class_init (GstAlexnetInferClass * klass)
   g_object_class_install_property (gobject_class, PROP_MODEL,
       g_param_spec_string ("model", "Model",
           "Checkpoint (safetensors) of the network: weights, architecture, "
-          "input size, normalisation and class names", DEFAULT_PROP_MODEL,
-          rw));
+          "input size, normalisation and class names", DEFAULT_PROP_MODEL, rw));
   g_object_class_install_property (gobject_class, PROP_LABELS,
       g_param_spec_string ("labels", "Labels",
           "Text file of class names, one per line in class order, replacing "
@@ -437,7 +436,7 @@ gst_alexnet_infer_start (GstBaseTransform * trans)
 
   self->input_size = self->info.input_size;
   self->resize = resize > 0 ? resize :
-      (self->input_size * 256 + 112) / 224;
+      ax_resize_size_for_input (self->input_size);
   if (self->resize < self->input_size)
     goto bad_resize;
   self->n_classes = self->info.n_classes;
@@ -626,8 +625,9 @@ gst_alexnet_infer_propose_allocation (GstBaseTransform * trans,
   GstAlexnetInfer *self = GST_ALEXNET_INFER (trans);
   guint held = 2 * MAX (self->net_frames, 1), i;
 
-  if (!GST_BASE_TRANSFORM_CLASS (gst_alexnet_infer_parent_class)->
-      propose_allocation (trans, decide_query, query))
+  if (!GST_BASE_TRANSFORM_CLASS
+      (gst_alexnet_infer_parent_class)->propose_allocation (trans, decide_query,
+          query))
     return FALSE;
   for (i = 0; i < gst_query_get_n_allocation_pools (query); i++) {
     GstBufferPool *pool = NULL;
@@ -729,13 +729,14 @@ gst_alexnet_infer_sink_event (GstBaseTransform * trans, GstEvent * event)
       GST_OBJECT_UNLOCK (self);
       if (caps == NULL)
         break;
-      if (!GST_BASE_TRANSFORM_CLASS (gst_alexnet_infer_parent_class)->
-          sink_event (trans, event)) {
+      if (!GST_BASE_TRANSFORM_CLASS (gst_alexnet_infer_parent_class)->sink_event
+          (trans, event)) {
         gst_event_unref (caps);
         return FALSE;
       }
-      return GST_BASE_TRANSFORM_CLASS (gst_alexnet_infer_parent_class)->
-          sink_event (trans, caps);
+      return
+          GST_BASE_TRANSFORM_CLASS (gst_alexnet_infer_parent_class)->sink_event
+          (trans, caps);
     }
     case GST_EVENT_EOS:
     case GST_EVENT_SEGMENT_DONE:

@@ -130,7 +130,7 @@ gst_alexnet_classify_overlay_position_get_type (void)
     {GST_ALEXNET_CLASSIFY_OVERLAY_TOP_LEFT, "Top left corner", "top-left"},
     {GST_ALEXNET_CLASSIFY_OVERLAY_TOP_RIGHT, "Top right corner", "top-right"},
     {GST_ALEXNET_CLASSIFY_OVERLAY_BOTTOM_LEFT, "Bottom left corner",
-          "bottom-left"},
+        "bottom-left"},
     {GST_ALEXNET_CLASSIFY_OVERLAY_BOTTOM_RIGHT, "Bottom right corner",
         "bottom-right"},
     {0, NULL, NULL},
@@ -314,7 +314,7 @@ gst_alexnet_classify_overlay_set_info (GstVideoFilter * filter,
 {
   GstAlexnetClassifyOverlay *self = GST_ALEXNET_CLASSIFY_OVERLAY (filter);
   gint offset[GST_VIDEO_MAX_COMPONENTS], scale[GST_VIDEO_MAX_COMPONENTS];
-  gdouble kr, kb, kg;
+  gdouble kr, kb;
   (void) incaps;
   (void) outcaps;
   (void) out_info;
@@ -332,23 +332,9 @@ gst_alexnet_classify_overlay_set_info (GstVideoFilter * filter,
     kr = 0.299;                 /* BT.601 when the caps do not say */
     kb = 0.114;
   }
-  kg = 1.0 - kr - kb;
   gst_video_color_range_offsets (in_info->colorimetry.range, in_info->finfo,
       offset, scale);
-  /* Y = o + s Y', Cb = o + s (B - Y') / (2 (1 - kb)), Cr likewise, with
-   * R, G, B and Y' on a 0..1 scale */
-  self->matrix[0][0] = scale[0] * kr / 255.0;
-  self->matrix[0][1] = scale[0] * kg / 255.0;
-  self->matrix[0][2] = scale[0] * kb / 255.0;
-  self->matrix[0][3] = offset[0];
-  self->matrix[1][0] = scale[1] * -kr / (2.0 * (1.0 - kb)) / 255.0;
-  self->matrix[1][1] = scale[1] * -kg / (2.0 * (1.0 - kb)) / 255.0;
-  self->matrix[1][2] = scale[1] * (1.0 - kb) / (2.0 * (1.0 - kb)) / 255.0;
-  self->matrix[1][3] = offset[1];
-  self->matrix[2][0] = scale[2] * (1.0 - kr) / (2.0 * (1.0 - kr)) / 255.0;
-  self->matrix[2][1] = scale[2] * -kg / (2.0 * (1.0 - kr)) / 255.0;
-  self->matrix[2][2] = scale[2] * -kb / (2.0 * (1.0 - kr)) / 255.0;
-  self->matrix[2][3] = offset[2];
+  ax_ycbcr_matrix (self->matrix, kr, kb, offset, scale);
   return TRUE;
 
   /* ERRORS */

@@ -46,6 +46,7 @@
 #include <gst/video/video.h>
 
 #include "elements/gstalexnetelements.h"
+#include "kernels/image/colour.h"
 #include "plugin/gstalexnetmeta.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_alexnet_decode_debug);
@@ -113,7 +114,7 @@ gst_alexnet_decode_scales_get_type (void)
     {GST_ALEXNET_DECODE_SCALES_FAST,
         "Only 1/2, 1/4 and 1/8, which libjpeg-turbo decodes fastest", "fast"},
     {GST_ALEXNET_DECODE_SCALES_ALL,
-        "Every eighth (7/8, 3/4, ...): the least resizing left, but slower",
+          "Every eighth (7/8, 3/4, ...): the least resizing left, but slower",
         "all"},
     {0, NULL, NULL},
   };
@@ -555,8 +556,7 @@ gst_alexnet_decode_pick_factor (GstAlexnetDecode * self, int width,
 }
 
 static gboolean
-gst_alexnet_decode_negotiate (GstAlexnetDecode * self, gint width,
-    gint height)
+gst_alexnet_decode_negotiate (GstAlexnetDecode * self, gint width, gint height)
 {
   GstCaps *caps, *current;
   gboolean ok, same;
@@ -589,25 +589,6 @@ gst_alexnet_decode_negotiate (GstAlexnetDecode * self, gint width,
   return TRUE;
 }
 
-/* Adobe CMYK (stored inverted: 255 = no ink) to RGB: R = C*K/255, rounded. */
-static void
-gst_alexnet_decode_cmyk_to_rgb (guint8 * rgb, gint rgb_stride,
-    const guint8 * cmyk, gint width, gint height)
-{
-  gint x, y;
-
-  for (y = 0; y < height; y++) {
-    const guint8 *s = cmyk + (gsize) y * width * 4;
-    guint8 *d = rgb + (gsize) y * rgb_stride;
-    for (x = 0; x < width; x++, s += 4, d += 3) {
-      guint k = s[3];
-      d[0] = (s[0] * k + 127) / 255;
-      d[1] = (s[1] * k + 127) / 255;
-      d[2] = (s[2] * k + 127) / 255;
-    }
-  }
-}
-
 /* Decodes @jpeg into @out (packed RGB, @stride bytes a row). Returns NULL
  * on success, else why it failed. */
 static const gchar *
@@ -625,7 +606,7 @@ gst_alexnet_decode_decompress (GstAlexnetDecode * self, const guint8 * jpeg,
   }
 
   /* CMYK goes through the scratch buffer, grown only when needed */
-  need = (gsize) width * height * 4;
+  need = (gsize) width *height * 4;
   if (need > self->cmyk_size) {
     g_free (self->cmyk);
     self->cmyk = g_try_malloc (need);
@@ -636,7 +617,7 @@ gst_alexnet_decode_decompress (GstAlexnetDecode * self, const guint8 * jpeg,
   if (tjDecompress2 (self->tj, jpeg, jpeg_size, self->cmyk, width,
           width * 4, height, TJPF_CMYK, flags) != 0)
     return tjGetErrorStr2 (self->tj);
-  gst_alexnet_decode_cmyk_to_rgb (out, stride, self->cmyk, width, height);
+  ax_cmyk_to_rgb (out, stride, self->cmyk, width, height);
   return NULL;
 }
 
@@ -741,8 +722,7 @@ gst_alexnet_decode_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
     goto decode_failed;
   gst_buffer_unmap (buf, &in);
 
-  if (self->need_caps || out_w != self->out_width ||
-      out_h != self->out_height) {
+  if (self->need_caps || out_w != self->out_width || out_h != self->out_height) {
     if (!gst_alexnet_decode_negotiate (self, out_w, out_h))
       goto not_negotiated;
   }

@@ -303,31 +303,9 @@ gst_alexnet_random_crop_flip_transform_caps (GstBaseTransform * trans,
     GstPadDirection direction, GstCaps * caps, GstCaps * filter)
 {
   GstAlexnetRandomCropFlip *self = GST_ALEXNET_RANDOM_CROP_FLIP (trans);
-  gint size = gst_alexnet_random_crop_flip_get_size (self);
-  GstCaps *ret = gst_caps_new_empty ();
-  guint i, n = gst_caps_get_size (caps);
 
-  for (i = 0; i < n; i++) {
-    GstStructure *s = gst_structure_copy (gst_caps_get_structure (caps, i));
-    GstCapsFeatures *f = gst_caps_get_features (caps, i);
-
-    if (direction == GST_PAD_SINK)
-      gst_structure_set (s, "width", G_TYPE_INT, size, "height", G_TYPE_INT,
-          size, NULL);
-    else
-      gst_structure_set (s, "width", GST_TYPE_INT_RANGE, 1, G_MAXINT,
-          "height", GST_TYPE_INT_RANGE, 1, G_MAXINT, NULL);
-    ret = gst_caps_merge_structure_full (ret, s,
-        f ? gst_caps_features_copy (f) : NULL);
-  }
-
-  if (filter) {
-    GstCaps *tmp = gst_caps_intersect_full (filter, ret,
-        GST_CAPS_INTERSECT_FIRST);
-    gst_caps_unref (ret);
-    ret = tmp;
-  }
-  return ret;
+  return gst_alexnet_square_caps (direction, caps, filter,
+      gst_alexnet_random_crop_flip_get_size (self), FALSE);
 }
 
 static gboolean
@@ -342,8 +320,10 @@ gst_alexnet_random_crop_flip_query (GstBaseTransform * trans,
         gst_alexnet_random_crop_flip_get_size (self));
     return TRUE;
   }
-  return GST_BASE_TRANSFORM_CLASS (gst_alexnet_random_crop_flip_parent_class)->
-      query (trans, direction, query);
+  return
+      GST_BASE_TRANSFORM_CLASS
+      (gst_alexnet_random_crop_flip_parent_class)->query (trans, direction,
+      query);
 }
 
 static gboolean

@@ -205,31 +205,9 @@ gst_alexnet_resize_256_transform_caps (GstBaseTransform * trans,
     GstPadDirection direction, GstCaps * caps, GstCaps * filter)
 {
   GstAlexnetResize256 *self = GST_ALEXNET_RESIZE_256 (trans);
-  gint size = gst_alexnet_resize_256_get_size (self);
-  GstCaps *ret = gst_caps_new_empty ();
-  guint i, n = gst_caps_get_size (caps);
+  GstCaps *ret = gst_alexnet_square_caps (direction, caps, filter,
+      gst_alexnet_resize_256_get_size (self), TRUE);
 
-  for (i = 0; i < n; i++) {
-    GstStructure *s = gst_structure_copy (gst_caps_get_structure (caps, i));
-    GstCapsFeatures *f = gst_caps_get_features (caps, i);
-
-    if (direction == GST_PAD_SINK)
-      gst_structure_set (s, "width", G_TYPE_INT, size, "height", G_TYPE_INT,
-          size, NULL);
-    else
-      gst_structure_set (s, "width", GST_TYPE_INT_RANGE, 1, G_MAXINT,
-          "height", GST_TYPE_INT_RANGE, 1, G_MAXINT, NULL);
-    gst_structure_remove_field (s, "pixel-aspect-ratio");
-    ret = gst_caps_merge_structure_full (ret, s,
-        f ? gst_caps_features_copy (f) : NULL);
-  }
-
-  if (filter) {
-    GstCaps *tmp = gst_caps_intersect_full (filter, ret,
-        GST_CAPS_INTERSECT_FIRST);
-    gst_caps_unref (ret);
-    ret = tmp;
-  }
   GST_DEBUG_OBJECT (self, "%s %" GST_PTR_FORMAT " -> %" GST_PTR_FORMAT,
       direction == GST_PAD_SINK ? "sink" : "src", caps, ret);
   return ret;
@@ -247,8 +225,9 @@ gst_alexnet_resize_256_query (GstBaseTransform * trans,
         gst_alexnet_resize_256_get_size (self));
     return TRUE;
   }
-  return GST_BASE_TRANSFORM_CLASS (gst_alexnet_resize_256_parent_class)->
-      query (trans, direction, query);
+  return
+      GST_BASE_TRANSFORM_CLASS (gst_alexnet_resize_256_parent_class)->query
+      (trans, direction, query);
 }
 
 static gboolean

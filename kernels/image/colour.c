@@ -279,3 +279,19 @@ ax_sym3_eigen (const double a_in[3][3], double eigval[3],
   eigen_order (a, v, eigval, eigvec);
   return sweeps;
 }
+
+void
+ax_cmyk_to_rgb (uint8_t *rgb, int rgb_stride, const uint8_t *cmyk, int w,
+    int h)
+{
+  for (int y = 0; y < h; y++) {
+    const uint8_t *s = cmyk + (size_t) y * w * 4;
+    uint8_t *d = rgb + (size_t) y * rgb_stride;
+    for (int x = 0; x < w; x++, s += 4, d += 3) {
+      unsigned k = s[3];
+      d[0] = (uint8_t) ((s[0] * k + 127) / 255);
+      d[1] = (uint8_t) ((s[1] * k + 127) / 255);
+      d[2] = (uint8_t) ((s[2] * k + 127) / 255);
+    }
+  }
+}

@@ -74,6 +74,12 @@ int ax_colour_stats_finish (const ax_colour_stats *s, double mean[3],
 int ax_sym3_eigen (const double a[3][3], double eigval[3],
     double eigvec[3][3]);
 
+/* Adobe CMYK as JPEG decoders return it (stored inverted: 255 = no ink)
+ * to packed RGB: R = C*K/255 rounded, likewise G from M and B from Y.
+ * `cmyk` holds h rows of w 4-byte pixels, tightly packed. */
+void ax_cmyk_to_rgb (uint8_t *rgb, int rgb_stride, const uint8_t *cmyk,
+    int w, int h);
+
 #ifdef __cplusplus
 }
 #endif

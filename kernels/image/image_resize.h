@@ -76,6 +76,16 @@ void ax_resize_rgb (uint8_t *dst, int dst_stride, const uint8_t *src,
  * resizing. Returns 1 when the AVX-512 code is now in use. */
 int ax_resize_set_simd (int allow);
 
+/* The shorter side to resize to before cropping `input_size` squares:
+ * the paper's 256 for 224, in proportion and rounded to the nearest
+ * (input 224 -> 256, 67 -> 77). Training's validation, alexnet-infer and
+ * the benchmarks all take it from here. */
+static inline int
+ax_resize_size_for_input (int input_size)
+{
+  return (input_size * 256 + 112) / 224;
+}
+
 #ifdef __cplusplus
 }
 #endif

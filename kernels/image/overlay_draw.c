@@ -213,3 +213,20 @@ ax_layer_blend (const ax_layer * l, int x, int y, int frame_w, int frame_h,
   for (int c = 0; c < 3; c++)
     blend_comp (l, x, y, frame_w, frame_h, &comps[c], c);
 }
+
+void
+ax_ycbcr_matrix (float m[3][4], double kr, double kb, const int offset[3],
+    const int scale[3])
+{
+  const double kg = 1.0 - kr - kb;
+  const double w[3][3] = {
+    { kr, kg, kb },
+    { -kr / (2.0 * (1.0 - kb)), -kg / (2.0 * (1.0 - kb)), 0.5 },
+    { 0.5, -kg / (2.0 * (1.0 - kr)), -kb / (2.0 * (1.0 - kr)) },
+  };
+  for (int i = 0; i < 3; i++) {
+    for (int c = 0; c < 3; c++)
+      m[i][c] = (float) (scale[i] * w[i][c] / 255.0);
+    m[i][3] = (float) offset[i];
+  }
+}

@@ -53,6 +53,14 @@ size_t ax_text_cell_bytes (const char *text, int n_cells);
  * identity for RGB frames, an RGB -> YCbCr matrix for YUV ones. */
 void ax_layer_to_components (ax_layer * l, const float m[3][4]);
 
+/* The matrix for ax_layer_to_components that turns 8-bit R, G, B into
+ * Y, Cb, Cr with luma weights kr, kb (BT.601: 0.299, 0.114) and the
+ * range's offsets and scales per component (GStreamer's
+ * gst_video_color_range_offsets): Y = o + s Y', Cb = o + s (B - Y') /
+ * (2 (1 - kb)), Cr = o + s (R - Y') / (2 (1 - kr)), on a 0..1 scale. */
+void ax_ycbcr_matrix (float m[3][4], double kr, double kb,
+    const int offset[3], const int scale[3]);
+
 /* Blends the (converted) layer onto a frame_w x frame_h frame with its
  * top-left corner at (x, y), component by component: comps[i] receives
  * the layer's channel i. A subsampled sample takes the mean coverage of the

@@ -366,9 +366,23 @@ test_simd_matches_portable (void)
       n_fast, n_cases, n_wide);
 }
 
+/* The shorter side before a crop: the paper's 256 for 224, in proportion,
+ * rounded to the nearest (checked against float64 rounding). */
+static void
+test_resize_for_input (void)
+{
+  AX_CHECK (ax_resize_size_for_input (224) == 256, "224");
+  for (int in = 1; in <= 1024; in++) {
+    int want = (int) floor (in * 256.0 / 224.0 + 0.5);
+    AX_CHECK (ax_resize_size_for_input (in) == want, "input %d: %d, want %d",
+        in, ax_resize_size_for_input (in), want);
+  }
+}
+
 static void
 run_all (void)
 {
+  AX_RUN (test_resize_for_input);
   AX_RUN (test_geometry);
   AX_RUN (test_identity);
   AX_RUN (test_bad_sizes);
