@@ -106,6 +106,15 @@ image_floats (const ax_net_spec *spec)
   return (size_t) spec->in_c * spec->in_h * spec->in_w;
 }
 
+/* The result of a step not taken yet: step is the number it will have. */
+static void
+result_start (ax_trainer_result *r, const ax_net *net)
+{
+  r->loss = NAN;
+  r->top1_wrong = r->top5_wrong = 0;
+  r->step = net ? ax_net_step (net) + 1 : 0;
+}
+
 ax_status
 ax_trainer_net_step (ax_net *net, const float *images, const int32_t *labels,
     int n, const ax_sgd_step *sgd, float *probs, ax_trainer_result *r)
@@ -115,9 +124,7 @@ ax_trainer_net_step (ax_net *net, const float *images, const int32_t *labels,
 
   if (!r)
     return AX_ERR_INVALID_ARG;
-  r->loss = NAN;
-  r->top1_wrong = r->top5_wrong = 0;
-  r->step = net ? ax_net_step (net) + 1 : 0;
+  result_start (r, net);
   if (!net || !images || !labels || !sgd || n < 1)
     return AX_ERR_INVALID_ARG;
   spec = ax_net_get_spec (net);
@@ -208,9 +215,10 @@ ax_trainer_step (ax_trainer *t, const float *images, const int32_t *labels,
   ax_status st;
 
   if (n != t->batch) {
+    result_start (r, t->net);
     snprintf (t->err, sizeof t->err, "%d images for a batch of %d", n,
         t->batch);
-    return ax_trainer_net_step (t->net, NULL, NULL, 0, NULL, NULL, r);
+    return AX_ERR_INVALID_ARG;
   }
   if (!t->started) {
     t->started = 1;
