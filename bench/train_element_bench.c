@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/image/image_resize.h"
 #include "kernels/nn/trainer.h"
 
 static int steps = 4, reps = 2, batch = 128, towers = 2, size = 224,
@@ -111,7 +112,7 @@ pipeline (const char *dir)
       "epochs=0 ! decode ! resize-256 size=%d ! random-crop-flip size=%d ! "
       "pca-jitter ! alexnet-train batch-size=%d towers=%d input-size=%d "
       "width-divisor=%d max-steps=%d log-interval=1 init=xavier", dir,
-      (size * 256 + 112) / 224, size, batch, towers, size, divisor,
+      ax_resize_size_for_input (size), size, batch, towers, size, divisor,
       steps + 1);
   GError *error = NULL;
   GstElement *p = gst_parse_launch (desc, &error);

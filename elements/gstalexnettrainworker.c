@@ -16,6 +16,7 @@
 #include "plugin/gstalexnetmeta.h"
 #include "plugin/gstalexnetstats.h"
 #include "kernels/image/classify.h"
+#include "kernels/image/image_resize.h"
 
 #define GST_CAT_DEFAULT gst_alexnet_train_debug
 
@@ -291,7 +292,7 @@ static gchar *
 val_description (GstAlexnetTrain * self, gchar ** location)
 {
   gchar *desc = NULL;
-  gint resize = (self->size * 256 + 112) / 224;
+  gint resize = ax_resize_size_for_input (self->size);
 
   *location = NULL;
   GST_OBJECT_LOCK (self);
