@@ -26,12 +26,6 @@ gst_alexnet_backend_get_type (void)
   return type;
 }
 
-const gchar *
-gst_alexnet_device_name (ax_device device)
-{
-  return device == AX_DEVICE_CUDA ? "cuda" : "cpu";
-}
-
 void
 gst_alexnet_warn_cpu_fallback (GstElement * element, gboolean asked_cuda,
     const gchar * note)

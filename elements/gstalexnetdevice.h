@@ -18,8 +18,5 @@ GType gst_alexnet_backend_get_type (void);
 void gst_alexnet_warn_cpu_fallback (GstElement * element, gboolean asked_cuda,
     const gchar * note);
 
-/* "cpu" or "cuda", for messages. */
-const gchar *gst_alexnet_device_name (ax_device device);
-
 G_END_DECLS
 #endif

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "kernels/nn/net.h"
+#include "kernels/nn/trainer.h"
 
 /* A net call that must succeed, with the net's message when it does not. */
 #define NET_OK(net, expr) do {                                            \
@@ -24,11 +25,18 @@ ax_test_train_step (ax_net *net, const float *x, size_t count,
     const int32_t *labels, int batch, int update, float *loss)
 {
   ax_sgd_step sgd = { 0.01f, 0.9f, 0.0005f };
+  if (update) {
+    /* the trainer's step: the one definition of forward, loss, backward,
+     * update */
+    ax_trainer_result r;
+    (void) count;
+    NET_OK (net, ax_trainer_net_step (net, x, labels, batch, &sgd, NULL, &r));
+    *loss = r.loss;
+    return;
+  }
   NET_OK (net, ax_net_forward (net, x, count, 1));
   NET_OK (net, ax_net_loss (net, labels, (size_t) batch, loss));
   NET_OK (net, ax_net_backward (net));
-  if (update)
-    NET_OK (net, ax_net_update (net, &sgd));
 }
 
 /* max |a - b| / max |b| (the plain max |a - b| where b is all zero); a NaN
