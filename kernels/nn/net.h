@@ -64,9 +64,21 @@ ax_status ax_net_spec_alexnet_paper (ax_net_spec *spec, int n_classes,
  * torchvision names them ("features.0.weight" ... "classifier.6.bias"). */
 ax_status ax_net_spec_alexnet_torchvision (ax_net_spec *spec, int n_classes,
     int in_size);
+/* Simonyan and Zisserman's VGG configuration `arch` (Table 1 of the
+ * paper): "vgg-a", "vgg-a-lrn", "vgg-b", "vgg-c" (1x1 convolutions last in
+ * blocks 3 to 5), "vgg-d", "vgg-e", or torchvision's names for A, B, D, E
+ * ("vgg11", "vgg13", "vgg16", "vgg19"); spec->arch is the paper's name.
+ * 3x3 convolutions with padding 1, 2x2 max-pools of stride 2, torchvision's
+ * adaptive average pool to 7x7 (the identity at 224), fc 4096-4096-
+ * n_classes with dropout 0.5 after the first two; biases 0. Parameters are
+ * named as torchvision names them ("features.0.weight",
+ * "classifier.6.bias"; A-LRN's LRN takes an index too, C's as D's).
+ * AX_ERR_UNSUPPORTED for another name. */
+ax_status ax_net_spec_vgg (ax_net_spec *spec, const char *arch, int n_classes,
+    int in_size);
 /* The builder named by a spec's arch ("alexnet-paper",
- * "alexnet-torchvision"): how a checkpoint's metadata rebuilds its net.
- * AX_ERR_UNSUPPORTED for an unknown name. */
+ * "alexnet-torchvision", the VGG names above): how a checkpoint's metadata
+ * rebuilds its net. AX_ERR_UNSUPPORTED for an unknown name. */
 ax_status ax_net_spec_by_arch (ax_net_spec *spec, const char *arch,
     int n_classes, int in_size);
 /* Divides every conv and hidden fc width of a spec by `div` (widths must

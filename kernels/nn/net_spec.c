@@ -1,6 +1,6 @@
 /* Networks as data: the layer-spec list and its builders for the paper's
- * two-tower AlexNet and torchvision's single-tower one. VGG's configurations
- * will be more builders over the same list. */
+ * two-tower AlexNet, torchvision's single-tower one and Simonyan and
+ * Zisserman's VGG configurations A, A-LRN, B, C, D and E. */
 #include "kernels/nn/net.h"
 
 #include <stdio.h>
@@ -174,6 +174,107 @@ ax_net_spec_alexnet_torchvision (ax_net_spec *spec, int n_classes, int in_size)
   return b.st;
 }
 
+/* --- VGG (Simonyan and Zisserman 2014, Table 1) --- */
+
+/* A block's convolutions: 3x3 (pad 1), the last one 1x1 (pad 0) where
+ * `last_is_1x1` says so (configuration C, blocks 3 to 5). */
+typedef struct {
+  int n;                        /* convolutions in the block */
+  int width;                    /* their output channels */
+  int last_is_1x1;              /* C: the block's last is 1x1 */
+} vgg_block;
+
+typedef struct {
+  const char *arch;             /* the checkpoint's name */
+  const char *torchvision;      /* torchvision's, or NULL (no such model) */
+  int lrn;                      /* A-LRN: LRN after the first ReLU */
+  vgg_block blocks[5];
+} vgg_config;
+
+static const vgg_config vgg_configs[] = {
+  { "vgg-a", "vgg11", 0, { { 1, 64, 0 }, { 1, 128, 0 }, { 2, 256, 0 },
+      { 2, 512, 0 }, { 2, 512, 0 } } },
+  { "vgg-a-lrn", NULL, 1, { { 1, 64, 0 }, { 1, 128, 0 }, { 2, 256, 0 },
+      { 2, 512, 0 }, { 2, 512, 0 } } },
+  { "vgg-b", "vgg13", 0, { { 2, 64, 0 }, { 2, 128, 0 }, { 2, 256, 0 },
+      { 2, 512, 0 }, { 2, 512, 0 } } },
+  { "vgg-c", NULL, 0, { { 2, 64, 0 }, { 2, 128, 0 }, { 3, 256, 1 },
+      { 3, 512, 1 }, { 3, 512, 1 } } },
+  { "vgg-d", "vgg16", 0, { { 2, 64, 0 }, { 2, 128, 0 }, { 3, 256, 0 },
+      { 3, 512, 0 }, { 3, 512, 0 } } },
+  { "vgg-e", "vgg19", 0, { { 2, 64, 0 }, { 2, 128, 0 }, { 4, 256, 0 },
+      { 4, 512, 0 }, { 4, 512, 0 } } },
+};
+
+/* The configuration named `arch` (the paper's letter or torchvision's
+ * name), or NULL. */
+static const vgg_config *
+vgg_find (const char *arch)
+{
+  for (size_t i = 0; i < sizeof vgg_configs / sizeof vgg_configs[0]; i++)
+    if (strcmp (arch, vgg_configs[i].arch) == 0
+        || (vgg_configs[i].torchvision
+            && strcmp (arch, vgg_configs[i].torchvision) == 0))
+      return &vgg_configs[i];
+  return NULL;
+}
+
+static ax_status
+vgg_build (ax_net_spec *spec, const vgg_config *c, int n_classes, int in_size)
+{
+  builder b;
+  char name[AX_NAME_MAX], prefix[AX_NAME_MAX];
+  int conv_no = 0, index = 0;   /* index: torchvision's features.N */
+  ax_status st = start (&b, spec, c->arch, n_classes, in_size);
+  if (st != AX_OK)
+    return st;
+  for (int k = 0; k < 5; k++) {
+    for (int j = 0; j < c->blocks[k].n; j++) {
+      int one = c->blocks[k].last_is_1x1 && j == c->blocks[k].n - 1;
+      snprintf (name, sizeof name, "conv%d_%d", k + 1, j + 1);
+      snprintf (prefix, sizeof prefix, "features.%d", index++);
+      conv (&b, name, prefix, c->blocks[k].width, one ? 1 : 3, 1, one ? 0 : 1,
+          1, 0.0f);
+      snprintf (name, sizeof name, "relu%d_%d", k + 1, j + 1);
+      simple (&b, AX_LAYER_RELU, name);
+      index++;
+      if (c->lrn && ++conv_no == 1) {
+        lrn (&b, "lrn1", 1);
+        index++;
+      }
+    }
+    snprintf (name, sizeof name, "pool%d", k + 1);
+    ax_layer_spec *l = add (&b, AX_LAYER_MAXPOOL, name, NULL);
+    if (l)
+      l->p.pool = (ax_pool_params) { 2, 2, 0 };
+    index++;
+  }
+  /* torchvision's adaptive average pool to 7x7 (the identity at 224),
+   * so that any input size feeds fc6 the same 25088 values */
+  ax_layer_spec *avg = add (&b, AX_LAYER_AVGPOOL, "avgpool", NULL);
+  if (avg)
+    avg->p.avgpool.out_h = avg->p.avgpool.out_w = 7;
+  simple (&b, AX_LAYER_FLATTEN, "flatten");
+  fc (&b, "fc6", "classifier.0", 4096, 0.0f);
+  simple (&b, AX_LAYER_RELU, "relu6");
+  dropout (&b, "drop6", 6);
+  fc (&b, "fc7", "classifier.3", 4096, 0.0f);
+  simple (&b, AX_LAYER_RELU, "relu7");
+  dropout (&b, "drop7", 7);
+  fc (&b, "fc8", "classifier.6", n_classes, 0.0f);
+  return b.st;
+}
+
+ax_status
+ax_net_spec_vgg (ax_net_spec *spec, const char *arch, int n_classes,
+    int in_size)
+{
+  const vgg_config *c = arch ? vgg_find (arch) : NULL;
+  if (!c)
+    return arch ? AX_ERR_UNSUPPORTED : AX_ERR_INVALID_ARG;
+  return vgg_build (spec, c, n_classes, in_size);
+}
+
 ax_status
 ax_net_spec_by_arch (ax_net_spec *spec, const char *arch, int n_classes,
     int in_size)
@@ -184,6 +285,8 @@ ax_net_spec_by_arch (ax_net_spec *spec, const char *arch, int n_classes,
     return ax_net_spec_alexnet_paper (spec, n_classes, in_size);
   if (strcmp (arch, "alexnet-torchvision") == 0)
     return ax_net_spec_alexnet_torchvision (spec, n_classes, in_size);
+  if (vgg_find (arch))
+    return ax_net_spec_vgg (spec, arch, n_classes, in_size);
   return AX_ERR_UNSUPPORTED;
 }
 
