@@ -5,6 +5,8 @@
 #define AX_NET_TEST_UTIL_H
 
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "kernels/nn/net.h"
@@ -84,6 +86,81 @@ ax_test_params_error (ax_net *a, ax_net *b, ax_param_buffer which,
     free (y);
   }
   return most;
+}
+
+/* A reference's value of a named record (count floats), or NULL after a
+ * failed check: how the fixture tests look up PyTorch's arrays. */
+typedef const float *(*ax_test_lookup) (const char *name, size_t count);
+
+/* The largest ax_test_rel_error of buffer `which` over every parameter
+ * against the reference records "<prefix><parameter name>" (infinite for a
+ * missing one); *worst names its parameter. */
+static inline double
+ax_test_params_vs (ax_net *net, ax_param_buffer which, const char *prefix,
+    ax_test_lookup lookup, const char **worst)
+{
+  double most = 0.0;
+  char name[AX_NAME_MAX + 48];
+  *worst = "";
+  for (int p = 0; p < ax_net_n_params (net); p++) {
+    const ax_param_info *i = ax_net_param (net, p);
+    snprintf (name, sizeof name, "%s%s", prefix, i->name);
+    const float *want = lookup (name, i->count);
+    float *got = ax_test_param_values (net, p, which);
+    double e = want ? ax_test_rel_error (got, want, i->count) : INFINITY;
+    if (!(e <= most)) {
+      most = e;
+      *worst = i->name;
+    }
+    free (got);
+  }
+  return most;
+}
+
+/* Deterministic values in [-scale, scale] by integer hashing, exact in
+ * float64: gen_values in tests/data/gen_net_fixture.py and
+ * gen_vgg_fixture.py, so that weights and images need not be stored. */
+static inline void
+ax_test_gen_values (float *v, size_t count, uint64_t stream, double scale)
+{
+  for (size_t i = 0; i < count; i++) {
+    uint64_t h = ((uint64_t) i * 2654435761u + stream * 40503u + 12345u)
+        & 0xffffffffu;
+    h ^= h >> 15;
+    h = (h * 2246822519u) & 0xffffffffu;
+    h ^= h >> 13;
+    double u = (double) ((int64_t) (h % 20001u) - 10000);
+    v[i] = (float) (u / 10000.0 * scale);
+  }
+}
+
+/* The generators' fill_formula: parameter p is stream p, weights in
+ * +-sqrt(3 / fan_in), biases in +-0.1. */
+static inline void
+ax_test_set_formula_params (ax_net *net)
+{
+  for (int p = 0; p < ax_net_n_params (net); p++) {
+    const ax_param_info *i = ax_net_param (net, p);
+    double scale = i->ndim == 1 ? 0.1
+        : sqrt (3.0 / (double) (i->count / (size_t) i->dims[0]));
+    float *v = malloc (i->count * sizeof *v);
+    if (!v) {
+      AX_CHECK (0, "out of memory");
+      return;
+    }
+    ax_test_gen_values (v, i->count, (uint64_t) p, scale);
+    NET_OK (net, ax_net_param_set (net, p, AX_PARAM_VALUE, v, i->count));
+    free (v);
+  }
+}
+
+/* Every dropout layer of a spec drops with probability p. */
+static inline void
+ax_test_set_dropout (ax_net_spec *s, float p)
+{
+  for (int i = 0; i < s->n_layers; i++)
+    if (s->layers[i].kind == AX_LAYER_DROPOUT)
+      s->layers[i].p.dropout.p = p;
 }
 
 #endif

@@ -139,5 +139,8 @@ ax_status cpu_count_nonfinite (ax_backend *be, const ax_tensor *t,
     size_t *count);
 /* dst[i] += src[i], on the backend's threads. */
 void cpu_accumulate (cpu_backend *be, float *dst, const float *src, size_t n);
+/* dbias[c] += the sum of dout (N, C, H, W) over n, h, w, in double. */
+void cpu_bias_grad (cpu_backend *be, float *dbias, const float *dout,
+    ax_shape shape);
 
 #endif

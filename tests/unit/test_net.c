@@ -75,14 +75,6 @@ image_count (const ax_net_spec *s, int batch)
   return (size_t) batch * s->in_c * s->in_h * s->in_w;
 }
 
-static void
-set_dropout (ax_net_spec *s, float p)
-{
-  for (int i = 0; i < s->n_layers; i++)
-    if (s->layers[i].kind == AX_LAYER_DROPOUT)
-      s->layers[i].p.dropout.p = p;
-}
-
 /* --- the spec --- */
 
 static size_t
@@ -118,35 +110,6 @@ check_activation (ax_net *net, const char *layer, int c, int h, int w)
       "%dx%dx%d", layer, s.c, s.h, s.w, c, h, w);
 }
 
-/* --- the paper's formula weights (gen_values in gen_net_fixture.py) --- */
-
-static void
-gen_values (float *v, size_t count, uint64_t stream, double scale)
-{
-  for (size_t i = 0; i < count; i++) {
-    uint64_t h = ((uint64_t) i * 2654435761u + stream * 40503u + 12345u)
-        & 0xffffffffu;
-    h ^= h >> 15;
-    h = (h * 2246822519u) & 0xffffffffu;
-    h ^= h >> 13;
-    double u = (double) ((int64_t) (h % 20001u) - 10000);
-    v[i] = (float) (u / 10000.0 * scale);
-  }
-}
-
-static void
-set_formula_params (ax_net *net)
-{
-  for (int p = 0; p < ax_net_n_params (net); p++) {
-    const ax_param_info *i = ax_net_param (net, p);
-    double scale = i->ndim == 1 ? 0.1 : sqrt (3.0 / (double) (i->count / i->dims[0]));
-    float *v = malloc (i->count * sizeof *v);
-    gen_values (v, i->count, (uint64_t) p, scale);
-    NET_OK (net, ax_net_param_set (net, p, AX_PARAM_VALUE, v, i->count));
-    free (v);
-  }
-}
-
 /* Full size: the paper's (both placements) and torchvision's AlexNet on one
  * 224x224 image against PyTorch; also the shapes and names of the spec. */
 static void
@@ -178,9 +141,9 @@ test_full_size_forward (void)
       check_dims (net, "classifier.6.bias", 1, 1000, 0, 0, 0);
       check_activation (net, "avgpool", 256, 6, 6);
     }
-    set_formula_params (net);
+    ax_test_set_formula_params (net);
     float *x = malloc (3 * 224 * 224 * sizeof *x), logits[1000];
-    gen_values (x, 3 * 224 * 224, 999, 1.0);
+    ax_test_gen_values (x, 3 * 224 * 224, 999, 1.0);
     NET_OK (net, ax_net_forward (net, x, 3 * 224 * 224, 0));
     NET_OK (net, ax_net_logits (net, logits, 1000));
     const float *want = fixture (c < 2 ? "paper224.logits" : "tv224.logits", 1000);
@@ -212,10 +175,10 @@ test_full_size_gradients (void)
     ax_net *net = make_net (&spec, 1, (ax_placement) place, 1);
     if (!net)
       continue;
-    set_formula_params (net);
+    ax_test_set_formula_params (net);
     float *x = malloc (3 * 224 * 224 * sizeof *x), loss = 0.0f;
     int32_t label = 7;
-    gen_values (x, 3 * 224 * 224, 999, 1.0);
+    ax_test_gen_values (x, 3 * 224 * 224, 999, 1.0);
     NET_OK (net, ax_net_forward (net, x, 3 * 224 * 224, 1));
     NET_OK (net, ax_net_loss (net, &label, 1, &loss));
     NET_OK (net, ax_net_backward (net));
@@ -252,7 +215,7 @@ small_spec (int div, float dropout)
   if (st == AX_OK)
     st = ax_net_spec_narrow (&spec, div);
   AX_CHECK (st == AX_OK, "small spec");
-  set_dropout (&spec, dropout);
+  ax_test_set_dropout (&spec, dropout);
   return spec;
 }
 
@@ -377,39 +340,16 @@ test_against_torch (void)
     ax_test_train_step (net, x, n, labels, BATCH, 0, &loss);
     NET_OK (net, ax_net_logits (net, logits, BATCH * 10));
     double e_logits = ax_test_rel_error (logits, want_logits, BATCH * 10);
-    double e_grad = 0.0;
-    const char *worst = "";
-    for (int p = 0; p < ax_net_n_params (net); p++) {
-      const ax_param_info *i = ax_net_param (net, p);
-      snprintf (name, sizeof name, "g.%s", i->name);
-      const float *g = fixture (name, i->count);
-      float *got = ax_test_param_values (net, p, AX_PARAM_GRAD);
-      double e = g ? ax_test_rel_error (got, g, i->count) : INFINITY;
-      if (!(e <= e_grad)) {
-        e_grad = e;
-        worst = i->name;
-      }
-      free (got);
-    }
+    const char *worst, *worst_w;
+    double e_grad = ax_test_params_vs (net, AX_PARAM_GRAD, "g.", fixture,
+        &worst);
     ax_sgd_step sgd = { 0.01f, 0.9f, 0.0005f };
     NET_OK (net, ax_net_update (net, &sgd));
     float l2;
     for (int s = 1; s < 3; s++)
       ax_test_train_step (net, x, n, labels, BATCH, 1, &l2);
-    double e_w = 0.0;
-    const char *worst_w = "";
-    for (int p = 0; p < ax_net_n_params (net); p++) {
-      const ax_param_info *i = ax_net_param (net, p);
-      snprintf (name, sizeof name, "w3.%s", i->name);
-      const float *w = fixture (name, i->count);
-      float *got = ax_test_param_values (net, p, AX_PARAM_VALUE);
-      double e = w ? ax_test_rel_error (got, w, i->count) : INFINITY;
-      if (!(e <= e_w)) {
-        e_w = e;
-        worst_w = i->name;
-      }
-      free (got);
-    }
+    double e_w = ax_test_params_vs (net, AX_PARAM_VALUE, "w3.", fixture,
+        &worst_w);
     printf ("  %s vs PyTorch: logits %.1e, loss %.7g vs %.7g, gradients %.1e "
         "(worst %s), weights after 3 SGD steps %.1e (worst %s)\n", pname,
         e_logits, (double) loss, (double) want_loss[0], e_grad, worst, e_w,

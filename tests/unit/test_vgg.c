@@ -7,12 +7,29 @@
 #include "kernels/nn/net.h"
 #include "kernels/nn/trainer.h"
 #include "tests/ax_test.h"
+#include "tests/net_test_util.h"
+#include "fixture_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static ax_backend *cpu;
+static ax_fixture fx;
+
+/* PyTorch's record `name` (tests/data/vgg_fixture.bin, written by
+ * gen_vgg_fixture.py), checked to hold count values. */
+static const float *
+fixture (const char *name, size_t count)
+{
+  const ax_fixture_record *r = ax_fixture_find (&fx, name);
+  AX_CHECK (r != NULL, "%s missing from the fixture", name);
+  if (!r)
+    return NULL;
+  AX_CHECK (r->count == count, "%s: %zu values, expected %zu", name,
+      r->count, count);
+  return r->count == count ? r->data : NULL;
+}
 
 
 static ax_net *
@@ -164,6 +181,101 @@ test_narrow_steps (void)
   ax_net_destroy (net);
 }
 
+/* Every configuration against PyTorch (gen_vgg_fixture.py): conv widths
+ * divided by 32, hidden fc layers 32 wide, 224x224, batch 2, no dropout;
+ * the logits, the loss, every gradient and every weight after three SGD
+ * steps on the same batch. */
+static void
+test_against_torch (void)
+{
+  static const char *const archs[][2] = { { "vgg-a", "A" }, { "vgg-a-lrn",
+      "AL" }, { "vgg-b", "B" }, { "vgg-c", "C" }, { "vgg-d", "D" },
+  { "vgg-e", "E" } };
+  enum { BATCH = 2, SIZE = 224, CLASSES = 10 };
+  const int32_t labels[BATCH] = { 3, 7 };
+  size_t n = (size_t) BATCH * 3 * SIZE * SIZE;
+  float *x = malloc (n * sizeof *x);
+  if (!x)
+    return;
+  ax_test_gen_values (x, n, 999, 1.0);
+  for (size_t a = 0; a < sizeof archs / sizeof archs[0]; a++) {
+    const char *tag = archs[a][1];
+    char name[64];
+    ax_net_spec spec;
+    ax_net *net = NULL;
+    char err[256];
+    ax_status st = ax_net_spec_vgg (&spec, archs[a][0], CLASSES, SIZE);
+    if (st == AX_OK)
+      st = ax_net_spec_narrow (&spec, 32);
+    AX_CHECK (st == AX_OK, "%s spec", archs[a][0]);
+    for (int l = 0; l < spec.n_layers; l++)
+      if (spec.layers[l].kind == AX_LAYER_FC && l != spec.n_layers - 1)
+        spec.layers[l].p.fc.out_features = 32;
+    ax_test_set_dropout (&spec, 0.0f);
+    ax_net_config cfg = { BATCH, AX_PLACE_ONE, 1, { cpu } };
+    if (st == AX_OK)
+      st = ax_net_create (&spec, &cfg, &net, err, sizeof err);
+    AX_CHECK (st == AX_OK, "%s: create: %s", archs[a][0], err);
+    if (st != AX_OK)
+      continue;
+    ax_test_set_formula_params (net);
+    float loss, l2, logits[BATCH * CLASSES];
+    ax_test_train_step (net, x, n, labels, BATCH, 0, &loss);
+    NET_OK (net, ax_net_logits (net, logits, BATCH * CLASSES));
+    snprintf (name, sizeof name, "%s.logits", tag);
+    const float *want_logits = fixture (name, BATCH * CLASSES);
+    snprintf (name, sizeof name, "%s.loss", tag);
+    const float *want_loss = fixture (name, 1);
+    const char *worst_g, *worst_w;
+    snprintf (name, sizeof name, "%s.g.", tag);
+    double e_g = ax_test_params_vs (net, AX_PARAM_GRAD, name, fixture,
+        &worst_g);
+    ax_sgd_step sgd = { 0.01f, 0.9f, 0.0005f };
+    NET_OK (net, ax_net_update (net, &sgd));
+    for (int s = 1; s < 3; s++)
+      ax_test_train_step (net, x, n, labels, BATCH, 1, &l2);
+    snprintf (name, sizeof name, "%s.w3.", tag);
+    double e_w = ax_test_params_vs (net, AX_PARAM_VALUE, name, fixture,
+        &worst_w);
+    double e_l = want_logits ? ax_test_rel_error (logits, want_logits,
+        BATCH * CLASSES) : INFINITY;
+    double e_loss = want_loss ? fabs (loss - want_loss[0]) / want_loss[0]
+        : INFINITY;
+    printf ("  %-9s vs PyTorch: logits %.1e, loss %.1e, gradients %.1e "
+        "(worst %s), weights after 3 steps %.1e (worst %s)\n", archs[a][0],
+        e_l, e_loss, e_g, worst_g, e_w, worst_w);
+    AX_CHECK (e_l < 1e-5, "%s logits %.1e", archs[a][0], e_l);
+    AX_CHECK (e_loss < 1e-5, "%s loss %.1e", archs[a][0], e_loss);
+    AX_CHECK (e_g < 1e-5, "%s gradients %.1e (%s)", archs[a][0], e_g, worst_g);
+    AX_CHECK (e_w < 1e-5, "%s weights %.1e (%s)", archs[a][0], e_w, worst_w);
+    ax_net_destroy (net);
+  }
+  free (x);
+}
+
+/* torchvision's vgg16 itself at 224x224, 1000 classes, evaluation mode. */
+static void
+test_full_d (void)
+{
+  ax_net *net = make ("vgg16", 1000, 224, 1, 1, 0);
+  if (!net)
+    return;
+  ax_test_set_formula_params (net);
+  size_t n = 3 * 224 * 224;
+  float *x = malloc (n * sizeof *x), logits[1000];
+  if (x) {
+    ax_test_gen_values (x, n, 999, 1.0);
+    NET_OK (net, ax_net_forward (net, x, n, 0));
+    NET_OK (net, ax_net_logits (net, logits, 1000));
+    const float *want = fixture ("D224.logits", 1000);
+    double e = want ? ax_test_rel_error (logits, want, 1000) : INFINITY;
+    printf ("  vgg16 at 224 vs torchvision: logits %.1e\n", e);
+    AX_CHECK (e < 1e-5, "vgg16 logits %.1e", e);
+  }
+  free (x);
+  ax_net_destroy (net);
+}
+
 int
 main (void)
 {
@@ -174,6 +286,17 @@ main (void)
   AX_RUN (test_names);
   AX_RUN (test_weight_counts);
   AX_RUN (test_narrow_steps);
+  const char *dir = getenv ("ALEXNET_TEST_DATA");
+  char path[1024];
+  snprintf (path, sizeof path, "%s/vgg_fixture.bin", dir ? dir : "tests/data");
+  int have = ax_fixture_load (&fx, path);
+  AX_CHECK (have, "%s (ALEXNET_TEST_DATA): written by gen_vgg_fixture.py",
+      path);
+  if (have) {
+    AX_RUN (test_against_torch);
+    AX_RUN (test_full_d);
+  }
+  ax_fixture_free (&fx);
   ax_backend_destroy (cpu);
   return ax_test_finish ();
 }

@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Writes vgg_fixture.bin: PyTorch's view of the VGG configurations of
+Simonyan and Zisserman, read by tests/unit/test_vgg.c to cross-check
+kernels/nn (the network description's VGG builder and every layer it uses).
+Run once, by hand, with PyTorch 2.x and torchvision from PyPI in a virtual
+environment (CI does not need them):
+
+    python3 -m venv venv-torch && venv-torch/bin/pip install torch torchvision
+    venv-torch/bin/python tests/data/gen_vgg_fixture.py tests/data/vgg_fixture.bin
+
+Cases (the record names start with the case's tag):
+ - A, AL, B, C, D, E: configurations A, A-LRN, B, C, D, E laid out as
+   torchvision lays out its VGGs (features.N, avgpool 7x7, classifier.N;
+   A-LRN's LRN is Krizhevsky's, size 5, alpha 1e-4 per map, beta 0.75, k 2;
+   C's last convolution of blocks 3-5 is 1x1), every conv width divided by
+   32 and the hidden fc layers 32 wide, 224x224 images, 10 classes, batch
+   2, dropout p=0 in training mode. Weights and images come from
+   gen_values() below (integer hashing, mirrored in the C test), so only the
+   results are stored: logits, loss, every gradient of the first step and
+   every weight after three torch.optim.SGD steps (lr 0.01, momentum 0.9,
+   weight decay 5e-4) on the same batch. PyTorch computes in float32 as the
+   C code does: in float64 these 2-channel nets meet near-ties (max-pool,
+   ReLU at 0) that float32 and float64 break differently, so float64 would
+   not be the reference PyTorch users see.
+ - D224: torchvision.models.vgg16 itself (1000 classes) on one 224x224
+   image in evaluation mode: the logits.
+
+Format as tests/data/net_fixture.bin (little-endian): b"AXLF", u32 version
+1, u32 record count; per record a 32-byte NUL-padded name, 4 x i32 shape
+(padded with 1s), float32 data. PyTorch's oneDNN is switched off so that
+the reference is PyTorch's own code.
+"""
+import struct
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+
+records = []
+
+# (tag, blocks: (convs, width, last is 1x1), LRN after the first ReLU)
+CONFIGS = [
+    ("A", [(1, 64, 0), (1, 128, 0), (2, 256, 0), (2, 512, 0), (2, 512, 0)], 0),
+    ("AL", [(1, 64, 0), (1, 128, 0), (2, 256, 0), (2, 512, 0), (2, 512, 0)], 1),
+    ("B", [(2, 64, 0), (2, 128, 0), (2, 256, 0), (2, 512, 0), (2, 512, 0)], 0),
+    ("C", [(2, 64, 0), (2, 128, 0), (3, 256, 1), (3, 512, 1), (3, 512, 1)], 0),
+    ("D", [(2, 64, 0), (2, 128, 0), (3, 256, 0), (3, 512, 0), (3, 512, 0)], 0),
+    ("E", [(2, 64, 0), (2, 128, 0), (4, 256, 0), (4, 512, 0), (4, 512, 0)], 0),
+]
+DIV, HIDDEN, CLASSES, BATCH, SIZE = 32, 32, 10, 2, 224
+LABELS = [3, 7]
+
+
+def add(name, t):
+    t = torch.as_tensor(t).detach().to(torch.float32).contiguous()
+    shape = list(t.shape) + [1] * (4 - t.dim())
+    assert len(name) < 32, name
+    records.append((name, shape, t.numpy().tobytes()))
+
+
+def gen_values(count, stream, scale):
+    """Deterministic values in [-scale, scale], the same as gen_values in
+    tests/unit/test_vgg.c (and gen_net_fixture.py)."""
+    M = np.uint64(0xFFFFFFFF)
+    i = np.arange(count, dtype=np.uint64)
+    h = (i * np.uint64(2654435761) + np.uint64(stream * 40503 + 12345)) & M
+    h ^= h >> np.uint64(15)
+    h = (h * np.uint64(2246822519)) & M
+    h ^= h >> np.uint64(13)
+    u = ((h % np.uint64(20001)).astype(np.int64) - 10000).astype(np.float64)
+    return (u / 10000.0 * scale).astype(np.float32)
+
+
+def fill_formula(m):
+    """Weights U(-sqrt(3/fan_in), ..) by formula, biases in [-0.1, 0.1];
+    parameter k (in named_parameters order) is stream k."""
+    with torch.no_grad():
+        for k, (_, p) in enumerate(m.named_parameters()):
+            scale = 0.1 if p.dim() == 1 else (3.0 / p[0].numel()) ** 0.5
+            p.copy_(torch.from_numpy(gen_values(p.numel(), k, scale)).reshape(p.shape))
+
+
+class VGG(nn.Module):
+    """torchvision.models.vgg.VGG with a narrow classifier: the same module
+    names, so the same state dict names."""
+
+    def __init__(self, blocks, lrn, div, hidden, classes):
+        super().__init__()
+        layers, c_in, first = [], 3, True
+        for n, width, last_1x1 in blocks:
+            for j in range(n):
+                one = last_1x1 and j == n - 1
+                layers += [nn.Conv2d(c_in, width // div, 1 if one else 3,
+                                     padding=0 if one else 1), nn.ReLU(True)]
+                if lrn and first:
+                    layers.append(nn.LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=2.0))
+                first = False
+                c_in = width // div
+            layers.append(nn.MaxPool2d(2, 2))
+        self.features = nn.Sequential(*layers)
+        self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
+        self.classifier = nn.Sequential(
+            nn.Linear(c_in * 49, hidden), nn.ReLU(True), nn.Dropout(0.0),
+            nn.Linear(hidden, hidden), nn.ReLU(True), nn.Dropout(0.0),
+            nn.Linear(hidden, classes))
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+
+def image(batch, size):
+    return torch.from_numpy(gen_values(batch * 3 * size * size, 999, 1.0)).reshape(
+        batch, 3, size, size)
+
+
+def narrow_case(tag, blocks, lrn):
+    m = VGG(blocks, lrn, DIV, HIDDEN, CLASSES)
+    fill_formula(m)
+    m.train()
+    x, labels = image(BATCH, SIZE), torch.tensor(LABELS)
+    opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9,
+                          weight_decay=5e-4)
+    for step in range(3):
+        opt.zero_grad()
+        logits = m(x)
+        loss = F.cross_entropy(logits, labels)
+        loss.backward()
+        if step == 0:
+            add(tag + ".logits", logits)
+            add(tag + ".loss", loss.reshape(1))
+            for name, p in m.named_parameters():
+                add(tag + ".g." + name, p.grad)
+        opt.step()
+    for name, p in m.named_parameters():
+        add(tag + ".w3." + name, p)
+
+
+def full_case():
+    m = torchvision.models.vgg16(weights=None, num_classes=1000)
+    fill_formula(m)
+    m.eval()
+    with torch.no_grad():
+        add("D224.logits", m(image(1, 224)))
+
+
+def main():
+    torch.backends.mkldnn.enabled = False
+    torch.set_num_threads(2)
+    for tag, blocks, lrn in CONFIGS:
+        narrow_case(tag, blocks, lrn)
+    full_case()
+    with open(sys.argv[1] if len(sys.argv) > 1 else "vgg_fixture.bin", "wb") as f:
+        f.write(b"AXLF" + struct.pack("<II", 1, len(records)))
+        for name, shape, data in records:
+            f.write(name.encode().ljust(32, b"\0") + struct.pack("<4i", *shape))
+            f.write(data)
+    print("%d records (torch %s, torchvision %s)" % (len(records), torch.__version__,
+                                                      torchvision.__version__))
+
+
+if __name__ == "__main__":
+    main()
