@@ -7,7 +7,9 @@
  * @title: random-crop-flip
  *
  * Cuts #GstAlexnetRandomCropFlip:size x #GstAlexnetRandomCropFlip:size squares out of RGB
- * images, as AlexNet's data augmentation does:
+ * images of any shape at least that large in both dimensions, as AlexNet's
+ * data augmentation does (and VGG's, from the whole image that
+ * `resize-256 mode=isotropic` rescales):
  *
  * * `mode=train` (default): a random position (uniform over every position
  *   that fits, like torchvision's `RandomCrop`) and a left-right mirror with
@@ -19,8 +21,9 @@
  *   same five crops of the mirrored image. Each carries the input's
  *   timestamps and its label meta with `view` 0..9 and `n_views` 10.
  *
- * Inputs may change size between buffers; an input smaller than the crop is
- * an error.
+ * Inputs may change size between buffers (new caps in the middle of the
+ * stream, as `resize-256` sends under scale jittering); an input smaller
+ * than the crop in either dimension is an error.
  *
  * ## Example launch lines
  * |[
@@ -28,6 +31,9 @@
  *     resize-256 ! random-crop-flip seed=1 ! videoconvert ! autovideosink
  * gst-launch-1.0 filesrc location=cat.jpg ! jpegdec ! videoconvert ! \
  *     resize-256 ! random-crop-flip mode=ten-crop ! fakesink
+ * gst-launch-1.0 dataset-src location=train/ shuffle=true ! decode ! \
+ *     resize-256 mode=isotropic scale-min=256 scale-max=512 seed=1 ! \
+ *     random-crop-flip size=224 seed=1 ! videoconvert ! autovideosink
  * ]|
  */
 
@@ -371,7 +377,8 @@ too_small:
   {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT,
         ("image %dx%d is smaller than the %dx%d crop", w, h, size, size),
-        ("put resize-256 (size >= %d) before random-crop-flip", size));
+        ("put resize-256 (size, or scale-min when jittering, >= %d) before "
+            "random-crop-flip", size));
     return FALSE;
   }
 }

@@ -63,6 +63,24 @@ ax_resize_geometry (int *scaled_w, int *scaled_h, int *crop_x, int *crop_y,
   *crop_y = dy;
 }
 
+int
+ax_resize_scaled_size (int *scaled_w, int *scaled_h, int src_w, int src_h,
+    int size)
+{
+  int shorter, longer, crop_x, crop_y;
+
+  if (src_w < 1 || src_h < 1 || size < 1 || size > AX_RESIZE_MAX_SIDE)
+    return -1;
+  shorter = src_w <= src_h ? src_w : src_h;
+  longer = src_w <= src_h ? src_h : src_w;
+  /* (the bound first: the int conversion below must not overflow) */
+  if ((double) size * longer / shorter >= AX_RESIZE_MAX_SIDE + 1.0)
+    return -1;
+  ax_resize_geometry (scaled_w, scaled_h, &crop_x, &crop_y, src_w, src_h,
+      size);
+  return 0;
+}
+
 static double
 bilinear_filter (double x)
 {
@@ -423,8 +441,9 @@ plan_window (ax_resize_plan *plan, int src_w, int src_h,
 
   if (src_w < 1 || src_h < 1 || scaled_w < 1 || scaled_h < 1 || out_w < 1
       || out_h < 1 || crop_x < 0 || crop_y < 0 || crop_x + out_w > scaled_w
-      || crop_y + out_h > scaled_h || src_w > (1 << 20) || src_h > (1 << 20)
-      || scaled_w > (1 << 20) || scaled_h > (1 << 20))
+      || crop_y + out_h > scaled_h || src_w > AX_RESIZE_MAX_SIDE
+      || src_h > AX_RESIZE_MAX_SIDE || scaled_w > AX_RESIZE_MAX_SIDE
+      || scaled_h > AX_RESIZE_MAX_SIDE)
     return -1;
 
   plan->src_w = src_w;
@@ -502,6 +521,27 @@ ax_resize_plan_init_window (ax_resize_plan *plan, int src_w, int src_h,
 }
 
 int
+ax_resize_plan_update_window (ax_resize_plan *plan, int src_w, int src_h,
+    int scaled_w, int scaled_h, int crop_x, int crop_y, int out_w, int out_h)
+{
+  /* same geometry as the plan has (data sets repeat a few sizes), with the
+   * AVX-512 tables iff that code is allowed: nothing to do */
+  if (plan->mem != NULL && plan->scratch != NULL && plan->src_w == src_w
+      && plan->src_h == src_h && plan->scaled_w == scaled_w
+      && plan->scaled_h == scaled_h && plan->crop_x == crop_x
+      && plan->crop_y == crop_y && plan->out_w == out_w
+      && plan->out_h == out_h
+      && (plan->fast_h || plan->fast_v) == simd_allowed ())
+    return 0;
+  if (plan_window (plan, src_w, src_h, scaled_w, scaled_h, crop_x, crop_y,
+          out_w, out_h) != 0) {
+    ax_resize_plan_clear (plan);
+    return -1;
+  }
+  return 0;
+}
+
+int
 ax_resize_plan_update (ax_resize_plan *plan, int src_w, int src_h, int size)
 {
   int sw, sh, cx, cy;
@@ -511,19 +551,8 @@ ax_resize_plan_update (ax_resize_plan *plan, int src_w, int src_h, int size)
     return -1;
   }
   ax_resize_geometry (&sw, &sh, &cx, &cy, src_w, src_h, size);
-  /* same geometry as the plan has (data sets repeat a few sizes), with the
-   * AVX-512 tables iff that code is allowed: nothing to do */
-  if (plan->mem != NULL && plan->scratch != NULL && plan->src_w == src_w
-      && plan->src_h == src_h && plan->scaled_w == sw && plan->scaled_h == sh
-      && plan->crop_x == cx && plan->crop_y == cy && plan->out_w == size
-      && plan->out_h == size
-      && (plan->fast_h || plan->fast_v) == simd_allowed ())
-    return 0;
-  if (plan_window (plan, src_w, src_h, sw, sh, cx, cy, size, size) != 0) {
-    ax_resize_plan_clear (plan);
-    return -1;
-  }
-  return 0;
+  return ax_resize_plan_update_window (plan, src_w, src_h, sw, sh, cx, cy,
+      size, size);
 }
 
 int

@@ -1,8 +1,8 @@
 /* Resize of packed 8-bit RGB images as torchvision's Resize(S) + CenterCrop(S)
- * does it on PIL images: PIL's BILINEAR filter (antialiased when shrinking),
- * separable, horizontal pass then vertical pass, with PIL's 22-bit fixed
- * point, so the result equals PIL's. Only the pixels inside the crop window
- * are computed. */
+ * (or Resize(S) alone) does it on PIL images: PIL's BILINEAR filter
+ * (antialiased when shrinking), separable, horizontal pass then vertical
+ * pass, with PIL's 22-bit fixed point, so the result equals PIL's. Only the
+ * pixels inside the crop window are computed. */
 #ifndef AX_IMAGE_RESIZE_H
 #define AX_IMAGE_RESIZE_H
 
@@ -19,6 +19,17 @@ extern "C" {
  * round-half-to-even. */
 void ax_resize_geometry (int *scaled_w, int *scaled_h, int *crop_x,
     int *crop_y, int src_w, int src_h, int size);
+
+/* The largest side, of the input or of the resized image, a plan takes. */
+#define AX_RESIZE_MAX_SIDE (1 << 20)
+
+/* The whole of Resize(size), nothing cut away: the VGG paper's isotropic
+ * rescale. The shorter side becomes size and the longer int(size * long /
+ * short), as in ax_resize_geometry (it is that function's scaled size).
+ * Returns 0, or -1 when a size is below 1 or a side of the result would be
+ * larger than AX_RESIZE_MAX_SIDE. */
+int ax_resize_scaled_size (int *scaled_w, int *scaled_h, int src_w,
+    int src_h, int size);
 
 /* Everything a resize needs that depends only on the sizes: filter taps and
  * scratch rows. Made once per input size, reused for every frame; a plan is
@@ -61,6 +72,12 @@ int ax_resize_plan_init_window (ax_resize_plan *plan, int src_w, int src_h,
  * the plan is cleared. Returns 0 or -1. */
 int ax_resize_plan_update (ax_resize_plan *plan, int src_w, int src_h,
     int size);
+/* The same for the general form: re-plans an initialised (or cleared) plan,
+ * keeping its memory, and does nothing when the plan already has this
+ * geometry. On failure the plan is cleared. Returns 0 or -1. */
+int ax_resize_plan_update_window (ax_resize_plan *plan, int src_w,
+    int src_h, int scaled_w, int scaled_h, int crop_x, int crop_y, int out_w,
+    int out_h);
 void ax_resize_plan_clear (ax_resize_plan *plan);
 
 /* dst: out_h rows of out_w RGB pixels, dst_stride bytes apart;

@@ -1,7 +1,8 @@
 /* random-crop-flip in a GstHarness. The test images encode each pixel's
  * position (R = x mod 256, G = y mod 256, B = the high bits), so every
  * output tells where it was cut from and whether it was mirrored, and is
- * then checked pixel by pixel. */
+ * then checked pixel by pixel. Square and non-square inputs, sizes changing
+ * in the middle of the stream, and behind resize-256's scale jittering. */
 #include <gst/gst.h>
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
@@ -374,6 +375,171 @@ GST_START_TEST (test_target_size_query)
 
 GST_END_TEST;
 
+/* Train crops of landscape and portrait images: every one inside the frame,
+ * x over [0, W - size] and y over [0, H - size], both ends reached. */
+GST_START_TEST (test_train_non_square)
+{
+  enum { N = 300 };
+  static const gint sizes[][2] = { {300, 240}, {240, 300} };
+  static Pos pos[N];
+
+  for (guint s = 0; s < G_N_ELEMENTS (sizes); s++) {
+    gint W = sizes[s][0], H = sizes[s][1];
+    gint min_x = G_MAXINT, max_x = -1, min_y = G_MAXINT, max_y = -1;
+
+    train_crops (pos, N, 11, W, H);
+    for (gint i = 0; i < N; i++) {
+      fail_unless (pos[i].x >= 0 && pos[i].y >= 0 && pos[i].x + 224 <= W
+          && pos[i].y + 224 <= H, "%dx%d: crop %d at %d,%d outside", W, H, i,
+          pos[i].x, pos[i].y);
+      min_x = MIN (min_x, pos[i].x);
+      max_x = MAX (max_x, pos[i].x);
+      min_y = MIN (min_y, pos[i].y);
+      max_y = MAX (max_y, pos[i].y);
+    }
+    fail_unless (min_x == 0 && max_x == W - 224 && min_y == 0
+        && max_y == H - 224, "%dx%d: x in [%d, %d], y in [%d, %d]", W, H,
+        min_x, max_x, min_y, max_y);
+  }
+}
+
+GST_END_TEST;
+
+/* The centre crop and the ten views of non-square images whose size
+ * changes between buffers (new caps mid-stream). */
+GST_START_TEST (test_views_non_square_caps_change)
+{
+  static const struct
+  {
+    gint w, h, cx, cy;
+  } sizes[] = {
+    {300, 240, 38, 8},
+    {240, 301, 8, 38},          /* int(round(77 / 2.0)) = 38 */
+    {225, 400, 0, 88},          /* int(round(1 / 2.0)) = 0 */
+    {256, 256, 16, 16},
+  };
+  GstHarness *h = gst_harness_new ("random-crop-flip");
+
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++) {
+    gint W = sizes[i].w, H = sizes[i].h, dx = W - 224, dy = H - 224;
+    const Pos want[10] = {
+      {0, 0, 0}, {dx, 0, 0}, {0, dy, 0}, {dx, dy, 0},
+      {sizes[i].cx, sizes[i].cy, 0},
+      /* the mirrored image's views, in the original's coordinates (its
+       * centre is the mirrored image's: dx - cx, not cx, for odd dx) */
+      {dx, 0, 1}, {0, 0, 1}, {dx, dy, 1}, {0, dy, 1},
+      {dx - sizes[i].cx, sizes[i].cy, 1},
+    };
+    GstBuffer *out;
+    Pos p;
+
+    g_object_set (h->element, "mode", 1 /* center */ , NULL);
+    set_caps (h, W, H);
+    fail_unless_equals_int (gst_harness_push (h, make_image (W, H)),
+        GST_FLOW_OK);
+    out = gst_harness_pull (h);
+    fail_unless_equals_int (out_size (h), 224);
+    p = locate_and_check (out, 224);
+    fail_unless (p.x == sizes[i].cx && p.y == sizes[i].cy && !p.mirror,
+        "%dx%d: centre at %d,%d,%d", W, H, p.x, p.y, p.mirror);
+    gst_buffer_unref (out);
+
+    g_object_set (h->element, "mode", 2 /* ten-crop */ , NULL);
+    fail_unless_equals_int (gst_harness_push (h, make_image (W, H)),
+        GST_FLOW_OK);
+    fail_unless_equals_int (gst_harness_buffers_in_queue (h), 10);
+    for (gint v = 0; v < 10; v++) {
+      out = gst_harness_pull (h);
+      p = locate_and_check (out, 224);
+      fail_unless (p.x == want[v].x && p.y == want[v].y
+          && p.mirror == want[v].mirror, "%dx%d: view %d at %d,%d,%d", W, H,
+          v, p.x, p.y, p.mirror);
+      gst_buffer_unref (out);
+    }
+  }
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+/* A frame too small in only one dimension, arriving as a caps change in the
+ * middle of the stream, is refused with a message naming both sizes. */
+GST_START_TEST (test_too_small_one_dimension)
+{
+  static const gint sizes[][2] = { {300, 200}, {200, 300} };
+
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++) {
+    GstHarness *h = gst_harness_new ("random-crop-flip");
+    GstBus *bus = gst_bus_new ();
+    GstMessage *msg;
+    GError *err = NULL;
+    gchar *want = g_strdup_printf ("image %dx%d is smaller than the 224x224 "
+        "crop", sizes[i][0], sizes[i][1]);
+
+    gst_element_set_bus (h->element, bus);
+    set_caps (h, 256, 256);
+    fail_unless_equals_int (gst_harness_push (h, make_image (256, 256)),
+        GST_FLOW_OK);
+    gst_buffer_unref (gst_harness_pull (h));
+    set_caps (h, sizes[i][0], sizes[i][1]);
+    fail_unless_equals_int (gst_harness_push (h, make_image (sizes[i][0],
+                sizes[i][1])), GST_FLOW_NOT_NEGOTIATED);
+    msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+    fail_unless (msg != NULL, "no error message");
+    gst_message_parse_error (msg, &err, NULL);
+    fail_unless (strstr (err->message, want) != NULL, "message: %s",
+        err->message);
+    g_error_free (err);
+    gst_message_unref (msg);
+    g_free (want);
+    gst_element_set_bus (h->element, NULL);
+    gst_object_unref (bus);
+    gst_harness_teardown (h);
+  }
+}
+
+GST_END_TEST;
+
+/* Behind resize-256: plain (centre squares) and VGG-style (the whole image,
+ * its shorter side jittered, so every buffer may bring new caps). Every
+ * image gives one size x size crop with its label. */
+GST_START_TEST (test_after_resize_256)
+{
+  static const gchar *pipelines[] = {
+    "resize-256 size=48 ! random-crop-flip size=40 seed=1",
+    "resize-256 mode=isotropic scale-min=40 scale-max=72 seed=1 ! "
+        "random-crop-flip size=40 seed=1",
+  };
+  static const gint sizes[][2] = { {90, 60}, {50, 80}, {64, 64}, {41, 97} };
+
+  for (guint p = 0; p < G_N_ELEMENTS (pipelines); p++) {
+    GstHarness *h = gst_harness_new_parse (pipelines[p]);
+
+    for (gint i = 0; i < 24; i++) {
+      gint W = sizes[i % G_N_ELEMENTS (sizes)][0];
+      gint H = sizes[i % G_N_ELEMENTS (sizes)][1];
+      GstBuffer *in = make_image (W, H), *out;
+      GstAlexnetLabelMeta *m;
+
+      gst_buffer_add_alexnet_label_meta (in, i, "cat", "c.jpg");
+      set_caps (h, W, H);
+      fail_unless_equals_int (gst_harness_push (h, in), GST_FLOW_OK);
+      out = gst_harness_pull (h);
+      fail_unless (out != NULL);
+      fail_unless_equals_int (out_size (h), 40);
+      fail_unless_equals_int (gst_buffer_get_size (out),
+          GST_ROUND_UP_4 (40 * 3) * 40);
+      m = gst_buffer_get_alexnet_label_meta (out);
+      fail_unless (m != NULL && m->class_index == i, "%s: image %d label",
+          pipelines[p], i);
+      gst_buffer_unref (out);
+    }
+    gst_harness_teardown (h);
+  }
+}
+
+GST_END_TEST;
+
 static Suite *
 random_crop_flip_suite (void)
 {
@@ -390,6 +556,10 @@ random_crop_flip_suite (void)
   tcase_add_test (tc, test_too_small);
   tcase_add_test (tc, test_non_rgb_refused);
   tcase_add_test (tc, test_target_size_query);
+  tcase_add_test (tc, test_train_non_square);
+  tcase_add_test (tc, test_views_non_square_caps_change);
+  tcase_add_test (tc, test_too_small_one_dimension);
+  tcase_add_test (tc, test_after_resize_256);
   return s;
 }
 

@@ -1,6 +1,8 @@
 /* resize-256 in a GstHarness: pixels against an independent float64
- * reference of Resize(S) + CenterCrop(S), label meta survival, caps changes
- * between buffers, the target-size query, and refused non-RGB caps. */
+ * reference of Resize(S) + CenterCrop(S) and of the whole Resize(S)
+ * (mode=isotropic), label meta survival, caps changes between buffers, scale
+ * jittering (range, seed, renegotiation per image, bad ranges), the
+ * target-size query, and refused non-RGB caps. */
 #include <gst/gst.h>
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
@@ -218,6 +220,351 @@ GST_START_TEST (test_non_rgb_refused)
 
 GST_END_TEST;
 
+/* The size of the output buffer just pulled, from the caps the harness got
+ * with it (one buffer is pushed and pulled at a time). */
+static void
+current_out_size (GstHarness * h, gint * w, gint * hh)
+{
+  GstCaps *caps = gst_pad_get_current_caps (h->sinkpad);
+  GstVideoInfo info;
+
+  fail_unless (caps != NULL);
+  fail_unless (gst_video_info_from_caps (&info, caps));
+  gst_caps_unref (caps);
+  *w = GST_VIDEO_INFO_WIDTH (&info);
+  *hh = GST_VIDEO_INFO_HEIGHT (&info);
+}
+
+/* Pushes a w x h image and pulls the result; its size goes to *out_w,
+ * *out_h, and its pixels, tightly packed, are returned. */
+static guint8 *
+push_and_pull (GstHarness * h, GstBuffer * in, gint * out_w, gint * out_h)
+{
+  GstVideoInfo info;
+  GstVideoFrame f;
+  GstBuffer *out;
+  guint8 *pix;
+
+  fail_unless_equals_int (gst_harness_push (h, in), GST_FLOW_OK);
+  out = gst_harness_pull (h);
+  fail_unless (out != NULL);
+  current_out_size (h, out_w, out_h);
+  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_RGB, *out_w, *out_h);
+  fail_unless_equals_int (gst_buffer_get_size (out),
+      GST_VIDEO_INFO_SIZE (&info));
+  fail_unless (gst_video_frame_map (&f, &info, out, GST_MAP_READ));
+  pix = g_malloc ((gsize) * out_w * *out_h * 3);
+  for (gint y = 0; y < *out_h; y++)
+    memcpy (pix + (gsize) y * *out_w * 3,
+        (const guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&f, 0)
+        + y * GST_VIDEO_FRAME_PLANE_STRIDE (&f, 0), (gsize) * out_w * 3);
+  gst_video_frame_unmap (&f);
+  gst_buffer_unref (out);
+  return pix;
+}
+
+/* Largest difference between the S x S window at (ox, oy) of a packed
+ * out_w-wide output and the float64 reference of the window at (x0, y0) of
+ * Resize(S) of the w x h input. */
+static gint
+window_diff_to_reference (const guint8 * out, gint out_w, gint ox, gint oy,
+    GstBuffer * in, gint w, gint hh, gint S, gint x0, gint y0)
+{
+  GstVideoInfo info;
+  GstVideoFrame f;
+  guint8 *ref = g_malloc ((gsize) S * S * 3);
+  gint sw, sh, cx, cy, maxd = 0;
+
+  ref_geometry (w, hh, S, &sw, &sh, &cx, &cy);
+  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_RGB, w, hh);
+  fail_unless (gst_video_frame_map (&f, &info, in, GST_MAP_READ));
+  ref_resize (ref, GST_VIDEO_FRAME_PLANE_DATA (&f, 0),
+      GST_VIDEO_FRAME_PLANE_STRIDE (&f, 0), w, hh, sw, sh, x0, y0, S);
+  gst_video_frame_unmap (&f);
+  for (gint y = 0; y < S; y++)
+    for (gint i = 0; i < S * 3; i++)
+      maxd = MAX (maxd, ABS ((gint) out[((gsize) (oy + y) * out_w + ox) * 3
+                  + i] - (gint) ref[(gsize) y * S * 3 + i]));
+  g_free (ref);
+  return maxd;
+}
+
+/* mode=isotropic: the whole of torchvision's Resize(S), for landscape,
+ * portrait, enlarged and square inputs: the size as torchvision computes it
+ * (shorter side S, longer int(S * long / short)), the pixels against the
+ * float64 reference at both ends of the longer side, and the centre window
+ * equal byte for byte to the centre-square output of the same image. */
+GST_START_TEST (test_isotropic_whole_image)
+{
+  static const struct
+  {
+    gint w, h, want_w, want_h;
+  } cases[] = {
+    {120, 90, 64, 48},          /* landscape, shrink 1.875 */
+    {91, 157, 48, 82},          /* portrait, odd: 48 * 157 / 91 = 82.8 */
+    {400, 97, 197, 48},         /* wide, shrink ~2 */
+    {28, 20, 67, 48},           /* enlarged: 48 * 28 / 20 = 67.2 */
+    {30, 30, 48, 48},           /* square */
+  };
+  GstHarness *iso = gst_harness_new ("resize-256");
+  GstHarness *sq = gst_harness_new ("resize-256");
+
+  gst_util_set_object_arg (G_OBJECT (iso->element), "mode", "isotropic");
+  g_object_set (iso->element, "size", 48, NULL);
+  g_object_set (sq->element, "size", 48, NULL);
+  for (guint c = 0; c < G_N_ELEMENTS (cases); c++) {
+    gint w = cases[c].w, hh = cases[c].h, S = 48;
+    gint sw, sh, cx, cy, ow, oh, qw, qh, d0, d1, bad = 0;
+    GstBuffer *in = make_image (w, hh, 20 + c);
+    guint8 *out, *square;
+
+    ref_geometry (w, hh, S, &sw, &sh, &cx, &cy);
+    fail_unless (sw == cases[c].want_w && sh == cases[c].want_h,
+        "torchvision's size of %dx%d: %dx%d", w, hh, sw, sh);
+    set_caps (iso, w, hh);
+    out = push_and_pull (iso, gst_buffer_ref (in), &ow, &oh);
+    fail_unless (ow == sw && oh == sh, "%dx%d -> %dx%d, want %dx%d", w, hh,
+        ow, oh, sw, sh);
+    d0 = window_diff_to_reference (out, ow, 0, 0, in, w, hh, S, 0, 0);
+    d1 = window_diff_to_reference (out, ow, sw - S, sh - S, in, w, hh, S,
+        sw - S, sh - S);
+    fail_unless (d0 <= 1 && d1 <= 1, "%dx%d: differences %d, %d to the "
+        "reference", w, hh, d0, d1);
+
+    set_caps (sq, w, hh);
+    square = push_and_pull (sq, gst_buffer_ref (in), &qw, &qh);
+    fail_unless (qw == S && qh == S);
+    for (gint y = 0; y < S; y++)
+      bad += memcmp (square + (gsize) y * S * 3,
+          out + ((gsize) (cy + y) * ow + cx) * 3, (gsize) S * 3) != 0;
+    fail_unless (bad == 0, "%dx%d: %d rows of the centre window differ from "
+        "the centre square", w, hh, bad);
+    g_free (square);
+    g_free (out);
+    gst_buffer_unref (in);
+  }
+  gst_harness_teardown (sq);
+  gst_harness_teardown (iso);
+}
+
+GST_END_TEST;
+
+/* An image whose shorter side is already S is its own isotropic result. */
+GST_START_TEST (test_isotropic_same_size_passthrough)
+{
+  GstHarness *h = gst_harness_new ("resize-256");
+  GstBuffer *in = make_image (64, 48, 3), *out;
+
+  gst_util_set_object_arg (G_OBJECT (h->element), "mode", "isotropic");
+  g_object_set (h->element, "size", 48, NULL);
+  set_caps (h, 64, 48);
+  fail_unless_equals_int (gst_harness_push (h, gst_buffer_ref (in)),
+      GST_FLOW_OK);
+  out = gst_harness_pull (h);
+  fail_unless (out == in, "not passed through");
+  gst_buffer_unref (out);
+  gst_buffer_unref (in);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+/* The S of n images w x h under scale jittering in [lo, hi] with a seed;
+ * every output's size and pixels are checked against torchvision's. */
+static void
+jittered_sizes (gint * S, gint n, const gchar * mode, gint lo, gint hi,
+    gint64 seed, gint w, gint hh)
+{
+  GstHarness *h = gst_harness_new ("resize-256");
+  gboolean iso = g_str_equal (mode, "isotropic");
+
+  gst_util_set_object_arg (G_OBJECT (h->element), "mode", mode);
+  g_object_set (h->element, "scale-min", lo, "scale-max", hi, "seed", seed,
+      NULL);
+  set_caps (h, w, hh);
+  for (gint i = 0; i < n; i++) {
+    GstBuffer *in = make_image (w, hh, 100 + i);
+    gint ow, oh, sw, sh, cx, cy, d;
+    guint8 *out = push_and_pull (h, gst_buffer_ref (in), &ow, &oh);
+
+    S[i] = MIN (ow, oh);
+    fail_unless (S[i] >= lo && S[i] <= hi, "image %d: S = %d outside [%d, %d]",
+        i, S[i], lo, hi);
+    ref_geometry (w, hh, S[i], &sw, &sh, &cx, &cy);
+    if (iso)
+      fail_unless (ow == sw && oh == sh, "image %d: %dx%d, want %dx%d", i, ow,
+          oh, sw, sh);
+    else
+      fail_unless (ow == S[i] && oh == S[i], "image %d: %dx%d not square", i,
+          ow, oh);
+    /* (isotropic: the window at the start of the longer side) */
+    d = window_diff_to_reference (out, ow, 0, 0, in, w, hh, S[i],
+        iso ? 0 : cx, iso ? 0 : cy);
+    fail_unless (d <= 1, "image %d (S = %d): difference %d to the reference",
+        i, S[i], d);
+    g_free (out);
+    gst_buffer_unref (in);
+  }
+  gst_harness_teardown (h);
+}
+
+/* Scale jittering: every S in [scale-min, scale-max], more than one of them
+ * over 30 images (new caps each time the size changes), the same seed the
+ * same sequence, another seed another; in both modes. */
+GST_START_TEST (test_jitter_range_and_seed)
+{
+  enum { N = 30 };
+  static const gchar *modes[] = { "isotropic", "centre-square" };
+
+  for (guint m = 0; m < G_N_ELEMENTS (modes); m++) {
+    gint a[N], b[N], c[N], distinct = 0, differ = 0;
+    gboolean seen[57] = { FALSE };
+
+    jittered_sizes (a, N, modes[m], 40, 56, 5, 60, 45);
+    jittered_sizes (b, N, modes[m], 40, 56, 5, 60, 45);
+    jittered_sizes (c, N, modes[m], 40, 56, 6, 60, 45);
+    for (gint i = 0; i < N; i++) {
+      distinct += !seen[a[i]];
+      seen[a[i]] = TRUE;
+      fail_unless (a[i] == b[i], "%s: seed 5 gives S %d then %d at image %d",
+          modes[m], a[i], b[i], i);
+      differ += a[i] != c[i];
+    }
+    /* 17 values, 30 draws: fewer than 5 distinct ones is ~1e-9 likely */
+    fail_unless (distinct >= 5, "%s: only %d distinct S in %d images",
+        modes[m], distinct, N);
+    fail_unless (differ > N / 2, "%s: seeds 5 and 6 agree on %d of %d S",
+        modes[m], N - differ, N);
+  }
+}
+
+GST_END_TEST;
+
+/* Jittering in portrait images too, with the input size changing between
+ * buffers: every output is the right isotropic size for its own input. */
+GST_START_TEST (test_jitter_input_size_changes)
+{
+  static const gint sizes[][2] = { {60, 45}, {33, 71}, {50, 50}, {97, 40},
+  {33, 71}
+  };
+  GstHarness *h = gst_harness_new ("resize-256");
+
+  gst_util_set_object_arg (G_OBJECT (h->element), "mode", "isotropic");
+  g_object_set (h->element, "scale-min", 24, "scale-max", 40, "seed",
+      (gint64) 9, NULL);
+  for (gint i = 0; i < 20; i++) {
+    gint w = sizes[i % G_N_ELEMENTS (sizes)][0];
+    gint hh = sizes[i % G_N_ELEMENTS (sizes)][1];
+    gint ow, oh, sw, sh, cx, cy, S;
+    guint8 *out;
+
+    set_caps (h, w, hh);
+    out = push_and_pull (h, make_image (w, hh, 200 + i), &ow, &oh);
+    S = MIN (ow, oh);
+    fail_unless (S >= 24 && S <= 40, "S = %d", S);
+    ref_geometry (w, hh, S, &sw, &sh, &cx, &cy);
+    fail_unless (ow == sw && oh == sh, "%dx%d -> %dx%d, want %dx%d", w, hh,
+        ow, oh, sw, sh);
+    g_free (out);
+  }
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+/* The range may change while playing: a pair takes effect once it is a
+ * range; until then the one in force stays. Both 0: back to size. */
+GST_START_TEST (test_jitter_range_changed_while_playing)
+{
+  GstHarness *h = gst_harness_new ("resize-256");
+  gint ow, oh;
+
+  g_object_set (h->element, "size", 20, "scale-min", 30, "scale-max", 36,
+      "seed", (gint64) 2, NULL);
+  set_caps (h, 70, 50);
+  for (gint step = 0; step < 4; step++) {
+    gint lo[] = { 30, 30, 50, 20 }, hi[] = { 36, 36, 54, 20 };
+    if (step == 1)
+      g_object_set (h->element, "scale-min", 50, NULL); /* 50 > 36: kept */
+    else if (step == 2)
+      g_object_set (h->element, "scale-max", 54, NULL); /* [50, 54] */
+    else if (step == 3)
+      g_object_set (h->element, "scale-min", 0, "scale-max", 0, NULL);
+    for (gint i = 0; i < 6; i++) {
+      g_free (push_and_pull (h, make_image (70, 50, i), &ow, &oh));
+      fail_unless (ow == oh && ow >= lo[step] && ow <= hi[step],
+          "step %d: %dx%d outside [%d, %d]", step, ow, oh, lo[step], hi[step]);
+    }
+  }
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+/* An empty range (or half of one) is refused when the element starts, with
+ * an error on the bus that names both properties. */
+GST_START_TEST (test_jitter_bad_range_error)
+{
+  static const struct
+  {
+    gint lo, hi;
+    const gchar *why;
+  } cases[] = {
+    {300, 200, "scale-min is larger than scale-max"},
+    {256, 0, "only one of them is set"},
+    {0, 512, "only one of them is set"},
+  };
+
+  for (guint c = 0; c < G_N_ELEMENTS (cases); c++) {
+    GstElement *e = gst_element_factory_make ("resize-256", NULL);
+    GstBus *bus = gst_bus_new ();
+    GstMessage *msg;
+    GError *err = NULL;
+    gchar *want = g_strdup_printf ("scale-min=%d scale-max=%d",
+        cases[c].lo, cases[c].hi);
+
+    fail_unless (e != NULL);
+    gst_element_set_bus (e, bus);
+    g_object_set (e, "scale-min", cases[c].lo, "scale-max", cases[c].hi, NULL);
+    fail_unless_equals_int (gst_element_set_state (e, GST_STATE_PAUSED),
+        GST_STATE_CHANGE_FAILURE);
+    msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+    fail_unless (msg != NULL, "[%d, %d]: no error message", cases[c].lo,
+        cases[c].hi);
+    gst_message_parse_error (msg, &err, NULL);
+    fail_unless (strstr (err->message, want) != NULL
+        && strstr (err->message, cases[c].why) != NULL, "message: %s",
+        err->message);
+    g_error_free (err);
+    gst_message_unref (msg);
+    g_free (want);
+    fail_unless_equals_int (gst_element_set_state (e, GST_STATE_NULL),
+        GST_STATE_CHANGE_SUCCESS);
+    gst_element_set_bus (e, NULL);
+    gst_object_unref (bus);
+    gst_object_unref (e);
+  }
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_jitter_target_size_query)
+{
+  GstHarness *h = gst_harness_new ("resize-256");
+  GstQuery *q = gst_alexnet_query_new_target_size ();
+  gint size = 0;
+
+  g_object_set (h->element, "scale-min", 256, "scale-max", 512, NULL);
+  fail_unless (gst_pad_peer_query (h->srcpad, q));
+  fail_unless (gst_alexnet_query_parse_target_size (q, &size));
+  /* decode must keep enough pixels for the largest S */
+  fail_unless_equals_int (size, 512);
+  gst_query_unref (q);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 static Suite *
 resize_256_suite (void)
 {
@@ -232,6 +579,13 @@ resize_256_suite (void)
   tcase_add_test (tc, test_target_size_query);
   tcase_add_test (tc, test_caps_without_framerate);
   tcase_add_test (tc, test_non_rgb_refused);
+  tcase_add_test (tc, test_isotropic_whole_image);
+  tcase_add_test (tc, test_isotropic_same_size_passthrough);
+  tcase_add_test (tc, test_jitter_range_and_seed);
+  tcase_add_test (tc, test_jitter_input_size_changes);
+  tcase_add_test (tc, test_jitter_range_changed_while_playing);
+  tcase_add_test (tc, test_jitter_bad_range_error);
+  tcase_add_test (tc, test_jitter_target_size_query);
   return s;
 }
 
