@@ -69,6 +69,7 @@ GST_DEBUG_CATEGORY (gst_alexnet_infer_debug);
 #define DEFAULT_PROP_TOWERS FALSE
 #define DEFAULT_PROP_THREADS 0
 #define DEFAULT_PROP_RESIZE_SIZE 0
+#define DEFAULT_PROP_SCALES NULL
 #define DEFAULT_PROP_RESULTS_LOCATION NULL
 #define DEFAULT_PROP_OUTPUT_ALL FALSE
 #define DEFAULT_PROP_POST_MESSAGES TRUE
@@ -85,6 +86,7 @@ enum
   PROP_TOWERS,
   PROP_THREADS,
   PROP_RESIZE_SIZE,
+  PROP_SCALES,
   PROP_RESULTS_LOCATION,
   PROP_OUTPUT_ALL,
   PROP_POST_MESSAGES,
@@ -116,6 +118,15 @@ gst_alexnet_infer_views_get_type (void)
     {GST_ALEXNET_INFER_VIEWS_TEN_CROP,
           "Ten views (four corners, centre and their mirrors), softmax averaged",
         "ten-crop"},
+    {GST_ALEXNET_INFER_VIEWS_DENSE,
+          "The VGG paper's dense evaluation: the fc layers as convolutions "
+          "over the whole image and its mirror, class scores averaged over "
+          "the map, softmaxes averaged", "dense"},
+    {GST_ALEXNET_INFER_VIEWS_MULTI_CROP,
+          "The VGG paper's multi-crop evaluation: a 5x5 grid of crops and "
+          "their mirrors (50 per scale), softmax averaged", "multi-crop"},
+    {GST_ALEXNET_INFER_VIEWS_COMBINED,
+          "The mean of dense and multi-crop evaluation", "combined"},
     {0, NULL, NULL},
   };
 
@@ -177,8 +188,10 @@ gst_alexnet_infer_class_init (GstAlexnetInferClass * klass)
           "number of classes)", 1, MAX_TOP_K, DEFAULT_PROP_TOP_K, rw));
   g_object_class_install_property (gobject_class, PROP_VIEWS,
       g_param_spec_enum ("views", "Views",
-          "center: the centre crop; ten-crop: the paper's ten views with "
-          "their softmax averaged", GST_TYPE_ALEXNET_INFER_VIEWS,
+          "center: the centre crop; ten-crop: AlexNet's ten views with "
+          "their softmax averaged; dense, multi-crop, combined: the VGG "
+          "paper's evaluations at every test scale (see scales), one frame "
+          "at a time", GST_TYPE_ALEXNET_INFER_VIEWS,
           DEFAULT_PROP_VIEWS, rw));
   g_object_class_install_property (gobject_class, PROP_BATCH_SIZE,
       g_param_spec_uint ("batch-size", "Batch size",
@@ -202,6 +215,12 @@ gst_alexnet_infer_class_init (GstAlexnetInferClass * klass)
           "Shorter side frames are resized to before cropping (0: input "
           "size x 256 / 224, i.e. 256 for 224)", 0, 4096,
           DEFAULT_PROP_RESIZE_SIZE, rw));
+  g_object_class_install_property (gobject_class, PROP_SCALES,
+      g_param_spec_string ("scales", "Test scales",
+          "views=dense, multi-crop, combined: the shorter sides Q the whole "
+          "image is rescaled to, comma-separated (e.g. 256,384,512; at "
+          "least the network's input, at most 8), whose softmaxes are "
+          "averaged (NULL: resize-size)", DEFAULT_PROP_SCALES, rw));
   g_object_class_install_property (gobject_class, PROP_RESULTS_LOCATION,
       g_param_spec_string ("results-location", "Results location",
           "JSON-lines file written with one object per image (NULL: none)",
@@ -276,6 +295,7 @@ gst_alexnet_infer_finalize (GObject * object)
   g_free (self->model_location);
   g_free (self->labels_location);
   g_free (self->results_location);
+  g_free (self->scales_text);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->cond);
   G_OBJECT_CLASS (gst_alexnet_infer_parent_class)->finalize (object);
@@ -314,6 +334,10 @@ gst_alexnet_infer_set_property (GObject * object, guint prop_id,
       break;
     case PROP_THREADS:
       self->threads = g_value_get_int (value);
+      break;
+    case PROP_SCALES:
+      g_free (self->scales_text);
+      self->scales_text = g_value_dup_string (value);
       break;
     case PROP_RESIZE_SIZE:
       self->resize_size = g_value_get_int (value);
@@ -367,6 +391,9 @@ gst_alexnet_infer_get_property (GObject * object, guint prop_id,
     case PROP_THREADS:
       g_value_set_int (value, self->threads);
       break;
+    case PROP_SCALES:
+      g_value_set_string (value, self->scales_text);
+      break;
     case PROP_RESIZE_SIZE:
       g_value_set_int (value, self->resize_size);
       break;
@@ -398,7 +425,7 @@ static gboolean
 gst_alexnet_infer_start (GstBaseTransform * trans)
 {
   GstAlexnetInfer *self = GST_ALEXNET_INFER (trans);
-  gchar *model, *labels, *results;
+  gchar *model, *labels, *results, *scales;
   gboolean towers;
   gint threads, resize, batch;
   gchar err[1024];
@@ -411,8 +438,15 @@ gst_alexnet_infer_start (GstBaseTransform * trans)
   threads = self->threads;
   resize = self->resize_size;
   batch = (gint) self->batch_size;
+  scales = g_strdup (self->scales_text);
+  self->run_views = self->views;
   self->n_views = self->views == GST_ALEXNET_INFER_VIEWS_TEN_CROP ?
-      N_TEN_CROP_VIEWS : 1;
+      N_TEN_CROP_VIEWS : self->views == GST_ALEXNET_INFER_VIEWS_MULTI_CROP
+      || self->views == GST_ALEXNET_INFER_VIEWS_COMBINED ? AX_EVAL_CROPS : 1;
+  /* the VGG evaluations take one frame at a time: a frame's views (50 per
+   * scale for multi-crop) are the network's batch */
+  if (self->views >= GST_ALEXNET_INFER_VIEWS_DENSE)
+    batch = 1;
   self->k = (gint) self->top_k;
   self->processed = self->dropped = 0;
   self->earliest_time = GST_CLOCK_TIME_NONE;
@@ -439,6 +473,22 @@ gst_alexnet_infer_start (GstBaseTransform * trans)
       ax_resize_size_for_input (self->input_size);
   if (self->resize < self->input_size)
     goto bad_resize;
+  self->n_scales = 1;
+  self->scales[0] = self->resize;
+  if (scales != NULL && scales[0] != '\0'
+      && ax_eval_parse_scales (scales, self->input_size, self->scales,
+          &self->n_scales, err, sizeof err) != AX_OK)
+    goto bad_scales;
+  if (self->run_views >= GST_ALEXNET_INFER_VIEWS_DENSE) {
+    ax_eval_views v = self->run_views == GST_ALEXNET_INFER_VIEWS_DENSE ?
+        AX_EVAL_DENSE : self->run_views == GST_ALEXNET_INFER_VIEWS_MULTI_CROP
+        ? AX_EVAL_MULTI_CROP : AX_EVAL_COMBINED;
+    ax_net_checkpoint_input_lut (&self->info, self->lut);
+    if (ax_eval_create (self->net, self->model.backends[0], v, self->scales,
+            self->n_scales, (const float (*)[256]) self->lut, &self->eval,
+            err, sizeof err) != AX_OK)
+      goto bad_scales;
+  }
   self->n_classes = self->info.n_classes;
   self->k = MIN (self->k, self->n_classes);
   if (labels != NULL) {
@@ -487,6 +537,7 @@ gst_alexnet_infer_start (GstBaseTransform * trans)
   self->have_in_info = FALSE;
   gst_segment_init (&self->segment, GST_FORMAT_UNDEFINED);
   g_free (labels);
+  g_free (scales);
   return TRUE;
 
   /* ERRORS */
@@ -509,6 +560,12 @@ bad_resize:
             self->resize, self->input_size), (NULL));
     goto failed;
   }
+bad_scales:
+  {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("Cannot evaluate at these scales: %s", err), (NULL));
+    goto failed;
+  }
 bad_labels:
   {
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
@@ -525,6 +582,7 @@ bad_results:
 failed:
   {
     g_free (labels);
+    g_free (scales);
     gst_alexnet_infer_stop (trans);
     return FALSE;
   }
@@ -545,6 +603,8 @@ gst_alexnet_infer_stop (GstBaseTransform * trans)
     g_thread_join (self->worker);
     self->worker = NULL;
   }
+  ax_eval_destroy (self->eval);
+  self->eval = NULL;
   ax_infer_net_close (&self->model);
   self->net = NULL;
   g_clear_pointer (&self->run_model, g_free);
@@ -589,6 +649,8 @@ gst_alexnet_infer_query (GstBaseTransform * trans, GstPadDirection direction,
     gint size;
     GST_OBJECT_LOCK (self);
     size = self->resize > 0 ? self->resize : self->resize_size;
+    for (gint i = 0; self->eval != NULL && i < self->n_scales; i++)
+      size = MAX (size, self->scales[i]);
     GST_OBJECT_UNLOCK (self);
     if (size <= 0)
       return FALSE;
@@ -818,10 +880,17 @@ no_net:
 bad_frame:
   {
     gst_buffer_unref (input);
-    GST_ELEMENT_ERROR (self, STREAM, FORMAT, (NULL),
-        ("could not map or resize a %dx%d frame",
-            GST_VIDEO_INFO_WIDTH (&self->in_info),
-            GST_VIDEO_INFO_HEIGHT (&self->in_info)));
+    if (self->eval_err[0] != '\0')
+      GST_ELEMENT_ERROR (self, STREAM, FAILED,
+          ("Could not evaluate a %dx%d frame: %s",
+              GST_VIDEO_INFO_WIDTH (&self->in_info),
+              GST_VIDEO_INFO_HEIGHT (&self->in_info), self->eval_err),
+          (NULL));
+    else
+      GST_ELEMENT_ERROR (self, STREAM, FORMAT, (NULL),
+          ("could not map or resize a %dx%d frame",
+              GST_VIDEO_INFO_WIDTH (&self->in_info),
+              GST_VIDEO_INFO_HEIGHT (&self->in_info)));
     return GST_FLOW_ERROR;
   }
 }

@@ -16,6 +16,7 @@
 #include "kernels/nn/net.h"
 #include "kernels/nn/net_checkpoint.h"
 #include "kernels/nn/net_infer.h"
+#include "kernels/nn/net_eval.h"
 #include "gstalexnetdevice.h"
 
 G_BEGIN_DECLS
@@ -26,6 +27,9 @@ typedef enum
 {
   GST_ALEXNET_INFER_VIEWS_CENTER,
   GST_ALEXNET_INFER_VIEWS_TEN_CROP,
+  GST_ALEXNET_INFER_VIEWS_DENSE,        /* the VGG paper's evaluations */
+  GST_ALEXNET_INFER_VIEWS_MULTI_CROP,
+  GST_ALEXNET_INFER_VIEWS_COMBINED,
 } GstAlexnetInferViews;
 
 
@@ -46,6 +50,7 @@ typedef struct
   gboolean towers;
   gint threads;
   gint resize_size;
+  gchar *scales_text;           /* "256,384,512", or NULL: resize-size */
   gchar *results_location;
   gboolean output_all;
   gboolean post_messages;
@@ -62,7 +67,12 @@ typedef struct
   ax_infer_net model;            /* the net and its backends */
   ax_net *net;                  /* model.net */
   gint net_frames;              /* frames per network batch */
-  gint n_views;                 /* 1 or 10 */
+  gint n_views;                 /* 1 or 10; AX_EVAL_CROPS with multi-crop */
+  GstAlexnetInferViews run_views;       /* views as they were at start */
+  gint scales[AX_EVAL_MAX_SCALES], n_scales;    /* test scales */
+  ax_eval *eval;                /* dense, multi-crop, combined: the frame's
+                                 * evaluation, one frame at a time */
+  gchar eval_err[512];          /* why the last frame could not be evaluated */
   gint input_size, resize;      /* network input side, resize side */
   gint n_classes;
   gchar **labels;               /* n_classes names (override or checkpoint) */

@@ -214,12 +214,25 @@ gst_alexnet_infer_prepare (GstAlexnetInfer * self, GstBuffer * buf, gint slot)
   gsize view_floats = (gsize) 3 * in * in;
   ax_crop_pos pos[N_TEN_CROP_VIEWS];
 
+  self->eval_err[0] = '\0';
   if (!gst_video_frame_map (&frame, &self->in_info, buf, GST_MAP_READ))
     return FALSE;
   w = GST_VIDEO_FRAME_WIDTH (&frame);
   h = GST_VIDEO_FRAME_HEIGHT (&frame);
   square = GST_VIDEO_FRAME_PLANE_DATA (&frame, 0);
   square_stride = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0);
+
+  if (self->eval != NULL) {
+    /* the VGG evaluations: the whole frame, every scale, here (one frame
+     * per batch); the probabilities wait in self->probs for the report */
+    ax_status st = ax_eval_image (self->eval, square, w, h, square_stride,
+        self->probs);
+    gst_video_frame_unmap (&frame);
+    if (st != AX_OK)
+      g_strlcpy (self->eval_err, ax_eval_last_error (self->eval),
+          sizeof self->eval_err);
+    return st == AX_OK;
+  }
 
   if (w == in && h == in) {
     r = in;                     /* a ready crop: the views are cut from it */
@@ -291,7 +304,11 @@ gst_alexnet_infer_forward (GstAlexnetInfer * self, gint b)
   gsize in = (gsize) self->net_frames * self->n_views * 3 * self->input_size
       * self->input_size;
   gsize out = (gsize) self->net_frames * self->n_views * self->n_classes;
-  ax_status st = ax_net_forward (self->net, self->input[b], in, 0);
+  ax_status st;
+
+  if (self->eval != NULL)
+    return AX_OK;               /* evaluated as it was prepared */
+  st = ax_net_forward (self->net, self->input[b], in, 0);
 
   return st == AX_OK ? ax_net_logits (self->net, self->logits[b], out) : st;
 }
@@ -352,8 +369,9 @@ gst_alexnet_infer_report (GstAlexnetInfer * self, GstBuffer ** bufp,
   post = self->post_messages;
   GST_OBJECT_UNLOCK (self);
 
-  ax_softmax_average (self->probs, logits + (gsize) slot * self->n_views *
-      self->n_classes, self->n_views, self->n_classes);
+  if (self->eval == NULL)
+    ax_softmax_average (self->probs, logits + (gsize) slot * self->n_views *
+        self->n_classes, self->n_views, self->n_classes);
   k = ax_top_k (idx, val, self->probs, self->n_classes, self->k);
   for (gint i = 0; i < k; i++)
     names[i] = self->labels ? self->labels[idx[i]] : NULL;
@@ -361,7 +379,17 @@ gst_alexnet_infer_report (GstAlexnetInfer * self, GstBuffer ** bufp,
   *bufp = gst_buffer_make_writable (*bufp);
   meta = gst_buffer_add_alexnet_class_meta (*bufp, k, idx, val, names,
       output_all ? self->n_classes : 0, output_all ? self->probs : NULL);
-  gst_alexnet_class_meta_set_model (meta, "alexnet", self->n_views);
+  gst_alexnet_class_meta_set_model (meta, self->info.arch,
+      self->eval == NULL ? self->n_views : self->n_scales
+      * (self->run_views == GST_ALEXNET_INFER_VIEWS_DENSE ? 2 :
+          self->run_views == GST_ALEXNET_INFER_VIEWS_MULTI_CROP ?
+          AX_EVAL_CROPS : AX_EVAL_CROPS + 2));
+  gst_alexnet_class_meta_set_evaluation (meta, self->run_views ==
+      GST_ALEXNET_INFER_VIEWS_CENTER ? "center" : self->run_views ==
+      GST_ALEXNET_INFER_VIEWS_TEN_CROP ? "ten-crop" :
+      ax_eval_views_name ((ax_eval_views) (self->run_views -
+              GST_ALEXNET_INFER_VIEWS_DENSE + 1)), self->scales,
+      self->n_scales);
 
   if (post)
     gst_element_post_message (GST_ELEMENT_CAST (self),

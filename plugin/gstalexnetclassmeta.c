@@ -19,6 +19,8 @@ class_meta_init (GstMeta * meta, gpointer params, GstBuffer * buffer)
   m->probabilities = NULL;
   m->model = NULL;
   m->n_views = 1;
+  m->evaluation = NULL;
+  m->n_scales = 0;
   return TRUE;
 }
 
@@ -30,6 +32,7 @@ class_meta_clear (GstAlexnetClassMeta * m)
   g_clear_pointer (&m->top, g_free);
   g_clear_pointer (&m->probabilities, g_free);
   g_clear_pointer (&m->model, g_free);
+  g_clear_pointer (&m->evaluation, g_free);
   m->k = 0;
   m->n_classes = 0;
 }
@@ -70,6 +73,9 @@ class_meta_copy_fields (GstAlexnetClassMeta * dst,
       g_memdup2 (src->probabilities, src->n_classes * sizeof (gfloat)) : NULL;
   dst->model = g_strdup (src->model);
   dst->n_views = src->n_views;
+  dst->evaluation = g_strdup (src->evaluation);
+  dst->n_scales = src->n_scales;
+  memcpy (dst->scales, src->scales, sizeof dst->scales);
 }
 
 /* What the network saw does not change when the pixels are copied, scaled,
@@ -154,6 +160,21 @@ gst_alexnet_class_meta_set_model (GstAlexnetClassMeta * meta,
   meta->n_views = n_views;
 }
 
+void
+gst_alexnet_class_meta_set_evaluation (GstAlexnetClassMeta * meta,
+    const gchar * evaluation, const gint * scales, gint n_scales)
+{
+  g_return_if_fail (meta != NULL);
+  g_return_if_fail (n_scales >= 0
+      && n_scales <= GST_ALEXNET_CLASS_META_MAX_SCALES);
+  g_return_if_fail (n_scales == 0 || scales != NULL);
+  g_free (meta->evaluation);
+  meta->evaluation = g_strdup (evaluation);
+  meta->n_scales = n_scales;
+  for (gint i = 0; i < n_scales; i++)
+    meta->scales[i] = scales[i];
+}
+
 gchar *
 gst_alexnet_class_result_id (GstBuffer * buffer)
 {
@@ -194,6 +215,22 @@ gst_alexnet_class_meta_to_structure (const GstAlexnetClassMeta * meta,
       "k", G_TYPE_UINT, meta->k, "n-views", G_TYPE_INT, meta->n_views, NULL);
   if (meta->model != NULL)
     gst_structure_set (s, "model", G_TYPE_STRING, meta->model, NULL);
+  if (meta->evaluation != NULL)
+    gst_structure_set (s, "evaluation", G_TYPE_STRING, meta->evaluation,
+        NULL);
+  if (meta->n_scales > 0) {
+    GValue scales = G_VALUE_INIT;
+
+    gst_value_array_init (&scales, meta->n_scales);
+    for (gint i = 0; i < meta->n_scales; i++) {
+      GValue item = G_VALUE_INIT;
+
+      g_value_init (&item, G_TYPE_INT);
+      g_value_set_int (&item, meta->scales[i]);
+      gst_value_array_append_and_take_value (&scales, &item);
+    }
+    gst_structure_take_value (s, "scales", &scales);
+  }
 
   gst_value_array_init (&indices, meta->k);
   gst_value_array_init (&labels, meta->k);
@@ -255,6 +292,17 @@ gst_alexnet_class_meta_to_json_line (const GstAlexnetClassMeta * meta,
   }
   ax_json_key (&w, "views");
   ax_json_int (&w, meta->n_views);
+  if (meta->evaluation != NULL) {
+    ax_json_key (&w, "evaluation");
+    ax_json_string (&w, meta->evaluation);
+  }
+  if (meta->n_scales > 0) {
+    ax_json_key (&w, "scales");
+    ax_json_begin_array (&w);
+    for (gint i = 0; i < meta->n_scales; i++)
+      ax_json_int (&w, meta->scales[i]);
+    ax_json_end_array (&w);
+  }
   ax_json_key (&w, "top_k");
   ax_json_begin_array (&w);
   for (guint i = 0; i < meta->k; i++) {

@@ -24,6 +24,8 @@ typedef struct {
   gfloat probability;
 } GstAlexnetClassEntry;
 
+#define GST_ALEXNET_CLASS_META_MAX_SCALES 8
+
 /**
  * GstAlexnetClassMeta:
  * @k: number of entries in @top
@@ -32,7 +34,13 @@ typedef struct {
  * @probabilities: the probability of every class (owned), or %NULL
  * @model: name of the network that produced the result ("alexnet"), or %NULL
  * @n_views: number of views whose softmax was averaged (1, or 10 for the
- *   paper's ten-crop test)
+ *   paper's ten-crop test; per test scale 2 for dense evaluation, 50 for
+ *   multi-crop, 52 for both)
+ * @evaluation: how the views were made ("center", "ten-crop", "dense",
+ *   "multi-crop", "combined"), or %NULL
+ * @n_scales: number of test scales in @scales (0 when unknown)
+ * @scales: the shorter sides the image was rescaled to, whose results were
+ *   averaged
  *
  * The classification of one image. Its API has no tags, so every transform
  * (GStreamer's own videoconvert, videoscale, videoflip, queue... and the
@@ -46,6 +54,9 @@ typedef struct {
   gfloat *probabilities;
   gchar *model;
   gint n_views;
+  gchar *evaluation;
+  gint n_scales;
+  gint scales[GST_ALEXNET_CLASS_META_MAX_SCALES];
 } GstAlexnetClassMeta;
 
 GST_ALEXNET_API GType gst_alexnet_class_meta_api_get_type (void);
@@ -68,6 +79,11 @@ GST_ALEXNET_API GstAlexnetClassMeta *gst_buffer_add_alexnet_class_meta (GstBuffe
 GST_ALEXNET_API void gst_alexnet_class_meta_set_model (GstAlexnetClassMeta * meta,
     const gchar * model, gint n_views);
 
+/* Sets how the result was made: @evaluation (copied, may be NULL) and the
+ * @n_scales test scales (at most GST_ALEXNET_CLASS_META_MAX_SCALES). */
+GST_ALEXNET_API void gst_alexnet_class_meta_set_evaluation (GstAlexnetClassMeta * meta,
+    const gchar * evaluation, const gint * scales, gint n_scales);
+
 /* The id under which a result is reported: the sample id (the image's path)
  * of the buffer's label meta, else its PTS as "h:mm:ss.nnnnnnnnn", else
  * NULL. Free with g_free(). */
@@ -77,6 +93,7 @@ GST_ALEXNET_API gchar *gst_alexnet_class_result_id (GstBuffer * buffer);
  *
  *   alexnet-classification, id=(string), pts=(guint64) (GST_CLOCK_TIME_NONE
  *     when unknown), k=(uint), n-views=(int), [model=(string),]
+ *     [evaluation=(string), scales=(int)< ... >,]
  *     top-k-indices=(int)< ... >, top-k-labels=(string)< ... >,
  *     top-k-probabilities=(double)< ... >
  *     [, probabilities=(double)< ... > when the whole vector is kept]
@@ -89,12 +106,13 @@ GST_ALEXNET_API GstStructure *gst_alexnet_class_meta_to_structure (const GstAlex
 
 /* One line of a JSON-lines results file, '\n' included:
  *
- *   {"id":"/data/cat.jpg","pts":null,"model":"alexnet","views":1,
+ *   {"id":"/data/cat.jpg","pts":null,"model":"alexnet-paper","views":1,
+ *    "evaluation":"center","scales":[256],
  *    "top_k":[{"index":281,"label":"tabby","probability":0.973}, ...],
  *    "probabilities":[...]}
  *
- * "id" and "pts" (nanoseconds) are null when unknown, "model" is left out
- * when not set, "probabilities" when the vector is not kept; a NULL label is
+ * "id" and "pts" (nanoseconds) are null when unknown, "model",
+ * "evaluation" and "scales" are left out when not set, "probabilities" when the vector is not kept; a NULL label is
  * null. Strings are escaped as JSON requires; bytes that are not UTF-8
  * become U+FFFD. Numbers are the shortest decimal that reads back as the
  * same float; a NaN or infinite probability is written as null. Free with

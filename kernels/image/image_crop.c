@@ -63,6 +63,25 @@ ax_ten_crop_pos (ax_crop_pos pos[10], int src_w, int src_h, int size)
   }
 }
 
+void
+ax_grid_crop_pos (ax_crop_pos *pos, int n, int src_w, int src_h, int size)
+{
+  if (n == 1) {
+    pos[0] = ax_center_crop_pos (src_w, src_h, size);
+    pos[1] = pos[0];
+    pos[1].mirror = 1;
+    return;
+  }
+  const long dx = src_w - size, dy = src_h - size;
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < n; j++) {
+      ax_crop_pos p = { (int) (j * dx / (n - 1)), (int) (i * dy / (n - 1)), 0 };
+      pos[i * n + j] = p;
+      p.mirror = 1;
+      pos[n * n + i * n + j] = p;
+    }
+}
+
 ax_crop_pos
 ax_random_crop_pos (ax_rng *rng, int src_w, int src_h, int size)
 {

@@ -33,6 +33,14 @@ ax_crop_pos ax_center_crop_pos (int src_w, int src_h, int size);
  * original's top-right window mirrored). Needs src_w, src_h >= size. */
 void ax_ten_crop_pos (ax_crop_pos pos[10], int src_w, int src_h, int size);
 
+/* The VGG paper's multi-crop views: an n x n regular grid of size x size
+ * windows spanning the image (window j of a row at x = j * (src_w - size)
+ * / (n - 1), rounded down; n = 1: the centre crop), row by row, then the
+ * same n * n windows mirrored: 2 n^2 positions (50 for the paper's n = 5).
+ * Needs src_w, src_h >= size and n >= 1. */
+void ax_grid_crop_pos (ax_crop_pos *pos, int n, int src_w, int src_h,
+    int size);
+
 /* A train crop: x uniform in [0, src_w - size], y in [0, src_h - size],
  * mirror with probability 0.5, drawn in that order from rng. */
 ax_crop_pos ax_random_crop_pos (ax_rng *rng, int src_w, int src_h, int size);

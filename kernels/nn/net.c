@@ -112,10 +112,16 @@ derive_shapes (ax_net *net)
     }
     net->shapes[i + 1] = cur = out;
   }
-  if (net->last_fc != s->n_layers - 1
-      || s->layers[net->last_fc].p.fc.out_features != s->n_classes)
+  /* A forward-only net may end in a convolution with n_classes maps: the
+   * class score map of dense evaluation (net_dense.h). */
+  const ax_layer_spec *last = &s->layers[s->n_layers - 1];
+  net->score_map = !net->cfg.training && last->kind == AX_LAYER_CONV
+      && last->p.conv.out_channels == s->n_classes && net->last_fc < 0;
+  if (!net->score_map && (net->last_fc != s->n_layers - 1
+          || s->layers[net->last_fc].p.fc.out_features != s->n_classes))
     return net_fail (net, AX_ERR_INVALID_ARG, "the last layer must be a fully "
-        "connected layer with n_classes (%d) outputs", s->n_classes);
+        "connected layer with n_classes (%d) outputs (or, in a forward-only "
+        "net, a convolution with n_classes maps)", s->n_classes);
   return AX_OK;
 }
 
@@ -312,7 +318,8 @@ plan_tower (ax_net *net, int t, int sizing)
     prev_out = L->out;
     prev_dout = L->dout;
   }
-  if (st == AX_OK && tw->layers[net->spec.n_layers - 1].runs) {
+  if (st == AX_OK && tw->layers[net->spec.n_layers - 1].runs
+      && !net->score_map) {
     ax_shape logits = local_shape (net, net->shapes[net->spec.n_layers],
         DIST_FULL);
     ax_op op = { .type = AX_OP_SOFTMAX_XENT, .in = logits };
@@ -631,6 +638,9 @@ ax_net_loss (ax_net *net, const int32_t *labels, size_t count, float *mean_loss)
   if (count != (size_t) net->cfg.batch)
     return net_fail (net, AX_ERR_SHAPE, "loss: %zu labels for a batch of %d",
         count, net->cfg.batch);
+  if (net->score_map)
+    return net_fail (net, AX_ERR_UNSUPPORTED, "loss: this net ends in a class "
+        "score map (dense evaluation); average it first");
   /* Each tower holding logits (tower 0, or every replica) takes the loss
    * of its samples. */
   for (int t = 0; t < net->n_towers; t++) {

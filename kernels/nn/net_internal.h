@@ -72,6 +72,8 @@ struct ax_net {
   net_dist dist[AX_NET_MAX_LAYERS + 1];
   int gathers[AX_NET_MAX_LAYERS];
   int last_fc;
+  int score_map;                /* forward-only, ends in a conv: a class
+                                 * score map (dense evaluation), no loss */
   net_tower towers[AX_MAX_TOWERS];
   int n_params;
   ax_param_info params[AX_NET_MAX_LAYERS * 2];

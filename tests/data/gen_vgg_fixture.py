@@ -22,6 +22,12 @@ Cases (the record names start with the case's tag):
    C code does: in float64 these 2-channel nets meet near-ties (max-pool,
    ReLU at 0) that float32 and float64 break differently, so float64 would
    not be the reference PyTorch users see.
+ - A.dense256, A.dense384: the narrowed A of the first case (its weights
+   before any step) made fully convolutional as the paper's dense
+   evaluation does it (fc6 as a 7x7 convolution, fc7 and fc8 as 1x1), on
+   a 256x320 and a 384x480 image (gen_values stream 1000 and 1001): the
+   class scores averaged over the score map, for the image and its mirror
+   (.scores, 2 x 10), and the mean of their two softmaxes (.probs).
  - D224: torchvision.models.vgg16 itself (1000 classes) on one 224x224
    image in evaluation mode: the logits.
 
@@ -138,6 +144,30 @@ def narrow_case(tag, blocks, lrn):
         add(tag + ".w3." + name, p)
 
 
+def dense_case(tag, blocks, lrn):
+    m = VGG(blocks, lrn, DIV, HIDDEN, CLASSES)
+    fill_formula(m)
+    m.eval()
+    fc6, fc7, fc8 = m.classifier[0], m.classifier[3], m.classifier[6]
+    c5 = fc6.in_features // 49
+
+    def conv(fc, k):
+        return fc.weight.reshape(fc.out_features, -1, k, k), fc.bias
+
+    for q, w, stream in ((256, 320, 1000), (384, 480, 1001)):
+        x = torch.from_numpy(gen_values(3 * q * w, stream, 1.0)).reshape(1, 3, q, w)
+        x = torch.cat([x, x.flip(3)])
+        with torch.no_grad():
+            y = m.features(x)
+            y = F.relu(F.conv2d(y, *conv(fc6, 7)))
+            assert conv(fc6, 7)[0].shape[1] == c5
+            y = F.relu(F.conv2d(y, *conv(fc7, 1)))
+            y = F.conv2d(y, *conv(fc8, 1))
+            scores = y.mean((2, 3))
+        add("%s.dense%d.scores" % (tag, q), scores)
+        add("%s.dense%d.probs" % (tag, q), F.softmax(scores, 1).mean(0, keepdim=True))
+
+
 def full_case():
     m = torchvision.models.vgg16(weights=None, num_classes=1000)
     fill_formula(m)
@@ -151,6 +181,7 @@ def main():
     torch.set_num_threads(2)
     for tag, blocks, lrn in CONFIGS:
         narrow_case(tag, blocks, lrn)
+    dense_case(*CONFIGS[0])
     full_case()
     with open(sys.argv[1] if len(sys.argv) > 1 else "vgg_fixture.bin", "wb") as f:
         f.write(b"AXLF" + struct.pack("<II", 1, len(records)))

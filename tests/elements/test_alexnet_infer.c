@@ -16,6 +16,9 @@
 #include "plugin/gstalexnetmeta.h"
 #include "plugin/gstalexnetclassmeta.h"
 #include "kernels/io/checkpoint.h"
+#include "kernels/image/image_crop.h"
+#include "kernels/image/image_resize.h"
+#include "kernels/nn/net_eval.h"
 #include "tests/gst_test_util.h"
 
 #define N_IMAGES 3
@@ -137,7 +140,9 @@ check_against_pytorch (const gchar * props, const gchar * which,
     fail_unless_equals_uint64 (GST_BUFFER_PTS (out), i * GST_SECOND);
     fail_unless_equals_int (m->n_classes, N_CLASSES);
     fail_unless_equals_int (m->n_views, n_views);
-    fail_unless_equals_string (m->model, "alexnet");
+    fail_unless_equals_string (m->model, "alexnet-paper");
+    fail_unless_equals_string (m->evaluation, n_views == 10 ? "ten-crop" :
+        "center");
     for (gint c = 0; c < N_CLASSES; c++) {
       double d = fabs (m->probabilities[c] - p[i * N_CLASSES + c]);
       worst = MAX (worst, d);
@@ -798,6 +803,143 @@ teardown (void)
   g_free (model_path);
 }
 
+/* --- the VGG paper's evaluations --- */
+
+/* One frame through alexnet-infer `props`: its whole probability vector
+ * (N_CLASSES floats into probs) and its meta's views and evaluation. */
+static void
+classify_frame (const gchar * props, GstBuffer * frame, gint w, gint hh,
+    float *probs, gint * n_views, gchar ** evaluation)
+{
+  gchar *full = g_strdup_printf ("output-all=true %s", props);
+  GstHarness *h = new_infer (full);
+  GstBuffer *out;
+  GstAlexnetClassMeta *m;
+
+  set_caps (h, w, hh);
+  out = gst_harness_push_and_pull (h, frame);
+  fail_unless (out != NULL);
+  m = gst_buffer_get_alexnet_class_meta (out);
+  fail_unless (m != NULL && m->n_classes == N_CLASSES, "%s: no result",
+      props);
+  memcpy (probs, m->probabilities, N_CLASSES * sizeof *probs);
+  if (n_views)
+    *n_views = m->n_views;
+  if (evaluation)
+    *evaluation = g_strdup (m->evaluation);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+  g_free (full);
+}
+
+/* views=multi-crop is the mean of its 50 crops, each classified alone by
+ * views=center (a frame of the input size is used as it is): the image
+ * rescaled to Q = 80, the 5x5 grid of 63x63 crops and their mirrors. */
+GST_START_TEST (test_multi_crop_is_its_crops)
+{
+  const gint q = 80, in = 63;
+  gint w, hh, sw, sh, n_views;
+  GstBuffer *img = fixture_image (1, &w, &hh);
+  GstVideoInfo info;
+  GstVideoFrame f;
+  float got[N_CLASSES], want[N_CLASSES] = { 0 }, p[N_CLASSES];
+  ax_crop_pos pos[AX_EVAL_CROPS];
+  ax_resize_plan plan;
+  guint8 *scaled;
+  gchar *evaluation;
+
+  fail_unless (ax_resize_scaled_size (&sw, &sh, w, hh, q) == 0);
+  scaled = g_malloc ((gsize) sw * sh * 3);
+  fail_unless (ax_resize_plan_init_window (&plan, w, hh, sw, sh, 0, 0, sw,
+          sh) == 0);
+  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_RGB, w, hh);
+  fail_unless (gst_video_frame_map (&f, &info, img, GST_MAP_READ));
+  ax_resize_rgb (scaled, sw * 3, GST_VIDEO_FRAME_PLANE_DATA (&f, 0),
+      GST_VIDEO_FRAME_PLANE_STRIDE (&f, 0), &plan);
+  gst_video_frame_unmap (&f);
+  ax_resize_plan_clear (&plan);
+
+  classify_frame ("views=multi-crop scales=80", gst_buffer_ref (img), w, hh,
+      got, &n_views, &evaluation);
+  fail_unless_equals_int (n_views, AX_EVAL_CROPS);
+  fail_unless_equals_string (evaluation, "multi-crop");
+  g_free (evaluation);
+
+  ax_grid_crop_pos (pos, AX_EVAL_GRID, sw, sh, in);
+  for (gint v = 0; v < AX_EVAL_CROPS; v++) {
+    GstVideoInfo ci;
+    GstBuffer *crop;
+    gst_video_info_set_format (&ci, GST_VIDEO_FORMAT_RGB, in, in);
+    crop = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (&ci), NULL);
+    fail_unless (gst_video_frame_map (&f, &ci, crop, GST_MAP_WRITE));
+    ax_crop_flip_rgb (GST_VIDEO_FRAME_PLANE_DATA (&f, 0),
+        GST_VIDEO_FRAME_PLANE_STRIDE (&f, 0), scaled, sw * 3, pos[v].x,
+        pos[v].y, in, in, pos[v].mirror);
+    gst_video_frame_unmap (&f);
+    classify_frame ("views=center", crop, in, in, p, NULL, NULL);
+    for (gint c = 0; c < N_CLASSES; c++)
+      want[c] += p[c] / AX_EVAL_CROPS;
+  }
+  for (gint c = 0; c < N_CLASSES; c++)
+    fail_unless (fabs (got[c] - want[c]) <= 1e-6, "class %d: multi-crop "
+        "%.8f, its crops %.8f", c, got[c], want[c]);
+  g_free (scaled);
+  gst_buffer_unref (img);
+}
+
+GST_END_TEST;
+
+/* dense and combined: combined is the mean of dense and multi-crop; two
+ * scales are the mean of each; the results name the evaluation and the
+ * scales; a frame the same size as Q = the input is one view. */
+GST_START_TEST (test_dense_and_combined)
+{
+  gint w, hh, nv;
+  GstBuffer *img = fixture_image (2, &w, &hh);
+  float d[N_CLASSES], m[N_CLASSES], c[N_CLASSES], d2[N_CLASSES],
+      d70[N_CLASSES];
+  gchar *ev;
+
+  classify_frame ("views=dense scales=80", gst_buffer_ref (img), w, hh, d,
+      &nv, &ev);
+  fail_unless_equals_int (nv, 2);
+  fail_unless_equals_string (ev, "dense");
+  g_free (ev);
+  classify_frame ("views=multi-crop scales=80", gst_buffer_ref (img), w, hh,
+      m, NULL, NULL);
+  classify_frame ("views=combined scales=80", gst_buffer_ref (img), w, hh, c,
+      &nv, &ev);
+  fail_unless_equals_int (nv, AX_EVAL_CROPS + 2);
+  fail_unless_equals_string (ev, "combined");
+  g_free (ev);
+  for (gint k = 0; k < N_CLASSES; k++)
+    fail_unless (fabs (c[k] - 0.5 * (d[k] + m[k])) <= 1e-6, "combined");
+  classify_frame ("views=dense scales=70", gst_buffer_ref (img), w, hh, d70,
+      NULL, NULL);
+  classify_frame ("views=dense scales=\"80, 70\"", gst_buffer_ref (img), w,
+      hh, d2, &nv, NULL);
+  fail_unless_equals_int (nv, 4);
+  for (gint k = 0; k < N_CLASSES; k++)
+    fail_unless (fabs (d2[k] - 0.5 * (d[k] + d70[k])) <= 1e-6, "scales");
+  gst_buffer_unref (img);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_bad_scales)
+{
+  static const gchar *bad[][2] = { { "256;384", "256,384,512" },
+  { "50", "at least" }, { "80,", "expected a number" }, { "0,5", "outside" } };
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++) {
+    GstElement *el = gst_element_factory_make ("alexnet-infer", NULL);
+    g_object_set (el, "model", model_path, "views", 4, "scales", bad[i][0],
+        NULL);
+    check_start_fails_with (el, "scales", bad[i][1], NULL);
+  }
+}
+
+GST_END_TEST;
+
 static Suite *
 alexnet_infer_suite (void)
 {
@@ -821,6 +963,9 @@ alexnet_infer_suite (void)
   tcase_add_test (tc, test_missing_truncated_mismatched_models);
   tcase_add_test (tc, test_width_divisor_from_shapes);
   tcase_add_test (tc, test_caps);
+  tcase_add_test (tc, test_multi_crop_is_its_crops);
+  tcase_add_test (tc, test_dense_and_combined);
+  tcase_add_test (tc, test_bad_scales);
   return s;
 }
 

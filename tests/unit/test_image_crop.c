@@ -94,6 +94,34 @@ test_center (void)
   AX_CHECK (p.x == 2 && p.y == 0, "margin 5: %d,%d", p.x, p.y);
 }
 
+/* The VGG paper's 5x5 grid and its mirrors on a 300x260 image, 224 crops:
+ * x steps of 76 / 4 = 19, y of 36 / 4 = 9; the corners reach the edges. */
+static void
+test_grid_crop (void)
+{
+  ax_crop_pos pos[50];
+  ax_grid_crop_pos (pos, 5, 300, 260, 224);
+  for (int i = 0; i < 5; i++)
+    for (int j = 0; j < 5; j++)
+      for (int m = 0; m < 2; m++) {
+        const ax_crop_pos *p = &pos[m * 25 + i * 5 + j];
+        AX_CHECK (p->x == 19 * j && p->y == 9 * i && p->mirror == m,
+            "grid view %d: %d,%d,%d", m * 25 + i * 5 + j, p->x, p->y,
+            p->mirror);
+      }
+  AX_CHECK (pos[24].x + 224 == 300 && pos[24].y + 224 == 260,
+      "the last window does not reach the corner");
+  /* a margin that 4 does not divide: rounded down, still inside */
+  ax_grid_crop_pos (pos, 5, 230, 224, 224);
+  AX_CHECK (pos[1].x == 1 && pos[2].x == 3 && pos[3].x == 4 && pos[4].x == 6
+      && pos[4].y == 0, "grid over a margin of 6: %d %d %d %d", pos[1].x,
+      pos[2].x, pos[3].x, pos[4].x);
+  /* n = 1: the centre crop and its mirror */
+  ax_grid_crop_pos (pos, 1, 256, 250, 224);
+  AX_CHECK (pos[0].x == 16 && pos[0].y == 13 && !pos[0].mirror
+      && pos[1].x == 16 && pos[1].mirror, "1x1 grid");
+}
+
 static void
 test_ten_crop (void)
 {
@@ -203,6 +231,7 @@ main (void)
   AX_RUN (test_mirror_twice);
   AX_RUN (test_center);
   AX_RUN (test_ten_crop);
+  AX_RUN (test_grid_crop);
   AX_RUN (test_random_stats);
   AX_RUN (test_random_reproducible);
   return ax_test_finish ();
