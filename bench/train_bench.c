@@ -31,9 +31,11 @@ forward_flops (ax_net *net)
 {
   const ax_net_spec *s = ax_net_get_spec (net);
   double flops = 0.0;
-  for (int p = 0; p < ax_net_n_params (net); p += 2) {
+  for (int p = 0; p < ax_net_n_params (net); p++) {
     const ax_param_info *w = ax_net_param (net, p);
     ax_shape out;
+    if (w->is_buffer || w->ndim < 2)
+      continue;                 /* biases, batch norm: no multiply-adds */
     if (ax_net_activation_shape (net, s->layers[w->layer].name, &out) != AX_OK)
       return 0.0;
     flops += 2.0 * (double) w->count * out.h * out.w;

@@ -66,6 +66,17 @@ ax_test_param_values (ax_net *net, int p, ax_param_buffer which)
   return v;
 }
 
+/* 1 if parameter p has buffer `which` as floats: not an int64 buffer
+ * (num_batches_tracked), and no gradient or momentum of a buffer (batch
+ * norm's running statistics). */
+static inline int
+ax_test_param_has (ax_net *net, int p, ax_param_buffer which)
+{
+  const ax_param_info *i = ax_net_param (net, p);
+  return i->dtype == AX_PARAM_F32 && (which == AX_PARAM_VALUE
+      || !i->is_buffer);
+}
+
 /* The largest ax_test_rel_error of buffer `which` over every parameter of
  * two nets of one spec (b is the reference); *worst names its parameter. */
 static inline double
@@ -74,6 +85,8 @@ ax_test_params_error (ax_net *a, ax_net *b, ax_param_buffer which,
 {
   double most = 0.0;
   for (int p = 0; p < ax_net_n_params (b); p++) {
+    if (!ax_test_param_has (b, p, which))
+      continue;
     size_t n = ax_net_param (b, p)->count;
     float *x = ax_test_param_values (a, p, which);
     float *y = ax_test_param_values (b, p, which);
@@ -104,6 +117,8 @@ ax_test_params_vs (ax_net *net, ax_param_buffer which, const char *prefix,
   *worst = "";
   for (int p = 0; p < ax_net_n_params (net); p++) {
     const ax_param_info *i = ax_net_param (net, p);
+    if (!ax_test_param_has (net, p, which))
+      continue;
     snprintf (name, sizeof name, "%s%s", prefix, i->name);
     const float *want = lookup (name, i->count);
     float *got = ax_test_param_values (net, p, which);
@@ -135,12 +150,15 @@ ax_test_gen_values (float *v, size_t count, uint64_t stream, double scale)
 }
 
 /* The generators' fill_formula: parameter p is stream p, weights in
- * +-sqrt(3 / fan_in), biases in +-0.1. */
+ * +-sqrt(3 / fan_in), biases in +-0.1. Buffers (batch norm's running
+ * statistics) keep their values, and count in p. */
 static inline void
 ax_test_set_formula_params (ax_net *net)
 {
   for (int p = 0; p < ax_net_n_params (net); p++) {
     const ax_param_info *i = ax_net_param (net, p);
+    if (i->is_buffer)
+      continue;
     double scale = i->ndim == 1 ? 0.1
         : sqrt (3.0 / (double) (i->count / (size_t) i->dims[0]));
     float *v = malloc (i->count * sizeof *v);

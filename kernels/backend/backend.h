@@ -126,6 +126,24 @@ ax_status ax_fc_forward (ax_kernel *k, ax_tensor *out, const ax_tensor *in,
 ax_status ax_fc_backward (ax_kernel *k, ax_tensor *din, ax_tensor *dweight,
     ax_tensor *dbias, const ax_tensor *dout, const ax_tensor *in,
     const ax_tensor *weight);
+/* Batch normalisation (ops.h, ax_bn_params): weight, bias, running_mean
+ * and running_var are (C,1,1,1). training = 1 (a kernel not prepared
+ * forward-only): normalises with the batch's statistics, keeps what
+ * backward needs in `workspace` (ax_kernel_workspace_shape) and updates
+ * running_mean and running_var in place; needs more than one value per
+ * channel (N*H*W > 1, AX_ERR_SHAPE otherwise, as PyTorch refuses).
+ * training = 0: normalises with running_mean and running_var, which are
+ * only read; `workspace` is not used (may be NULL). */
+ax_status ax_batchnorm_forward (ax_kernel *k, ax_tensor *out,
+    ax_tensor *workspace, ax_tensor *running_mean, ax_tensor *running_var,
+    const ax_tensor *in, const ax_tensor *weight, const ax_tensor *bias,
+    int training);
+/* The gradients of the last training-mode forward (its `in` and
+ * `workspace`): din written (required: every backend computes it),
+ * dweight and dbias accumulated. */
+ax_status ax_batchnorm_backward (ax_kernel *k, ax_tensor *din,
+    ax_tensor *dweight, ax_tensor *dbias, const ax_tensor *dout,
+    const ax_tensor *in, const ax_tensor *weight, const ax_tensor *workspace);
 /* The mask is a pure function of (seed, step, params.stream, index): the
  * backward pass recomputes it, and every backend draws the same one. */
 ax_status ax_dropout_forward (ax_kernel *k, ax_tensor *out,

@@ -103,6 +103,15 @@ typedef struct {
       const ax_tensor *probs, const ax_tensor *labels, float scale);
   ax_status (*sgd_update) (ax_kernel *k, ax_tensor *weight,
       ax_tensor *velocity, const ax_tensor *grad, const ax_sgd_step *step);
+  /* Batch norm (workspace NULL when training is 0). */
+  ax_status (*batchnorm_forward) (ax_kernel *k, ax_tensor *out,
+      ax_tensor *workspace, ax_tensor *running_mean, ax_tensor *running_var,
+      const ax_tensor *in, const ax_tensor *weight, const ax_tensor *bias,
+      int training);
+  ax_status (*batchnorm_backward) (ax_kernel *k, ax_tensor *din,
+      ax_tensor *dweight, ax_tensor *dbias, const ax_tensor *dout,
+      const ax_tensor *in, const ax_tensor *weight,
+      const ax_tensor *workspace);
 } ax_backend_i;
 
 /* Head of every backend; a backend embeds it as its first member. */

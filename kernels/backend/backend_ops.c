@@ -227,3 +227,38 @@ ax_sgd_update (ax_kernel *k, ax_tensor *weight, ax_tensor *velocity,
         "%s: missing or non-finite hyper-parameters", __func__);
   return k->backend->iface->sgd_update (k, weight, velocity, grad, step);
 }
+
+ax_status
+ax_batchnorm_forward (ax_kernel *k, ax_tensor *out, ax_tensor *workspace,
+    ax_tensor *running_mean, ax_tensor *running_var, const ax_tensor *in,
+    const ax_tensor *weight, const ax_tensor *bias, int training)
+{
+  KERNEL (AX_OP_BATCHNORM);
+  F32 (out, SH.out); F32 (in, SH.in); F32 (weight, SH.weight);
+  F32 (bias, SH.bias); F32 (running_mean, SH.weight);
+  F32 (running_var, SH.weight);
+  if (!training)
+    return k->backend->iface->batchnorm_forward (k, out, NULL, running_mean,
+        running_var, in, weight, bias, 0);
+  TRY (check_trainable (k, __func__));
+  F32 (workspace, k->workspace);
+  if ((size_t) SH.in.n * SH.in.h * SH.in.w < 2)
+    return ax_backend_fail (k->backend, AX_ERR_SHAPE, "%s: expected more "
+        "than 1 value per channel when training, got input %dx%dx%dx%d",
+        __func__, SH.in.n, SH.in.c, SH.in.h, SH.in.w);
+  return k->backend->iface->batchnorm_forward (k, out, workspace,
+      running_mean, running_var, in, weight, bias, 1);
+}
+
+ax_status
+ax_batchnorm_backward (ax_kernel *k, ax_tensor *din, ax_tensor *dweight,
+    ax_tensor *dbias, const ax_tensor *dout, const ax_tensor *in,
+    const ax_tensor *weight, const ax_tensor *workspace)
+{
+  BACKWARD (AX_OP_BATCHNORM);
+  F32 (din, SH.in); F32 (dweight, SH.weight); F32 (dbias, SH.bias);
+  F32 (dout, SH.out); F32 (in, SH.in); F32 (weight, SH.weight);
+  F32 (workspace, k->workspace);
+  return k->backend->iface->batchnorm_backward (k, din, dweight, dbias, dout,
+      in, weight, workspace);
+}

@@ -1,5 +1,5 @@
 /* Per-element maths of the hand-written layers (dropout, softmax with
- * cross-entropy, the SGD update), shared word for word by the CPU loops and
+ * cross-entropy, the SGD update, batch norm's running statistics), shared word for word by the CPU loops and
  * the CUDA kernels: AX_HOSTDEV is __host__ __device__ under nvcc. */
 #ifndef AX_LAYER_MATH_H
 #define AX_LAYER_MATH_H
@@ -109,6 +109,23 @@ ax_sgd_element (float *w, float *v, float g, float lr, float momentum,
   float nv = momentum * *v - weight_decay * lr * *w - lr * g;
   *v = nv;
   *w += nv;
+}
+
+/* --- batch normalisation's running statistics, one channel at a time --- */
+
+/* PyTorch's update after a training forward over n >= 2 values of a
+ * channel whose batch mean and biased variance are `mean` and `var`: the
+ * running variance takes the unbiased var * n / (n - 1). In double, as
+ * PyTorch's CPU kernel computes it, then rounded to float. */
+AX_HOSTDEV void
+ax_bn_running_update (float *running_mean, float *running_var, float mean,
+    float var, double momentum, double n)
+{
+  double unbiased = (double) var * n / (n - 1.0);
+  *running_mean = (float) (momentum * (double) mean
+      + (1.0 - momentum) * (double) *running_mean);
+  *running_var = (float) (momentum * unbiased
+      + (1.0 - momentum) * (double) *running_var);
 }
 
 #endif

@@ -2,10 +2,12 @@
  * all accept and reject exactly the same arguments. */
 #include "kernels/backend/ops.h"
 
+#include <math.h>
 #include <string.h>
 
 static const char *const op_names[AX_OP_COUNT] = {
   "conv", "relu", "lrn", "maxpool", "fc", "dropout", "softmax_xent", "sgd",
+  "batchnorm",
 };
 
 const char *
@@ -97,6 +99,13 @@ ax_op_shapes (const ax_op *op, ax_op_shapes_t *s)
     case AX_OP_DROPOUT:
       return op->p.dropout.p >= 0.0f && op->p.dropout.p < 1.0f
           ? AX_OK : AX_ERR_INVALID_ARG;
+    case AX_OP_BATCHNORM:
+      /* weight, bias (and the running statistics): one value per channel */
+      if (!(op->p.bn.eps > 0.0 && op->p.bn.eps < HUGE_VAL)
+          || !(op->p.bn.momentum >= 0.0 && op->p.bn.momentum <= 1.0))
+        return AX_ERR_INVALID_ARG;
+      s->weight = s->bias = ax_shape_make (op->in.c, 1, 1, 1);
+      return AX_OK;
     case AX_OP_SOFTMAX_XENT:
       /* in = logits (N, classes, 1, 1); out = probabilities, same shape. */
       return op->in.h == 1 && op->in.w == 1 ? AX_OK : AX_ERR_SHAPE;

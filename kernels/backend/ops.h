@@ -19,6 +19,7 @@ typedef enum {
   AX_OP_DROPOUT,          /* inverted dropout with a counter-based mask */
   AX_OP_SOFTMAX_XENT,     /* softmax with cross-entropy against labels */
   AX_OP_SGD,              /* SGD with momentum and weight decay (the paper's) */
+  AX_OP_BATCHNORM,        /* batch normalisation over channels (BatchNorm2d) */
   AX_OP_COUNT
 } ax_op_type;
 
@@ -66,6 +67,21 @@ typedef struct {
   uint32_t stream;        /* tells apart the masks of two layers at one step */
 } ax_dropout_params;
 
+/* torch.nn.BatchNorm2d (affine, tracking running statistics): over the
+ * N*H*W values of each channel c,
+ *   y = (x - mean_c) / sqrt(var_c + eps) * weight_c + bias_c
+ * with the batch's mean and biased variance in training, after which
+ *   running_mean = (1 - momentum) running_mean + momentum mean
+ *   running_var = (1 - momentum) running_var + momentum var * n / (n - 1)
+ * (the unbiased variance, n = N*H*W), and with running_mean and running_var
+ * in evaluation. */
+typedef struct {
+  double eps;             /* > 0; PyTorch's 1e-5 */
+  double momentum;        /* in [0, 1]; PyTorch's 0.1 */
+} ax_bn_params;
+
+#define AX_BN_TORCH ((ax_bn_params) { 1e-5, 0.1 })
+
 /* Per-call hyper-parameters of the SGD update (lr changes during training). */
 typedef struct {
   float lr, momentum, weight_decay;
@@ -80,6 +96,7 @@ typedef struct {
     ax_pool_params pool;
     ax_fc_params fc;
     ax_dropout_params dropout;
+    ax_bn_params bn;
   } p;
   int forward_only;       /* inference: no backward, no workspace */
   /* Dropout: the mask index of the input's element 0 (element i draws the

@@ -1,6 +1,6 @@
 /* The CPU backend's table: creation with its own oneDNN engine, stream and
  * thread count, host memory, and kernel preparation dispatched per op to
- * cpu_conv.c, cpu_lrn_pool.c and cpu_loops.c. */
+ * cpu_conv.c, cpu_lrn_pool.c, cpu_batchnorm.c and cpu_loops.c. */
 #include "kernels/cpu/cpu_internal.h"
 
 #include <omp.h>
@@ -96,6 +96,7 @@ cpu_release (ax_kernel *kernel)
   cpu_prim_destroy (&k->fwd);
   cpu_prim_destroy (&k->bwd_data);
   cpu_prim_destroy (&k->bwd_weights);
+  cpu_prim_destroy (&k->infer);
   cpu_free (k->scratchpad);
   cpu_free (k->dweight_tmp);
   cpu_free (k->dbias_tmp);
@@ -117,6 +118,7 @@ cpu_prepare (ax_backend *backend, const ax_op *op, const ax_op_shapes_t *s,
     case AX_OP_RELU: st = cpu_relu_prepare (be, k, op, s); break;
     case AX_OP_LRN: st = cpu_lrn_prepare (be, k, op, s); break;
     case AX_OP_MAXPOOL: st = cpu_pool_prepare (be, k, op, s); break;
+    case AX_OP_BATCHNORM: st = cpu_batchnorm_prepare (be, k, op, s); break;
     default: break;             /* the loops need nothing prepared */
   }
   if (st != AX_OK) {
@@ -158,4 +160,6 @@ static const ax_backend_i cpu_iface = {
   .softmax_xent_forward = cpu_softmax_xent_forward,
   .softmax_xent_backward = cpu_softmax_xent_backward,
   .sgd_update = cpu_sgd_update,
+  .batchnorm_forward = cpu_batchnorm_forward,
+  .batchnorm_backward = cpu_batchnorm_backward,
 };

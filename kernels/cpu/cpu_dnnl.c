@@ -103,7 +103,8 @@ static int
 is_output_arg (int arg)
 {
   return arg == DNNL_ARG_DST || arg == DNNL_ARG_DIFF_SRC
-      || arg == DNNL_ARG_DIFF_WEIGHTS || arg == DNNL_ARG_DIFF_BIAS;
+      || arg == DNNL_ARG_DIFF_WEIGHTS || arg == DNNL_ARG_DIFF_BIAS
+      || arg == DNNL_ARG_DIFF_SCALE || arg == DNNL_ARG_DIFF_SHIFT;
 }
 
 /* Buffer and reorder for argument `arg` when the layout the primitive
@@ -225,9 +226,9 @@ cpu_prim_arg_bytes (const cpu_prim *p, int arg)
 ax_status
 cpu_kernel_scratchpad (cpu_backend *be, cpu_kernel *k)
 {
-  cpu_prim *prims[3] = { &k->fwd, &k->bwd_data, &k->bwd_weights };
+  cpu_prim *prims[4] = { &k->fwd, &k->bwd_data, &k->bwd_weights, &k->infer };
   size_t bytes = 0;
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < 4; i++) {
     size_t b = cpu_prim_arg_bytes (prims[i], DNNL_ARG_SCRATCHPAD);
     bytes = b > bytes ? b : bytes;
     for (int j = 0; j < prims[i]->nargs; j++) {

@@ -45,6 +45,8 @@ typedef struct {
 typedef struct {
   ax_kernel head;
   cpu_prim fwd, bwd_data, bwd_weights;
+  cpu_prim infer;                 /* batch norm in evaluation, in a training
+                                   * kernel (fwd is the training forward) */
   void *scratchpad;               /* oneDNN's scratch, shared by the prims */
   size_t scratchpad_bytes;
   float *dweight_tmp, *dbias_tmp; /* bwd-weights writes here, then += */
@@ -103,6 +105,8 @@ ax_status cpu_lrn_prepare (cpu_backend *be, cpu_kernel *k, const ax_op *op,
     const ax_op_shapes_t *s);
 ax_status cpu_pool_prepare (cpu_backend *be, cpu_kernel *k, const ax_op *op,
     const ax_op_shapes_t *s);
+ax_status cpu_batchnorm_prepare (cpu_backend *be, cpu_kernel *k,
+    const ax_op *op, const ax_op_shapes_t *s);
 
 ax_status cpu_weighted_forward (ax_kernel *k, ax_tensor *out, const ax_tensor *in,
     const ax_tensor *weight, const ax_tensor *bias);
@@ -132,6 +136,13 @@ ax_status cpu_softmax_xent_backward (ax_kernel *k, ax_tensor *dlogits,
     const ax_tensor *probs, const ax_tensor *labels, float scale);
 ax_status cpu_sgd_update (ax_kernel *k, ax_tensor *weight,
     ax_tensor *velocity, const ax_tensor *grad, const ax_sgd_step *step);
+ax_status cpu_batchnorm_forward (ax_kernel *k, ax_tensor *out,
+    ax_tensor *workspace, ax_tensor *running_mean, ax_tensor *running_var,
+    const ax_tensor *in, const ax_tensor *weight, const ax_tensor *bias,
+    int training);
+ax_status cpu_batchnorm_backward (ax_kernel *k, ax_tensor *din,
+    ax_tensor *dweight, ax_tensor *dbias, const ax_tensor *dout,
+    const ax_tensor *in, const ax_tensor *weight, const ax_tensor *workspace);
 ax_status cpu_fill (ax_backend *be, ax_tensor *dst, float value);
 ax_status cpu_axpy (ax_backend *be, ax_tensor *dst, float alpha,
     const ax_tensor *src);

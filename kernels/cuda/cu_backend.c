@@ -1,7 +1,8 @@
 /* The CUDA backend's table and the module's entry point: creation (device,
  * stream, cuDNN and cuBLAS handles bound to the stream, peer access),
  * error messages, kernel preparation dispatched per op to cu_conv.c,
- * cu_layers.c and cu_loops.c, and the device count the loader reports. */
+ * cu_layers.c, cu_batchnorm.c and cu_loops.c, and the device count the
+ * loader reports. */
 #include "cu_internal.h"
 #include "kernels/cuda/cuda_module.h"
 
@@ -347,6 +348,7 @@ axcu_prepare (ax_backend *backend, const ax_op *op, const ax_op_shapes_t *s,
     case AX_OP_RELU: st = axcu_relu_prepare (be, k, op, s); break;
     case AX_OP_LRN: st = axcu_lrn_prepare (be, k, op, s); break;
     case AX_OP_MAXPOOL: st = axcu_pool_prepare (be, k, op, s); break;
+    case AX_OP_BATCHNORM: st = axcu_batchnorm_prepare (be, k, op, s); break;
     default: break;             /* the small kernels need nothing */
   }
   if (st != AX_OK) {
@@ -393,6 +395,8 @@ static const ax_backend_i axcu_iface = {
   .softmax_xent_forward = axcu_softmax_xent_forward,
   .softmax_xent_backward = axcu_softmax_xent_backward,
   .sgd_update = axcu_sgd_update,
+  .batchnorm_forward = axcu_batchnorm_forward,
+  .batchnorm_backward = axcu_batchnorm_backward,
 };
 
 /* --- the module's entry point --- */

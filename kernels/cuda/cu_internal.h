@@ -50,7 +50,8 @@ typedef struct {
 /* One kernel type for every op; the parts an op does not use stay zero. */
 typedef struct {
   ax_kernel head;
-  cudnnTensorDescriptor_t x, y, bias;
+  cudnnTensorDescriptor_t x, y, bias;   /* bias: also batch norm's
+                                         * (1, C, 1, 1) parameters */
   cudnnFilterDescriptor_t w;
   cudnnConvolutionDescriptor_t conv;
   cudnnConvolutionFwdAlgo_t fwd_algo;
@@ -156,6 +157,16 @@ ax_status axcu_fc_forward (ax_kernel *k, ax_tensor *out,
 ax_status axcu_fc_backward (ax_kernel *k, ax_tensor *din,
     ax_tensor *dweight, ax_tensor *dbias, const ax_tensor *dout,
     const ax_tensor *in, const ax_tensor *weight);
+/* cu_batchnorm.c: batch norm on cuDNN */
+ax_status axcu_batchnorm_prepare (axcu_backend *be, axcu_kernel *k,
+    const ax_op *op, const ax_op_shapes_t *s);
+ax_status axcu_batchnorm_forward (ax_kernel *k, ax_tensor *out,
+    ax_tensor *workspace, ax_tensor *running_mean, ax_tensor *running_var,
+    const ax_tensor *in, const ax_tensor *weight, const ax_tensor *bias,
+    int training);
+ax_status axcu_batchnorm_backward (ax_kernel *k, ax_tensor *din,
+    ax_tensor *dweight, ax_tensor *dbias, const ax_tensor *dout,
+    const ax_tensor *in, const ax_tensor *weight, const ax_tensor *workspace);
 /* cu_loops.c: the small kernels */
 ax_status axcu_fill (ax_backend *be, ax_tensor *dst, float value);
 ax_status axcu_axpy (ax_backend *be, ax_tensor *dst, float alpha,

@@ -45,7 +45,8 @@ is_view (ax_layer_kind kind)
 static int
 has_params (ax_layer_kind kind)
 {
-  return kind == AX_LAYER_CONV || kind == AX_LAYER_FC;
+  return kind == AX_LAYER_CONV || kind == AX_LAYER_FC
+      || kind == AX_LAYER_BATCHNORM;
 }
 
 /* The op of layer `l` on input `in` (whole or local). */
@@ -62,6 +63,7 @@ layer_op (const ax_layer_spec *l, ax_shape in, int forward_only)
     case AX_LAYER_LRN: op.type = AX_OP_LRN; op.p.lrn = l->p.lrn; break;
     case AX_LAYER_MAXPOOL: op.type = AX_OP_MAXPOOL; op.p.pool = l->p.pool; break;
     case AX_LAYER_DROPOUT: op.type = AX_OP_DROPOUT; op.p.dropout = l->p.dropout; break;
+    case AX_LAYER_BATCHNORM: op.type = AX_OP_BATCHNORM; op.p.bn = l->p.bn; break;
     default: op.type = AX_OP_RELU; break;
   }
   return op;
@@ -89,7 +91,7 @@ derive_shapes (ax_net *net)
         return net_fail (net, AX_ERR_UNSUPPORTED, "%s: adaptive average pool "
             "from %dx%d to %dx%d: only the identity (224x224 images for "
             "AlexNet) is supported yet", l->name, cur.h, cur.w, out.h, out.w);
-    } else if ((unsigned) l->kind <= AX_LAYER_FC) {
+    } else if ((unsigned) l->kind <= AX_LAYER_BATCHNORM) {
       ax_op op = layer_op (l, cur, 0);
       ax_op_shapes_t sh;
       ax_status st = ax_op_shapes (&op, &sh);
@@ -136,6 +138,11 @@ plan_dist (ax_net *net)
     const ax_layer_spec *l = &net->spec.layers[i];
     net_dist d = net->dist[i], out = d;
     int gather = 0, ok = 1;
+    if (T > 1 && l->kind == AX_LAYER_BATCHNORM)
+      return net_fail (net, AX_ERR_UNSUPPORTED, "%s: batch norm does not run "
+          "as the paper's two towers (AX_PLACE_TOWERS is AlexNet's); use "
+          "one device (AX_PLACE_ONE) or data-parallel replicas "
+          "(AX_PLACE_DATA)", l->name);
     if (T > 1) {
       switch (l->kind) {
         case AX_LAYER_CONV:
@@ -247,6 +254,11 @@ plan_params (ax_net *net, net_tower *tw, tower_layer *L, int i, int t,
   L->row0 = net->dist[i + 1] == DIST_SPLIT ? t * sh->out.c : 0;
   L->w = take (tw, SLAB_PARAM, sh->weight, AX_F32, sizing, st);
   L->b = take (tw, SLAB_PARAM, sh->bias, AX_F32, sizing, st);
+  if (net->spec.layers[i].kind == AX_LAYER_BATCHNORM) {
+    /* buffers: state like the parameters, but never trained */
+    L->rmean = take (tw, SLAB_PARAM, sh->weight, AX_F32, sizing, st);
+    L->rvar = take (tw, SLAB_PARAM, sh->weight, AX_F32, sizing, st);
+  }
   if (!train)
     return *st;
   L->dw = take (tw, SLAB_GRAD, sh->weight, AX_F32, sizing, st);
@@ -274,6 +286,7 @@ plan_tower (ax_net *net, int t, int sizing)
   tw->image = take (tw, SLAB_ACT, local_shape (net, net->shapes[0], DIST_FULL),
       AX_F32, sizing, &st);
   ax_tensor prev_out = tw->image, prev_dout;
+  int below = 0;                /* a layer below keeps a gradient (prev_dout) */
   memset (&prev_dout, 0, sizeof prev_dout);
   for (int i = 0; i < net->spec.n_layers && st == AX_OK; i++) {
     const ax_layer_spec *l = &net->spec.layers[i];
@@ -312,6 +325,11 @@ plan_tower (ax_net *net, int t, int sizing)
       } else {
         L->din = prev_dout;
       }
+      /* batch norm's backward always computes the input's gradient: give
+       * it somewhere to go when nothing below wants it */
+      if (l->kind == AX_LAYER_BATCHNORM && !net->gathers[i] && !below)
+        L->din = take (tw, SLAB_ACT, in, AX_F32, sizing, &st);
+      below = 1;
     }
     if (has_params (l->kind))
       plan_params (net, tw, L, i, t, sizing, &st);
@@ -398,9 +416,37 @@ plan_backward (ax_net *net)
   }
 }
 
+/* Appends parameter (or buffer) `suffix` of layer i in `role`. */
+static ax_param_info *
+add_param (ax_net *net, int i, const char *suffix, net_param_role role)
+{
+  ax_param_info *p = &net->params[net->n_params];
+  memset (p, 0, sizeof *p);
+  snprintf (p->name, sizeof p->name, "%s.%s",
+      net->spec.layers[i].param_prefix, suffix);
+  p->layer = i;
+  p->is_buffer = role >= ROLE_RUNNING_MEAN;
+  p->dtype = role == ROLE_BATCHES_TRACKED ? AX_PARAM_I64 : AX_PARAM_F32;
+  net->roles[net->n_params++] = role;
+  return p;
+}
+
+/* A vector of `n` values: a bias, a per-channel parameter or buffer. */
+static void
+set_vector (ax_param_info *p, int n)
+{
+  p->ndim = 1;
+  p->dims[0] = n;
+  p->count = (size_t) n;
+}
+
+/* The parameters in PyTorch's state-dict order: weight, bias, then batch
+ * norm's running_mean, running_var, num_batches_tracked. */
 static void
 describe_params (ax_net *net)
 {
+  static const char *const names[] = { "weight", "bias", "running_mean",
+    "running_var", "num_batches_tracked" };
   net->n_params = 0;
   for (int i = 0; i < net->spec.n_layers; i++) {
     const ax_layer_spec *l = &net->spec.layers[i];
@@ -409,24 +455,25 @@ describe_params (ax_net *net)
     ax_op op = layer_op (l, net->shapes[i], 0);
     ax_op_shapes_t sh;
     ax_op_shapes (&op, &sh);    /* checked in derive_shapes */
-    for (int b = 0; b < 2; b++) {
-      ax_param_info *p = &net->params[net->n_params++];
-      memset (p, 0, sizeof *p);
-      snprintf (p->name, sizeof p->name, "%s.%s", l->param_prefix,
-          b ? "bias" : "weight");
-      p->layer = i;
-      ax_shape s = b ? sh.bias : sh.weight;
-      p->count = ax_shape_count (s);
-      if (b) {
-        p->ndim = 1;
-        p->dims[0] = s.n;
+    int bn = l->kind == AX_LAYER_BATCHNORM;
+    for (int r = ROLE_WEIGHT; r <= (bn ? ROLE_BATCHES_TRACKED : ROLE_BIAS);
+        r++) {
+      ax_param_info *p = add_param (net, i, names[r], (net_param_role) r);
+      ax_shape s = sh.weight;
+      if (r == ROLE_BATCHES_TRACKED) {
+        p->ndim = 0;            /* a scalar, as torchvision's int64 [] */
+        p->count = 1;
+      } else if (r != ROLE_WEIGHT || bn) {
+        set_vector (p, r == ROLE_BIAS ? sh.bias.n : s.n);
       } else if (l->kind == AX_LAYER_CONV) {
         p->ndim = 4;
         p->dims[0] = s.n; p->dims[1] = s.c; p->dims[2] = s.h; p->dims[3] = s.w;
+        p->count = ax_shape_count (s);
       } else {
         p->ndim = 2;
         p->dims[0] = s.n;
         p->dims[1] = s.c * s.h * s.w;
+        p->count = ax_shape_count (s);
       }
     }
   }
@@ -593,6 +640,33 @@ ax_net_memory_bytes (const ax_net *net)
 
 /* --- passes --- */
 
+/* After a training forward, as PyTorch's BatchNorm2d and DDP: every batch
+ * norm counts the batch (num_batches_tracked), and replica 0's running
+ * statistics become every replica's (DDP broadcasts rank 0's buffers
+ * before each forward; here right after, so an evaluation on any replica
+ * sees them too). */
+static ax_status
+batchnorm_after_training (ax_net *net)
+{
+  for (int i = 0; i < net->spec.n_layers; i++) {
+    if (net->spec.layers[i].kind != AX_LAYER_BATCHNORM)
+      continue;
+    net->batches_tracked[i]++;
+    const tower_layer *L0 = &net->towers[0].layers[i];
+    for (int t = 1; t < net->n_replicas; t++) {
+      tower_layer *L = &net->towers[t].layers[i];
+      ax_status st = ax_tensor_copy (&L->rmean, &L0->rmean);
+      if (st == AX_OK)
+        st = ax_tensor_copy (&L->rvar, &L0->rvar);
+      if (st != AX_OK)
+        return net_fail (net, st, "%s: running statistics to replica %d: %s",
+            net->spec.layers[i].name, t,
+            ax_backend_last_error (net->towers[t].be));
+    }
+  }
+  return AX_OK;
+}
+
 ax_status
 ax_net_forward (ax_net *net, const float *images, size_t count, int training)
 {
@@ -610,6 +684,8 @@ ax_net_forward (ax_net *net, const float *images, size_t count, int training)
   net->cmd_images = images;
   net->cmd_training = training;
   ax_status st = net_run (net, CMD_FORWARD);
+  if (st == AX_OK && training)
+    st = batchnorm_after_training (net);
   net->trained_forward = st == AX_OK && training;
   return st;
 }

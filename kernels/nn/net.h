@@ -23,22 +23,30 @@ typedef enum {
   AX_LAYER_DROPOUT,       /* p.dropout (inverted; identity in evaluation) */
   AX_LAYER_FLATTEN,       /* (N, C, H, W) seen as (N, C*H*W): no data moves */
   AX_LAYER_FC,            /* p.fc; the input flattened channel-major */
+  AX_LAYER_BATCHNORM,     /* p.bn: torch.nn.BatchNorm2d over the channels;
+                           * parameters weight, bias and buffers
+                           * running_mean, running_var, num_batches_tracked */
 } ax_layer_kind;
 
 #define AX_NAME_MAX 32
-#define AX_NET_MAX_LAYERS 64
+/* vgg19_bn is 62 layers (53 feature modules, then avgpool, flatten and
+ * the classifier's 7) */
+#define AX_NET_MAX_LAYERS 96
 
 typedef struct {
   ax_layer_kind kind;
   char name[AX_NAME_MAX];         /* "conv1", "pool5": for messages and activations */
   char param_prefix[AX_NAME_MAX]; /* "conv1" or "features.0": parameters are
-                                   * "<prefix>.weight" and "<prefix>.bias" */
+                                   * "<prefix>.weight" and "<prefix>.bias"
+                                   * (and batch norm's buffers
+                                   * "<prefix>.running_mean" ...) */
   union {
     ax_conv_params conv;
     ax_lrn_params lrn;
     ax_pool_params pool;
     ax_fc_params fc;
     ax_dropout_params dropout;
+    ax_bn_params bn;
     struct { int out_h, out_w; } avgpool;
   } p;
   int groups;                     /* LRN only: 1, or 2 for the two towers */
@@ -73,7 +81,12 @@ ax_status ax_net_spec_alexnet_torchvision (ax_net_spec *spec, int n_classes,
  * n_classes with dropout 0.5 after the first two; biases 0. Parameters are
  * named as torchvision names them ("features.0.weight",
  * "classifier.6.bias"; A-LRN's LRN takes an index too, C's as D's).
- * AX_ERR_UNSUPPORTED for another name. */
+ * The batch-norm variants "vgg-a-bn", "vgg-b-bn", "vgg-d-bn", "vgg-e-bn"
+ * (torchvision's "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn") put a
+ * BatchNorm2d (AX_BN_TORCH) between every convolution and its ReLU, which
+ * counts in features.N as in torchvision (vgg11_bn: features.0 conv,
+ * features.1 batch norm, features.2 ReLU, features.3 pool, features.4
+ * conv ...). AX_ERR_UNSUPPORTED for another name. */
 ax_status ax_net_spec_vgg (ax_net_spec *spec, const char *arch, int n_classes,
     int in_size);
 /* The builder named by a spec's arch ("alexnet-paper",
@@ -92,12 +105,17 @@ ax_status ax_net_spec_add (ax_net_spec *spec, const ax_layer_spec *layer);
 typedef enum {
   AX_PLACE_ONE = 0,       /* one backend instance, grouped convolutions */
   AX_PLACE_TOWERS,        /* two backend instances, one tower each, each on
-                           * its own worker thread */
+                           * its own worker thread (the paper's AlexNet: a
+                           * spec with batch norm is AX_ERR_UNSUPPORTED) */
   AX_PLACE_DATA,          /* data-parallel: R backend instances (R
                            * replicas), each a whole net (as AX_PLACE_ONE)
                            * on batch / R images on its own worker thread;
                            * gradients summed across them (ax_group) after
-                           * backward, as PyTorch's DDP does */
+                           * backward, as PyTorch's DDP does; batch norm
+                           * normalises each replica's shard with its own
+                           * statistics and replica 0's running statistics
+                           * are every replica's (DDP's broadcast_buffers,
+                           * without SyncBatchNorm) */
 } ax_placement;
 
 typedef enum {
@@ -134,10 +152,17 @@ const ax_net_spec *ax_net_get_spec (const ax_net *net);
  * activations). */
 size_t ax_net_memory_bytes (const ax_net *net);
 
+/* Draws every parameter (`init`, a stream per parameter from `seed`),
+ * zeroes the momentum and the step counter; batch norm starts as PyTorch's
+ * whatever the scheme (weight 1, bias 0, running mean 0, running variance
+ * 1, num_batches_tracked 0). */
 ax_status ax_net_init (ax_net *net, ax_init init, uint64_t seed);
 
 /* Forward pass over `batch` images (NCHW floats, count = batch*C*H*W).
- * training: dropout on (mask from the dropout seed and the step counter). */
+ * training: dropout on (mask from the dropout seed and the step counter),
+ * batch norm on the batch's statistics, updating its running statistics
+ * and counting num_batches_tracked (as PyTorch's train()); otherwise
+ * (eval()) batch norm uses the running statistics and changes nothing. */
 ax_status ax_net_forward (ax_net *net, const float *images, size_t count,
     int training);
 /* Softmax cross-entropy of the last forward's logits against labels
@@ -180,23 +205,51 @@ typedef enum {
   AX_PARAM_MOMENTUM,      /* the paper's v; PyTorch's buffer is -v / lr */
 } ax_param_buffer;
 
+typedef enum {
+  AX_PARAM_F32 = 0,       /* read and written with ax_net_param_get/_set */
+  AX_PARAM_I64,           /* with ax_net_param_get_i64/_set_i64 */
+} ax_param_dtype;
+
+/* The network's state by name: its parameters (trained) and its buffers
+ * (PyTorch's module buffers: batch norm's running_mean, running_var and
+ * num_batches_tracked; not to be confused with ax_param_buffer above). A
+ * buffer is saved and loaded with the parameters (checkpoints, state
+ * dicts) but never trained: it has no gradient and no momentum
+ * (AX_PARAM_GRAD and AX_PARAM_MOMENTUM are refused for it, and ax_net_init
+ * resets it to PyTorch's start: running_mean 0, running_var 1, counter 0).
+ * A training-mode forward updates the buffers; evaluation reads them. */
 typedef struct {
-  char name[AX_NAME_MAX + 8];     /* "conv2.weight" */
-  int ndim;                       /* 4 conv weight, 2 fc weight, 1 bias */
+  char name[AX_NAME_MAX + 24];    /* "conv2.weight", "features.1.running_var" */
+  int ndim;                       /* 4 conv weight, 2 fc weight, 1 bias or a
+                                   * per-channel vector, 0 a scalar */
   int dims[4];                    /* [out, in/groups, kh, kw], [out, in], [out] */
-  size_t count;
+  size_t count;                   /* 1 for a scalar */
   int layer;                      /* index in the spec */
+  int is_buffer;                  /* 1: a buffer, see above */
+  ax_param_dtype dtype;           /* AX_PARAM_I64: num_batches_tracked (a
+                                   * scalar, as torchvision's int64 []) */
 } ax_param_info;
 
 int ax_net_n_params (const ax_net *net);
 const ax_param_info *ax_net_param (const ax_net *net, int index);
-/* -1 if there is no such parameter. */
+/* -1 if there is no such parameter or buffer. */
 int ax_net_param_find (const ax_net *net, const char *name);
+/* F32 parameters and buffers. Buffers have only AX_PARAM_VALUE
+ * (AX_ERR_INVALID_ARG otherwise, and for an I64 one). A data-parallel
+ * net's replicas hold equal values (see docs/network.md for batch norm's
+ * running statistics): get reads replica 0, set writes every replica. */
 ax_status ax_net_param_get (ax_net *net, int index, ax_param_buffer which,
     float *host, size_t count);
-/* Rejects NaN and infinity (AX_ERR_NONFINITE) and leaves the net as it was. */
+/* Rejects NaN and infinity (AX_ERR_NONFINITE) and, for running_var, a
+ * negative value (AX_ERR_INVALID_ARG), and leaves the net as it was. */
 ax_status ax_net_param_set (ax_net *net, int index, ax_param_buffer which,
     const float *host, size_t count);
+/* I64 buffers (num_batches_tracked: count 1). set refuses a negative
+ * count (AX_ERR_INVALID_ARG). */
+ax_status ax_net_param_get_i64 (ax_net *net, int index, int64_t *host,
+    size_t count);
+ax_status ax_net_param_set_i64 (ax_net *net, int index, const int64_t *host,
+    size_t count);
 
 /* SGD steps taken (also the dropout mask counter); the dropout seed. */
 uint64_t ax_net_step (const ax_net *net);

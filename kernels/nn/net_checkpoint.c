@@ -125,6 +125,20 @@ width_divisor_of (const ax_net_spec *spec)
   return mine > 0 && base % mine == 0 ? base / mine : 1;
 }
 
+/* The floats of every F32 parameter and buffer, and with `momentum` of
+ * every trained parameter's momentum: a host block for them all. */
+static size_t
+staged_floats (ax_net *net, int momentum)
+{
+  size_t total = 0;
+  for (int i = 0; i < ax_net_n_params (net); i++) {
+    const ax_param_info *p = ax_net_param (net, i);
+    if (p->dtype == AX_PARAM_F32)
+      total += p->count * (momentum && !p->is_buffer ? 2 : 1);
+  }
+  return total;
+}
+
 /* ---- saving ---- */
 
 /* The JSON metadata values (class names, normalisation, LRN constants),
@@ -231,8 +245,9 @@ ax_net_checkpoint_save (ax_net *net, const char *path,
 {
   ax_net_checkpoint_info none = { 0 };
   int n = net ? ax_net_n_params (net) : 0, with_v;
-  size_t total = 0, off = 0;
+  size_t off = 0;
   float *host = NULL;
+  int64_t *counts = NULL;
   ax_checkpoint_writer *w = NULL;
   ax_status st = AX_OK;
   char name[128];
@@ -242,18 +257,24 @@ ax_net_checkpoint_save (ax_net *net, const char *path,
   if (!info)
     info = &none;
   with_v = info->has_training_state;
-  for (int i = 0; i < n; i++)
-    total += ax_net_param (net, i)->count * (with_v ? 2 : 1);
-  host = malloc (total * sizeof (float));
+  host = malloc ((staged_floats (net, with_v) + 1) * sizeof (float));
+  counts = calloc ((size_t) n + 1, sizeof *counts);
   w = ax_checkpoint_writer_new ();
-  if (!host || !w) {
+  if (!host || !counts || !w) {
     st = fail (err, err_size, AX_ERR_NO_MEMORY, "%s: out of memory", path);
     goto out;
   }
   for (int i = 0; i < n && st == AX_OK; i++) {
     const ax_param_info *p = ax_net_param (net, i);
     ax_ckpt_shape shape = param_shape (p);
-    for (int v = 0; v <= with_v && st == AX_OK; v++) {
+    if (p->dtype == AX_PARAM_I64) {
+      /* num_batches_tracked: an int64 scalar, as torchvision's */
+      st = ax_net_param_get_i64 (net, i, &counts[i], 1);
+      ax_checkpoint_writer_add (w, p->name, AX_CKPT_I64, &shape, &counts[i]);
+      continue;
+    }
+    /* buffers have no momentum */
+    for (int v = 0; v <= (with_v && !p->is_buffer) && st == AX_OK; v++) {
       st = ax_net_param_get (net, i, v ? AX_PARAM_MOMENTUM : AX_PARAM_VALUE,
           host + off, p->count);
       snprintf (name, sizeof name, "%s%s", v ? MOMENTUM_PREFIX : "", p->name);
@@ -271,6 +292,7 @@ ax_net_checkpoint_save (ax_net *net, const char *path,
 out:
   ax_checkpoint_writer_free (w);
   free (host);
+  free (counts);
   return st;
 }
 
@@ -543,11 +565,44 @@ check_matches (ax_net *net, const char *path,
   return AX_OK;
 }
 
-/* Copies every parameter (and momentum) of the file into one host block,
- * checking names, shapes and finiteness, before the net is touched. */
+/* 1 if `name` ends with `suffix`. */
+static int
+ends_with (const char *name, const char *suffix)
+{
+  size_t n = strlen (name), m = strlen (suffix);
+  return n >= m && strcmp (name + n - m, suffix) == 0;
+}
+
+/* num_batches_tracked of buffer p into *count: an I64 scalar, as
+ * torchvision writes it; a file without it counts 0, as PyTorch loads a
+ * state dict from before the counter existed. */
+static ax_status
+stage_count (const ax_checkpoint *ck, const char *path,
+    const ax_param_info *p, int64_t *count, char *err, size_t err_size)
+{
+  ax_ckpt_shape scalar = param_shape (p);
+  const ax_ckpt_tensor *t = ax_checkpoint_find (ck, p->name);
+  char why[256];
+
+  *count = 0;
+  if (!t)
+    return AX_OK;
+  if (ax_checkpoint_get (ck, t->name, AX_CKPT_I64, &scalar, count, why,
+          sizeof why) != AX_CKPT_OK)
+    return fail_named (err, err_size, AX_ERR_FORMAT, path, why);
+  if (*count < 0)
+    return fail (err, err_size, AX_ERR_FORMAT, "%s: tensor '%s' is %lld: a "
+        "count of batches is not negative", path, t->name, (long long) *count);
+  return AX_OK;
+}
+
+/* Copies every parameter and buffer (and the momentum of the trained ones)
+ * of the file into host blocks (floats, and counts: one per parameter),
+ * checking names, shapes, dtypes and values, before the net is touched. */
 static ax_status
 stage_params (ax_net *net, const ax_checkpoint *ck, const char *path,
-    const char *arch, int resume, float *host, char *err, size_t err_size)
+    const char *arch, int resume, float *host, int64_t *counts, char *err,
+    size_t err_size)
 {
   size_t off = 0;
   char why[256];
@@ -555,7 +610,13 @@ stage_params (ax_net *net, const ax_checkpoint *ck, const char *path,
   for (int i = 0; i < ax_net_n_params (net); i++) {
     const ax_param_info *p = ax_net_param (net, i);
     ax_ckpt_shape shape = param_shape (p);
-    for (int v = 0; v <= resume; v++) {
+    if (p->dtype == AX_PARAM_I64) {
+      ax_status st = stage_count (ck, path, p, &counts[i], err, err_size);
+      if (st != AX_OK)
+        return st;
+      continue;
+    }
+    for (int v = 0; v <= (resume && !p->is_buffer); v++) {
       const ax_ckpt_tensor *t = find_param (ck, arch,
           v ? MOMENTUM_PREFIX : "", p->name);
       if (!t)
@@ -569,6 +630,12 @@ stage_params (ax_net *net, const ax_checkpoint *ck, const char *path,
         if (!isfinite (host[off + k]))
           return fail (err, err_size, AX_ERR_NONFINITE, "%s: tensor '%s' "
               "holds NaN or infinity", path, t->name);
+      for (size_t k = 0; p->is_buffer && ends_with (p->name, ".running_var")
+          && k < p->count; k++)
+        if (host[off + k] < 0.0f)
+          return fail (err, err_size, AX_ERR_FORMAT, "%s: tensor '%s' holds "
+              "a negative variance (%g at %zu)", path, t->name,
+              (double) host[off + k], k);
       off += p->count;
     }
   }
@@ -576,21 +643,25 @@ stage_params (ax_net *net, const ax_checkpoint *ck, const char *path,
 }
 
 static ax_status
-apply_params (ax_net *net, int resume, const float *host, const char *path,
-    char *err, size_t err_size)
+apply_params (ax_net *net, int resume, const float *host,
+    const int64_t *counts, const char *path, char *err, size_t err_size)
 {
   size_t off = 0;
 
   for (int i = 0; i < ax_net_n_params (net); i++) {
     const ax_param_info *p = ax_net_param (net, i);
-    for (int v = 0; v <= resume; v++) {
-      ax_status st = ax_net_param_set (net, i, v ? AX_PARAM_MOMENTUM
+    ax_status st = AX_OK;
+    if (p->dtype == AX_PARAM_I64)
+      st = ax_net_param_set_i64 (net, i, &counts[i], 1);
+    for (int v = 0; p->dtype == AX_PARAM_F32
+        && v <= (resume && !p->is_buffer) && st == AX_OK; v++) {
+      st = ax_net_param_set (net, i, v ? AX_PARAM_MOMENTUM
           : AX_PARAM_VALUE, host + off, p->count);
-      if (st != AX_OK)
-        return fail (err, err_size, st, "%s: setting %s failed: %s", path,
-            p->name, ax_net_last_error (net));
       off += p->count;
     }
+    if (st != AX_OK)
+      return fail (err, err_size, st, "%s: setting %s failed: %s", path,
+          p->name, ax_net_last_error (net));
   }
   return AX_OK;
 }
@@ -602,7 +673,7 @@ ax_net_checkpoint_load (ax_net *net, const char *path, int resume,
   ax_net_checkpoint_info info = { 0 };
   ax_checkpoint *ck = NULL;
   float *host = NULL;
-  size_t total = 0;
+  int64_t *counts = NULL;
   ax_status st;
 
   if (!net || !path)
@@ -619,22 +690,23 @@ ax_net_checkpoint_load (ax_net *net, const char *path, int resume,
         path);
     goto out;
   }
-  for (int i = 0; i < ax_net_n_params (net); i++)
-    total += ax_net_param (net, i)->count * (resume ? 2 : 1);
-  host = malloc (total * sizeof (float));
-  if (!host) {
+  host = malloc ((staged_floats (net, resume) + 1) * sizeof (float));
+  counts = calloc ((size_t) ax_net_n_params (net) + 1, sizeof *counts);
+  if (!host || !counts) {
     st = fail (err, err_size, AX_ERR_NO_MEMORY, "%s: out of memory", path);
     goto out;
   }
-  st = stage_params (net, ck, path, info.arch, resume, host, err, err_size);
+  st = stage_params (net, ck, path, info.arch, resume, host, counts, err,
+      err_size);
   if (st == AX_OK)
-    st = apply_params (net, resume, host, path, err, err_size);
+    st = apply_params (net, resume, host, counts, path, err, err_size);
   if (st == AX_OK && resume) {
     ax_net_set_step (net, info.step);
     ax_net_set_dropout_seed (net, info.dropout_seed);
   }
 out:
   free (host);
+  free (counts);
   ax_checkpoint_close (ck);
   if (st == AX_OK && info_out)
     *info_out = info;

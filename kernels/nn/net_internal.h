@@ -11,6 +11,14 @@
 #include <pthread.h>
 
 #define AX_MAX_TOWERS AX_NET_MAX_REPLICAS
+/* weight, bias and batch norm's three buffers */
+#define AX_NET_MAX_PARAMS (AX_NET_MAX_LAYERS * 5)
+
+/* What a parameter (ax_param_info) is of its layer. */
+typedef enum {
+  ROLE_WEIGHT, ROLE_BIAS, ROLE_RUNNING_MEAN, ROLE_RUNNING_VAR,
+  ROLE_BATCHES_TRACKED,
+} net_param_role;
 
 /* Where an activation lives when the net runs as towers. */
 typedef enum {
@@ -32,6 +40,8 @@ typedef struct {
   /* Parameters: rows [row0, row0 + rows) of the PyTorch tensors. */
   int has_params, row0;
   ax_tensor w, b, dw, db, vw, vb;
+  ax_tensor rmean, rvar;  /* batch norm's running statistics (buffers, in
+                           * the parameter slab) */
   ax_kernel *sgd_w, *sgd_b;
   double fwd_s, bwd_s;    /* profiling: seconds spent, exchanges included */
 } tower_layer;
@@ -76,7 +86,11 @@ struct ax_net {
                                  * score map (dense evaluation), no loss */
   net_tower towers[AX_MAX_TOWERS];
   int n_params;
-  ax_param_info params[AX_NET_MAX_LAYERS * 2];
+  ax_param_info params[AX_NET_MAX_PARAMS];
+  net_param_role roles[AX_NET_MAX_PARAMS];
+  /* batch norm's num_batches_tracked of each layer (host: one counter for
+   * every tower and replica) */
+  int64_t batches_tracked[AX_NET_MAX_LAYERS];
   float *host_losses;
   ax_slab scratch;        /* ax_net_activation's join buffer (lazily, once) */
   int have_loss;

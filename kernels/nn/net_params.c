@@ -1,9 +1,10 @@
-/* The network's parameters by name in PyTorch layout, whatever the
+/* The network's parameters and buffers (batch norm's running statistics
+ * and num_batches_tracked) by name in PyTorch layout, whatever the
  * placement (tower t holds a block of rows of each split tensor; each
  * data-parallel replica holds all of them: set writes every replica, get
  * reads replica 0), the step counter and dropout seed, and the
  * initialisations (paper, Xavier, PyTorch's default), drawn in PyTorch
- * layout from per-tensor RNG streams. */
+ * layout from per-tensor RNG streams; batch norm starts as PyTorch's. */
 #include "kernels/nn/net_internal.h"
 #include "kernels/backend/layer_math.h"
 #include "kernels/util/rng.h"
@@ -43,9 +44,14 @@ param_part (ax_net *net, int t, int index, ax_param_buffer which,
 {
   const ax_param_info *info = &net->params[index];
   tower_layer *L = &net->towers[t].layers[info->layer];
-  int bias = index % 2;
+  net_param_role role = net->roles[index];
+  int bias = role == ROLE_BIAS;
   if (!L->runs || !L->has_params)
     return NULL;
+  if (role == ROLE_RUNNING_MEAN || role == ROLE_RUNNING_VAR) {
+    *offset = 0;                /* batch norm: never split over towers */
+    return role == ROLE_RUNNING_MEAN ? &L->rmean : &L->rvar;
+  }
   *offset = (size_t) L->row0 * (info->count / (size_t) info->dims[0]);
   switch (which) {
     case AX_PARAM_VALUE: return bias ? &L->b : &L->w;
@@ -62,6 +68,12 @@ param_access (ax_net *net, int index, ax_param_buffer which, size_t count,
       || (unsigned) which > AX_PARAM_MOMENTUM)
     return net ? net_fail (net, AX_ERR_INVALID_ARG, "%s: no parameter %d or "
         "no buffer", fn, index) : AX_ERR_INVALID_ARG;
+  if (net->params[index].dtype != AX_PARAM_F32)
+    return net_fail (net, AX_ERR_INVALID_ARG, "%s: %s is an int64 buffer "
+        "(ax_net_param_get_i64, _set_i64)", fn, net->params[index].name);
+  if (which != AX_PARAM_VALUE && net->params[index].is_buffer)
+    return net_fail (net, AX_ERR_INVALID_ARG, "%s: %s is a buffer: it has no "
+        "gradient or momentum", fn, net->params[index].name);
   if (which != AX_PARAM_VALUE && !net->cfg.training)
     return net_fail (net, AX_ERR_INVALID_ARG, "%s: an inference net keeps no "
         "gradients or momentum", fn);
@@ -95,12 +107,58 @@ ax_net_param_set (ax_net *net, int index, ax_param_buffer which,
     if (!ax_isfinite (host[i]))
       return net_fail (net, AX_ERR_NONFINITE, "param_set: %s[%zu] is %g",
           net->params[index].name, i, (double) host[i]);
+  for (size_t i = 0; st == AX_OK && net->roles[index] == ROLE_RUNNING_VAR
+      && i < count; i++)
+    if (host[i] < 0.0f)
+      return net_fail (net, AX_ERR_INVALID_ARG, "param_set: %s[%zu] is %g: "
+          "a variance is not negative", net->params[index].name, i,
+          (double) host[i]);
   for (int t = 0; st == AX_OK && t < net->n_towers; t++) {
     size_t offset = 0;
     ax_tensor *part = param_part (net, t, index, which, &offset);
     if (part)
       st = ax_tensor_upload (part, host + offset, ax_tensor_bytes (part));
   }
+  return st;
+}
+
+/* num_batches_tracked: one host counter per batch-norm layer. */
+static ax_status
+i64_access (ax_net *net, int index, size_t count, const void *host,
+    const char *fn)
+{
+  if (!net || !host || index < 0 || index >= net->n_params)
+    return net ? net_fail (net, AX_ERR_INVALID_ARG, "%s: no parameter %d",
+        fn, index) : AX_ERR_INVALID_ARG;
+  if (net->params[index].dtype != AX_PARAM_I64)
+    return net_fail (net, AX_ERR_INVALID_ARG, "%s: %s is not an int64 "
+        "buffer", fn, net->params[index].name);
+  if (count != net->params[index].count)
+    return net_fail (net, AX_ERR_SHAPE, "%s: %s holds %zu values, not %zu", fn,
+        net->params[index].name, net->params[index].count, count);
+  return AX_OK;
+}
+
+ax_status
+ax_net_param_get_i64 (ax_net *net, int index, int64_t *host, size_t count)
+{
+  ax_status st = i64_access (net, index, count, host, "param_get_i64");
+  if (st == AX_OK)
+    host[0] = net->batches_tracked[net->params[index].layer];
+  return st;
+}
+
+ax_status
+ax_net_param_set_i64 (ax_net *net, int index, const int64_t *host,
+    size_t count)
+{
+  ax_status st = i64_access (net, index, count, host, "param_set_i64");
+  if (st == AX_OK && host[0] < 0)
+    return net_fail (net, AX_ERR_INVALID_ARG, "param_set_i64: %s = %lld: a "
+        "count is not negative", net->params[index].name,
+        (long long) host[0]);
+  if (st == AX_OK)
+    net->batches_tracked[net->params[index].layer] = host[0];
   return st;
 }
 
@@ -170,11 +228,25 @@ ax_net_init (ax_net *net, ax_init init, uint64_t seed)
     return net_fail (net, AX_ERR_NO_MEMORY, "init: %zu floats", most);
   ax_status st = AX_OK;
   for (int i = 0; i < net->n_params && st == AX_OK; i++) {
-    ax_rng rng;
-    ax_rng_seed_stream (&rng, seed, (uint64_t) i);
-    init_values (v, &net->params[i], &net->spec.layers[net->params[i].layer],
-        init, &rng);
-    st = ax_net_param_set (net, i, AX_PARAM_VALUE, v, net->params[i].count);
+    const ax_param_info *p = &net->params[i];
+    if (p->dtype == AX_PARAM_I64) {
+      const int64_t zero = 0;
+      st = ax_net_param_set_i64 (net, i, &zero, 1);
+      continue;
+    }
+    if (net->spec.layers[p->layer].kind == AX_LAYER_BATCHNORM) {
+      /* PyTorch's reset_parameters and reset_running_stats, whatever the
+       * scheme: weight 1, bias 0, running mean 0, running variance 1 */
+      net_param_role r = net->roles[i];
+      float value = r == ROLE_WEIGHT || r == ROLE_RUNNING_VAR ? 1.0f : 0.0f;
+      for (size_t k = 0; k < p->count; k++)
+        v[k] = value;
+    } else {
+      ax_rng rng;
+      ax_rng_seed_stream (&rng, seed, (uint64_t) i);
+      init_values (v, p, &net->spec.layers[p->layer], init, &rng);
+    }
+    st = ax_net_param_set (net, i, AX_PARAM_VALUE, v, p->count);
   }
   free (v);
   for (int t = 0; t < net->n_towers && st == AX_OK; t++)

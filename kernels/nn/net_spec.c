@@ -1,6 +1,7 @@
 /* Networks as data: the layer-spec list and its builders for the paper's
  * two-tower AlexNet, torchvision's single-tower one and Simonyan and
- * Zisserman's VGG configurations A, A-LRN, B, C, D and E. */
+ * Zisserman's VGG configurations A, A-LRN, B, C, D and E, and torchvision's
+ * batch-norm variants of A, B, D and E. */
 #include "kernels/nn/net.h"
 
 #include <stdio.h>
@@ -206,26 +207,53 @@ static const vgg_config vgg_configs[] = {
       { 4, 512, 0 }, { 4, 512, 0 } } },
 };
 
-/* The configuration named `arch` (the paper's letter or torchvision's
- * name), or NULL. */
-static const vgg_config *
-vgg_find (const char *arch)
+/* 1 if `arch` is `base` followed by `suffix` ("vgg-d" "-bn"). */
+static int
+is_with_suffix (const char *arch, const char *base, const char *suffix)
 {
-  for (size_t i = 0; i < sizeof vgg_configs / sizeof vgg_configs[0]; i++)
-    if (strcmp (arch, vgg_configs[i].arch) == 0
-        || (vgg_configs[i].torchvision
-            && strcmp (arch, vgg_configs[i].torchvision) == 0))
-      return &vgg_configs[i];
+  size_t n = strlen (base);
+  return strncmp (arch, base, n) == 0 && strcmp (arch + n, suffix) == 0;
+}
+
+/* The configuration named `arch` (the paper's letter or torchvision's
+ * name), or NULL; *bn says whether it is a batch-norm variant ("vgg-d-bn",
+ * torchvision's "vgg16_bn": only those torchvision has, A, B, D, E). */
+static const vgg_config *
+vgg_find (const char *arch, int *bn)
+{
+  for (size_t i = 0; i < sizeof vgg_configs / sizeof vgg_configs[0]; i++) {
+    const vgg_config *c = &vgg_configs[i];
+    *bn = 0;
+    if (strcmp (arch, c->arch) == 0
+        || (c->torchvision && strcmp (arch, c->torchvision) == 0))
+      return c;
+    *bn = 1;
+    if (c->torchvision && (is_with_suffix (arch, c->arch, "-bn")
+            || is_with_suffix (arch, c->torchvision, "_bn")))
+      return c;
+  }
+  *bn = 0;
   return NULL;
 }
 
+/* torchvision's BatchNorm2d (eps 1e-5, momentum 0.1) after a convolution. */
+static void
+batchnorm (builder *b, const char *name, const char *prefix)
+{
+  ax_layer_spec *l = add (b, AX_LAYER_BATCHNORM, name, prefix);
+  if (l)
+    l->p.bn = AX_BN_TORCH;
+}
+
 static ax_status
-vgg_build (ax_net_spec *spec, const vgg_config *c, int n_classes, int in_size)
+vgg_build (ax_net_spec *spec, const vgg_config *c, int bn, int n_classes,
+    int in_size)
 {
   builder b;
   char name[AX_NAME_MAX], prefix[AX_NAME_MAX];
   int conv_no = 0, index = 0;   /* index: torchvision's features.N */
-  ax_status st = start (&b, spec, c->arch, n_classes, in_size);
+  snprintf (name, sizeof name, "%s%s", c->arch, bn ? "-bn" : "");
+  ax_status st = start (&b, spec, name, n_classes, in_size);
   if (st != AX_OK)
     return st;
   for (int k = 0; k < 5; k++) {
@@ -235,6 +263,11 @@ vgg_build (ax_net_spec *spec, const vgg_config *c, int n_classes, int in_size)
       snprintf (prefix, sizeof prefix, "features.%d", index++);
       conv (&b, name, prefix, c->blocks[k].width, one ? 1 : 3, 1, one ? 0 : 1,
           1, 0.0f);
+      if (bn) {
+        snprintf (name, sizeof name, "bn%d_%d", k + 1, j + 1);
+        snprintf (prefix, sizeof prefix, "features.%d", index++);
+        batchnorm (&b, name, prefix);
+      }
       snprintf (name, sizeof name, "relu%d_%d", k + 1, j + 1);
       simple (&b, AX_LAYER_RELU, name);
       index++;
@@ -269,10 +302,11 @@ ax_status
 ax_net_spec_vgg (ax_net_spec *spec, const char *arch, int n_classes,
     int in_size)
 {
-  const vgg_config *c = arch ? vgg_find (arch) : NULL;
+  int bn = 0;
+  const vgg_config *c = arch ? vgg_find (arch, &bn) : NULL;
   if (!c)
     return arch ? AX_ERR_UNSUPPORTED : AX_ERR_INVALID_ARG;
-  return vgg_build (spec, c, n_classes, in_size);
+  return vgg_build (spec, c, bn, n_classes, in_size);
 }
 
 ax_status
@@ -285,7 +319,8 @@ ax_net_spec_by_arch (ax_net_spec *spec, const char *arch, int n_classes,
     return ax_net_spec_alexnet_paper (spec, n_classes, in_size);
   if (strcmp (arch, "alexnet-torchvision") == 0)
     return ax_net_spec_alexnet_torchvision (spec, n_classes, in_size);
-  if (vgg_find (arch))
+  int bn;
+  if (vgg_find (arch, &bn))
     return ax_net_spec_vgg (spec, arch, n_classes, in_size);
   return AX_ERR_UNSUPPORTED;
 }

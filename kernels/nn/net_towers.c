@@ -80,6 +80,9 @@ layer_forward (ax_net *net, const ax_layer_spec *l, tower_layer *L,
     case AX_LAYER_DROPOUT:
       return training ? ax_dropout_forward (L->k, &L->out, &L->in,
           net->dropout_seed, net->step) : ax_tensor_copy (&L->out, &L->in);
+    case AX_LAYER_BATCHNORM:
+      return ax_batchnorm_forward (L->k, &L->out, training ? ws : NULL,
+          &L->rmean, &L->rvar, &L->in, &L->w, &L->b, training);
     default:
       return AX_OK;             /* views */
   }
@@ -94,6 +97,9 @@ layer_backward (ax_net *net, const ax_layer_spec *l, tower_layer *L)
     return ax_conv_backward (L->k, din, &L->dw, &L->db, &L->dout, &L->in, &L->w);
   if (l->kind == AX_LAYER_FC)
     return ax_fc_backward (L->k, din, &L->dw, &L->db, &L->dout, &L->in, &L->w);
+  if (l->kind == AX_LAYER_BATCHNORM)   /* din: never NULL (net.c) */
+    return ax_batchnorm_backward (L->k, &L->din, &L->dw, &L->db, &L->dout,
+        &L->in, &L->w, ws);
   if (!din)
     return AX_OK;               /* nothing below wants a gradient */
   switch (l->kind) {

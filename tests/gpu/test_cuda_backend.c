@@ -1,6 +1,7 @@
 /* The CUDA backend against the CPU backend, op by op: every layer forward
  * and backward on random inputs, small and AlexNet-sized (conv1 11x11/4
- * pad 2, grouped conv2, conv3, LRN, pool 3/2, fc6), parameter gradients
+ * pad 2, grouped conv2, conv3, LRN, pool 3/2, fc6, batch norm in
+ * training and evaluation with its running statistics), parameter gradients
  * accumulated onto random starting values, the small kernels, the error
  * statuses, transfers of every kind and the colour noise. Needs a GPU;
  * without one it prints SKIP and exits 77. docs/cuda.md has the tolerances. */
@@ -216,6 +217,98 @@ test_layers (void)
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     compare_op (&cases[i]);
+}
+
+/* Batch norm: host copies of its tensors; rm, rv start as the running
+ * statistics and dw, db as the gradients' starting values, then hold the
+ * results. */
+typedef struct {
+  float *x, *w, *b, *dy;
+  float *y, *dx, *dw, *db, *rm, *rv, *eval;
+} bn_io;
+
+/* A training forward (the running statistics updated), its backward, then
+ * an evaluation forward on the updated statistics, on one backend. */
+static void
+run_bn (arena *a, const ax_op *op, const bn_io *in, bn_io *out)
+{
+  ax_backend *be = a->be;
+  ax_kernel *k = NULL;
+  CHECK_OK (be, ax_kernel_prepare (be, op, &k));
+  if (!k)
+    return;
+  const ax_op_shapes_t *s = ax_kernel_shapes (k);
+  arena_reset (a);
+  ax_tensor x = tensor (a, s->in, in->x), y = tensor (a, s->out, NULL);
+  ax_tensor dy = tensor (a, s->out, in->dy), dx = tensor (a, s->in, NULL);
+  ax_tensor ye = tensor (a, s->out, NULL);
+  ax_tensor w = tensor (a, s->weight, in->w), b = tensor (a, s->bias, in->b);
+  ax_tensor dw = tensor (a, s->weight, in->dw);
+  ax_tensor db = tensor (a, s->bias, in->db);
+  ax_tensor rm = tensor (a, s->weight, in->rm);
+  ax_tensor rv = tensor (a, s->weight, in->rv);
+  ax_tensor ws = tensor (a, ax_kernel_workspace_shape (k), NULL);
+  CHECK_OK (be, ax_batchnorm_forward (k, &y, &ws, &rm, &rv, &x, &w, &b, 1));
+  CHECK_OK (be, ax_batchnorm_backward (k, &dx, &dw, &db, &dy, &x, &w, &ws));
+  CHECK_OK (be, ax_batchnorm_forward (k, &ye, NULL, &rm, &rv, &x, &w, &b, 0));
+  fetch (a, out->y, &y);
+  fetch (a, out->dx, &dx);
+  fetch (a, out->dw, &dw);
+  fetch (a, out->db, &db);
+  fetch (a, out->rm, &rm);
+  fetch (a, out->rv, &rv);
+  fetch (a, out->eval, &ye);
+  ax_kernel_release (k);
+}
+
+static void
+compare_bn (const char *name, ax_shape shape, double tol)
+{
+  ax_op op = { .type = AX_OP_BATCHNORM, .in = shape, .p.bn = AX_BN_TORCH };
+  size_t n = ax_shape_count (shape), C = (size_t) shape.c;
+  bn_io in = { random_floats (n, -2, 3), random_floats (C, 0.5f, 1.5f),
+    random_floats (C, -1, 1), random_floats (n, -1, 1), NULL, NULL,
+    random_floats (C, -1, 1), random_floats (C, -1, 1),
+    random_floats (C, -0.5f, 0.5f), random_floats (C, 0.5f, 2), NULL };
+  bn_io io[2];
+  for (int i = 0; i < 2; i++) {
+    io[i] = in;
+    io[i].y = calloc (n, 4); io[i].dx = calloc (n, 4);
+    io[i].eval = calloc (n, 4); io[i].dw = calloc (C, 4);
+    io[i].db = calloc (C, 4); io[i].rm = calloc (C, 4);
+    io[i].rv = calloc (C, 4);
+  }
+  run_bn (&cmem, &op, &in, &io[0]);
+  run_bn (&gmem, &op, &in, &io[1]);
+  struct { const char *what; float *g, *c; size_t n; } r[] = {
+    { "forward (training)", io[1].y, io[0].y, n },
+    { "data gradient", io[1].dx, io[0].dx, n },
+    { "weight gradient (+=)", io[1].dw, io[0].dw, C },
+    { "bias gradient (+=)", io[1].db, io[0].db, C },
+    { "running mean", io[1].rm, io[0].rm, C },
+    { "running variance (unbiased)", io[1].rv, io[0].rv, C },
+    { "forward (evaluation)", io[1].eval, io[0].eval, n },
+  };
+  for (size_t i = 0; i < sizeof r / sizeof r[0]; i++) {
+    char what[96];
+    snprintf (what, sizeof what, "%s %s", name, r[i].what);
+    CHECK_CLOSE (what, r[i].g, r[i].c, r[i].n, tol);
+  }
+  for (int i = 0; i < 2; i++) {
+    free (io[i].y); free (io[i].dx); free (io[i].eval); free (io[i].dw);
+    free (io[i].db); free (io[i].rm); free (io[i].rv);
+  }
+  free (in.x); free (in.w); free (in.b); free (in.dy); free (in.dw);
+  free (in.db); free (in.rm); free (in.rv);
+}
+
+static void
+test_batchnorm (void)
+{
+  compare_bn ("bn small", ax_shape_make (2, 6, 5, 7), 1e-5);
+  compare_bn ("bn after fc", ax_shape_make (8, 5, 1, 1), 1e-5);
+  /* sums over 12544 values a channel */
+  compare_bn ("bn 64x56x56 (vgg)", ax_shape_make (4, 64, 56, 56), 1e-4);
 }
 
 /* Softmax with cross-entropy, the SGD update and their error statuses. */
@@ -519,6 +612,7 @@ main (void)
       || !arena_init (&gmem, gpu, (size_t) 512 << 20))
     return 1;
   AX_RUN (test_layers);
+  AX_RUN (test_batchnorm);
   AX_RUN (test_loss_and_sgd);
   AX_RUN (test_fill_axpy);
   AX_RUN (test_transfers);

@@ -268,3 +268,82 @@ ref_sgd_update (double *w, double *v, const double *g, size_t n, double lr,
     w[i] += v[i];
   }
 }
+
+/* Mean and biased variance of channel c over its N*H*W values. */
+static void
+channel_stats (const double *in, ax_shape s, int c, double *mean, double *var)
+{
+  double m = (double) s.n * s.h * s.w, sum = 0.0, sq = 0.0;
+  for (int n = 0; n < s.n; n++)
+    for (size_t i = 0; i < (size_t) s.h * s.w; i++)
+      sum += in[IDX (s, n, c, 0, 0) + i];
+  *mean = sum / m;
+  for (int n = 0; n < s.n; n++)
+    for (size_t i = 0; i < (size_t) s.h * s.w; i++) {
+      double d = in[IDX (s, n, c, 0, 0) + i] - *mean;
+      sq += d * d;
+    }
+  *var = sq / m;
+}
+
+void
+ref_batchnorm_forward (double *out, double *mean, double *var,
+    double *running_mean, double *running_var, const double *in,
+    const double *w, const double *b, ax_shape s, const ax_bn_params *p,
+    int training)
+{
+  double m = (double) s.n * s.h * s.w;
+  for (int c = 0; c < s.c; c++) {
+    double mu, v;
+    if (training) {
+      channel_stats (in, s, c, &mu, &v);
+      if (mean)
+        mean[c] = mu;
+      if (var)
+        var[c] = v;
+      running_mean[c] = (1.0 - p->momentum) * running_mean[c]
+          + p->momentum * mu;
+      running_var[c] = (1.0 - p->momentum) * running_var[c]
+          + p->momentum * v * m / (m - 1.0);
+    } else {
+      mu = running_mean[c];
+      v = running_var[c];
+    }
+    double inv = 1.0 / sqrt (v + p->eps);
+    for (int n = 0; n < s.n; n++)
+      for (size_t i = 0; i < (size_t) s.h * s.w; i++) {
+        size_t at = IDX (s, n, c, 0, 0) + i;
+        out[at] = (in[at] - mu) * inv * w[c] + b[c];
+      }
+  }
+}
+
+/* With x^ = (x - mean) / sqrt(var + eps) over the m values of a channel:
+ *   db = sum dout, dw = sum dout x^,
+ *   din = w / sqrt(var + eps) (dout - db / m - x^ dw / m). */
+void
+ref_batchnorm_backward (double *din, double *dw, double *db,
+    const double *dout, const double *in, const double *w, ax_shape s,
+    const ax_bn_params *p)
+{
+  double m = (double) s.n * s.h * s.w;
+  for (int c = 0; c < s.c; c++) {
+    double mu, v, sum_dy = 0.0, sum_dy_xhat = 0.0;
+    channel_stats (in, s, c, &mu, &v);
+    double inv = 1.0 / sqrt (v + p->eps);
+    for (int n = 0; n < s.n; n++)
+      for (size_t i = 0; i < (size_t) s.h * s.w; i++) {
+        size_t at = IDX (s, n, c, 0, 0) + i;
+        sum_dy += dout[at];
+        sum_dy_xhat += dout[at] * (in[at] - mu) * inv;
+      }
+    db[c] += sum_dy;
+    dw[c] += sum_dy_xhat;
+    for (int n = 0; n < s.n; n++)
+      for (size_t i = 0; i < (size_t) s.h * s.w; i++) {
+        size_t at = IDX (s, n, c, 0, 0) + i;
+        double xhat = (in[at] - mu) * inv;
+        din[at] = w[c] * inv * (dout[at] - sum_dy / m - xhat * sum_dy_xhat / m);
+      }
+  }
+}

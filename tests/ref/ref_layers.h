@@ -52,6 +52,20 @@ void ref_softmax_xent_backward (double *dlogits, const double *probs,
 void ref_sgd_update (double *w, double *v, const double *g, size_t n,
     double lr, double momentum, double weight_decay);
 
+/* torch.nn.BatchNorm2d. training: normalises each channel with the mean and
+ * biased variance of its N*H*W values (written to mean and var, C each, if
+ * not NULL) and updates running_mean and running_var (momentum, unbiased
+ * variance); otherwise normalises with running_mean and running_var.
+ * Backward is training mode's, from the batch statistics of `in`: din
+ * written, dw and db accumulated. */
+void ref_batchnorm_forward (double *out, double *mean, double *var,
+    double *running_mean, double *running_var, const double *in,
+    const double *w, const double *b, ax_shape shape, const ax_bn_params *p,
+    int training);
+void ref_batchnorm_backward (double *din, double *dw, double *db,
+    const double *dout, const double *in, const double *w, ax_shape shape,
+    const ax_bn_params *p);
+
 #ifdef __cplusplus
 }
 #endif

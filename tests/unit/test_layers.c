@@ -1,6 +1,7 @@
 /* The CPU backend's oneDNN layers against the float64 references: forward
  * outputs, data gradients and accumulated parameter gradients of conv (with
- * groups), fc, ReLU, LRN (paper and Caffe constants) and max-pool 3/2. */
+ * groups), fc, ReLU, LRN (paper and Caffe constants), max-pool 3/2 and
+ * batch norm (training and evaluation, plain and blocked layouts). */
 #include "kernels/cpu/cpu_backend.h"
 #include "tests/ref/ref_layers.h"
 #include "backend_test_util.h"
@@ -289,6 +290,201 @@ test_maxpool (void)
   free (check_unary (&op, -1, 1, "maxpool 3/2 55 -> 27"));
 }
 
+/* --- batch norm: a training forward (the batch's statistics, the running
+ * ones updated), its backward, then evaluation on the updated running
+ * statistics by the same kernel and by a forward-only one --- */
+
+#define BN_TOL 1e-5
+
+typedef struct {
+  double *x, *w, *b, *rm, *rv, *dout, *dw, *db;   /* inputs, gradient start */
+} bn_data;
+
+typedef struct {
+  double *out, *din, *dw, *db, *rm, *rv, *eval, *infer;
+} bn_result;
+
+static void
+bn_result_alloc (bn_result *r, size_t n, size_t C)
+{
+  r->out = new_zeros (n); r->din = new_zeros (n); r->eval = new_zeros (n);
+  r->infer = new_zeros (n); r->dw = new_zeros (C); r->db = new_zeros (C);
+  r->rm = new_zeros (C); r->rv = new_zeros (C);
+}
+
+static void
+bn_result_free (bn_result *r)
+{
+  free (r->out); free (r->din); free (r->eval); free (r->infer);
+  free (r->dw); free (r->db); free (r->rm); free (r->rv);
+}
+
+static void
+bn_reference (const bn_data *d, ax_shape s, const ax_bn_params *p,
+    bn_result *r)
+{
+  size_t C = (size_t) s.c;
+  memcpy (r->rm, d->rm, C * sizeof (double));
+  memcpy (r->rv, d->rv, C * sizeof (double));
+  memcpy (r->dw, d->dw, C * sizeof (double));
+  memcpy (r->db, d->db, C * sizeof (double));
+  ref_batchnorm_forward (r->out, NULL, NULL, r->rm, r->rv, d->x, d->w, d->b,
+      s, p, 1);
+  ref_batchnorm_backward (r->din, r->dw, r->db, d->dout, d->x, d->w, s, p);
+  ref_batchnorm_forward (r->eval, NULL, NULL, r->rm, r->rv, d->x, d->w, d->b,
+      s, p, 0);
+  memcpy (r->infer, r->eval, ax_shape_count (s) * sizeof (double));
+}
+
+/* The same on the backend: `k` prepared for training, `kf` forward-only. */
+static void
+bn_backend (ax_kernel *k, ax_kernel *kf, const bn_data *d, bn_result *r)
+{
+  const ax_op_shapes_t *s = ax_kernel_shapes (k);
+  ax_shape c = s->weight;
+  arena_reset (&mem);
+  ax_tensor x = arena_tensor (&mem, s->in, AX_F32);
+  ax_tensor y = arena_tensor (&mem, s->out, AX_F32);
+  ax_tensor dy = arena_tensor (&mem, s->out, AX_F32);
+  ax_tensor dx = arena_tensor (&mem, s->in, AX_F32);
+  ax_tensor ye = arena_tensor (&mem, s->out, AX_F32);
+  ax_tensor yi = arena_tensor (&mem, s->out, AX_F32);
+  ax_tensor w = arena_tensor (&mem, c, AX_F32);
+  ax_tensor b = arena_tensor (&mem, c, AX_F32);
+  ax_tensor rm = arena_tensor (&mem, c, AX_F32);
+  ax_tensor rv = arena_tensor (&mem, c, AX_F32);
+  ax_tensor dw = arena_tensor (&mem, c, AX_F32);
+  ax_tensor db = arena_tensor (&mem, c, AX_F32);
+  ax_tensor ws = arena_tensor (&mem, ax_kernel_workspace_shape (k), AX_F32);
+  CHECK_OK (be, upload_doubles (&x, d->x));
+  CHECK_OK (be, upload_doubles (&w, d->w));
+  CHECK_OK (be, upload_doubles (&b, d->b));
+  CHECK_OK (be, upload_doubles (&rm, d->rm));
+  CHECK_OK (be, upload_doubles (&rv, d->rv));
+  CHECK_OK (be, upload_doubles (&dy, d->dout));
+  CHECK_OK (be, upload_doubles (&dw, d->dw));
+  CHECK_OK (be, upload_doubles (&db, d->db));
+  CHECK_OK (be, ax_batchnorm_forward (k, &y, &ws, &rm, &rv, &x, &w, &b, 1));
+  CHECK_OK (be, ax_batchnorm_backward (k, &dx, &dw, &db, &dy, &x, &w, &ws));
+  CHECK_OK (be, ax_batchnorm_forward (k, &ye, NULL, &rm, &rv, &x, &w, &b, 0));
+  CHECK_OK (be, ax_batchnorm_forward (kf, &yi, NULL, &rm, &rv, &x, &w, &b,
+          0));
+  CHECK_OK (be, download_doubles (r->out, &y));
+  CHECK_OK (be, download_doubles (r->din, &dx));
+  CHECK_OK (be, download_doubles (r->dw, &dw));
+  CHECK_OK (be, download_doubles (r->db, &db));
+  CHECK_OK (be, download_doubles (r->rm, &rm));
+  CHECK_OK (be, download_doubles (r->rv, &rv));
+  CHECK_OK (be, download_doubles (r->eval, &ye));
+  CHECK_OK (be, download_doubles (r->infer, &yi));
+  /* what a forward-only kernel and an evaluation refuse */
+  ax_status train = ax_batchnorm_forward (kf, &y, &ws, &rm, &rv, &x, &w, &b,
+      1);
+  ax_status back = ax_batchnorm_backward (kf, &dx, &dw, &db, &dy, &x, &w,
+      &ws);
+  AX_CHECK (train == AX_ERR_INVALID_ARG && back == AX_ERR_INVALID_ARG,
+      "forward-only kernel: training %s, backward %s", ax_status_str (train),
+      ax_status_str (back));
+  AX_CHECK (ax_shape_count (ax_kernel_workspace_shape (kf)) == 0,
+      "a forward-only batch norm keeps no workspace");
+}
+
+static void
+check_batchnorm (ax_shape in, const char *label)
+{
+  ax_op op = { .type = AX_OP_BATCHNORM, .in = in, .p.bn = AX_BN_TORCH };
+  ax_kernel *k = NULL, *kf = NULL;
+  CHECK_OK (be, ax_kernel_prepare (be, &op, &k));
+  op.forward_only = 1;
+  CHECK_OK (be, ax_kernel_prepare (be, &op, &kf));
+  if (!k || !kf)
+    return;
+  size_t n = ax_shape_count (in), C = (size_t) in.c;
+  /* a mean off zero and unequal channels, as after a convolution */
+  bn_data d = { new_uniform (n, -2, 3), new_uniform (C, 0.5, 1.5),
+    new_uniform (C, -1, 1), new_uniform (C, -0.5, 0.5),
+    new_uniform (C, 0.5, 2), new_uniform (n, -1, 1), new_uniform (C, -1, 1),
+    new_uniform (C, -1, 1) };
+  bn_result want, got;
+  bn_result_alloc (&want, n, C);
+  bn_result_alloc (&got, n, C);
+  bn_reference (&d, in, &op.p.bn, &want);
+  bn_backend (k, kf, &d, &got);
+  double e[8] = {
+    normalised_error (got.out, want.out, n),
+    normalised_error (got.din, want.din, n),
+    normalised_error (got.dw, want.dw, C),
+    normalised_error (got.db, want.db, C),
+    normalised_error (got.rm, want.rm, C),
+    normalised_error (got.rv, want.rv, C),
+    normalised_error (got.eval, want.eval, n),
+    normalised_error (got.infer, want.infer, n) };
+  printf ("  batchnorm %s: error out %.1e din %.1e dw %.1e db %.1e running "
+      "mean %.1e var %.1e, eval %.1e forward-only %.1e\n", label, e[0], e[1],
+      e[2], e[3], e[4], e[5], e[6], e[7]);
+  for (int i = 0; i < 8; i++)
+    AX_CHECK (e[i] < BN_TOL, "%s: error %d is %.1e", label, i, e[i]);
+  /* evaluation is not the training normalisation (the running statistics
+   * are not the batch's), so the two checks above are not one */
+  double diff = normalised_error (want.eval, want.out, n);
+  AX_CHECK (diff > 1e-2, "%s: eval and training outputs differ by %.1e",
+      label, diff);
+  bn_result_free (&want);
+  bn_result_free (&got);
+  free (d.x); free (d.w); free (d.b); free (d.rm); free (d.rv);
+  free (d.dout); free (d.dw); free (d.db);
+  ax_kernel_release (k);
+  ax_kernel_release (kf);
+}
+
+static void
+test_batchnorm (void)
+{
+  check_batchnorm (ax_shape_make (2, 6, 5, 7), "2x6x5x7 (plain layout)");
+  check_batchnorm (ax_shape_make (3, 3, 13, 11), "3x3x13x11 (plain layout)");
+  check_batchnorm (ax_shape_make (2, 32, 6, 5), "2x32x6x5 (blocked layout)");
+  check_batchnorm (ax_shape_make (1, 16, 7, 7), "1x16x7x7 one sample "
+      "(blocked)");
+  check_batchnorm (ax_shape_make (8, 5, 1, 1), "8x5x1x1 (after an fc)");
+  /* One value per channel: no batch statistics (PyTorch refuses it too),
+   * but evaluation works. */
+  ax_op op = { .type = AX_OP_BATCHNORM, .in = ax_shape_make (1, 4, 1, 1),
+    .p.bn = AX_BN_TORCH };
+  ax_kernel *k = NULL;
+  CHECK_OK (be, ax_kernel_prepare (be, &op, &k));
+  if (!k)
+    return;
+  arena_reset (&mem);
+  ax_tensor x = arena_tensor (&mem, op.in, AX_F32);
+  ax_tensor y = arena_tensor (&mem, op.in, AX_F32);
+  ax_tensor c[4];
+  for (int i = 0; i < 4; i++) {
+    c[i] = arena_tensor (&mem, ax_shape_make (4, 1, 1, 1), AX_F32);
+    CHECK_OK (be, ax_tensor_fill (&c[i], 1.0f));
+  }
+  ax_tensor ws = arena_tensor (&mem, ax_kernel_workspace_shape (k), AX_F32);
+  CHECK_OK (be, ax_tensor_fill (&x, 2.0f));
+  ax_status st = ax_batchnorm_forward (k, &y, &ws, &c[0], &c[1], &x, &c[2],
+      &c[3], 1);
+  AX_CHECK (st == AX_ERR_SHAPE, "training on one value per channel: %s",
+      ax_status_str (st));
+  CHECK_OK (be, ax_batchnorm_forward (k, &y, NULL, &c[0], &c[1], &x, &c[2],
+          &c[3], 0));
+  float v[4];
+  CHECK_OK (be, ax_tensor_download (v, sizeof v, &y));
+  AX_CHECK_CLOSE (v[0], 1.0 / sqrt (1.0 + 1e-5) + 1.0, 0, 1e-6);
+  /* parameters ops.c refuses */
+  ax_op bad = op;
+  bad.p.bn.eps = 0.0;
+  AX_CHECK (ax_kernel_prepare (be, &bad, &k) != AX_OK || !k, "eps 0");
+  bad = op;
+  bad.p.bn.momentum = 1.5;
+  ax_kernel *k2 = NULL;
+  AX_CHECK (ax_kernel_prepare (be, &bad, &k2) == AX_ERR_INVALID_ARG && !k2,
+      "momentum 1.5 accepted");
+  ax_kernel_release (k);
+}
+
 /* Random valid shapes: strides that do not divide the padded input, odd
  * sizes, kernels up to the input's size, groups of one or two. */
 static void
@@ -409,6 +605,7 @@ main (void)
   AX_RUN (test_lrn);
   AX_RUN (test_maxpool);
   AX_RUN (test_forward_only);
+  AX_RUN (test_batchnorm);
   AX_RUN (test_random_shapes);
   ax_slab_free (&mem.slab);
   ax_backend_destroy (be);

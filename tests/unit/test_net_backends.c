@@ -2,7 +2,8 @@
  * real path with a simulated CUDA module (sim_cuda_module.c: its "GPUs"
  * are CPU backends and it records the device of every backend it makes):
  * where the towers and the replicas go for 0, 1 and 2 GPUs, the CPU
- * fallback and its note, and the placements that cannot be met. Run with
+ * fallback and its note, the placements that cannot be met, and nets (with
+ * batch norm too) stepping on the simulated GPUs. Run with
  * AX_CUDA_MODULE naming the simulated module (tests/meson.build). */
 #include "kernels/nn/net_backends.h"
 #include "kernels/nn/trainer.h"
@@ -170,6 +171,105 @@ out:
   free (img);
 }
 
+/* conv 8 3x3 -> batch norm -> ReLU -> flatten -> fc 4, on 9x9 images. */
+static void
+bn_spec (ax_net_spec *spec)
+{
+  static const ax_layer_kind kinds[] = { AX_LAYER_CONV, AX_LAYER_BATCHNORM,
+    AX_LAYER_RELU, AX_LAYER_FLATTEN, AX_LAYER_FC };
+  static const char *const names[] = { "conv1", "bn1", "relu1", "flatten",
+    "fc" };
+  memset (spec, 0, sizeof *spec);
+  snprintf (spec->arch, sizeof spec->arch, "bn-test");
+  spec->in_c = 3;
+  spec->in_h = spec->in_w = 9;
+  spec->n_classes = 4;
+  for (int i = 0; i < 5; i++) {
+    ax_layer_spec l = { .kind = kinds[i], .groups = 1 };
+    snprintf (l.name, sizeof l.name, "%s", names[i]);
+    snprintf (l.param_prefix, sizeof l.param_prefix, "%s", names[i]);
+    if (kinds[i] == AX_LAYER_CONV)
+      l.p.conv = (ax_conv_params) { 8, 3, 3, 1, 1, 1, 1 };
+    else if (kinds[i] == AX_LAYER_BATCHNORM)
+      l.p.bn = AX_BN_TORCH;
+    else if (kinds[i] == AX_LAYER_FC)
+      l.p.fc = (ax_fc_params) { 4, 1 };
+    ax_net_spec_add (spec, &l);
+  }
+}
+
+/* Batch norm on two simulated GPUs as data-parallel replicas: the step,
+ * the running statistics and the counters as on two CPU replicas. */
+static void
+test_batchnorm_on_simulated_gpus (void)
+{
+  ax_backends_request req = { AX_DEVICE_CUDA, AX_PLACE_DATA, 2, 0, 0 };
+  ax_backend *be[2][AX_NET_MAX_REPLICAS];
+  ax_net *net[2] = { NULL, NULL };
+  ax_net_spec spec;
+  ax_device used;
+  char note[256], err[256];
+  enum { BATCH = 4 };
+  size_t count = (size_t) BATCH * 3 * 9 * 9;
+  float *img = malloc (count * sizeof *img), loss[2];
+  int32_t labels[BATCH] = { 1, 3, 0, 2 };
+
+  setenv ("AX_SIM_CUDA_DEVICES", "2", 1);
+  for (size_t i = 0; i < count; i++)
+    img[i] = (float) ((i * 2654435761u) % 1000) / 500.0f - 0.3f;
+  bn_spec (&spec);
+  memset (be, 0, sizeof be);
+  for (int r = 0; r < 2; r++) {
+    ax_net_config cfg = { BATCH, AX_PLACE_DATA, 1, { NULL } };
+    req.device = r ? AX_DEVICE_CPU : AX_DEVICE_CUDA;
+    AX_CHECK (ax_backends_create (&req, be[r], &used, note, sizeof note,
+            err, sizeof err) == AX_OK, "%s", err);
+    AX_CHECK (used == (r ? AX_DEVICE_CPU : AX_DEVICE_CUDA), "used");
+    cfg.backends[0] = be[r][0];
+    cfg.backends[1] = be[r][1];
+    AX_CHECK (ax_net_create (&spec, &cfg, &net[r], err, sizeof err) == AX_OK,
+        "%s", err);
+    if (!net[r])
+      goto out;
+    ax_sgd_step step = { 0.1f, 0.9f, 0.0005f };
+    ax_trainer_result res;
+    AX_CHECK (ax_net_init (net[r], AX_INIT_TORCH, 5) == AX_OK, "init");
+    for (int s = 0; s < 2; s++)
+      AX_CHECK (ax_trainer_net_step (net[r], img, labels, BATCH, &step, NULL,
+              &res) == AX_OK, "step: %s", ax_net_last_error (net[r]));
+    loss[r] = res.loss;
+  }
+  AX_CHECK (loss[0] == loss[1], "loss %.9g vs %.9g", loss[0], loss[1]);
+  int buffers = 0;
+  for (int i = 0; i < ax_net_n_params (net[0]); i++) {
+    const ax_param_info *p = ax_net_param (net[0], i);
+    buffers += p->is_buffer;
+    if (p->dtype == AX_PARAM_I64) {
+      int64_t a = -1, b = -2;
+      AX_CHECK (ax_net_param_get_i64 (net[0], i, &a, 1) == AX_OK
+          && ax_net_param_get_i64 (net[1], i, &b, 1) == AX_OK && a == 2
+          && b == 2, "%s: %lld and %lld", p->name, (long long) a,
+          (long long) b);
+      continue;
+    }
+    float *a = malloc (p->count * sizeof *a), *b = malloc (p->count * sizeof *b);
+    AX_CHECK (ax_net_param_get (net[0], i, AX_PARAM_VALUE, a, p->count)
+        == AX_OK && ax_net_param_get (net[1], i, AX_PARAM_VALUE, b, p->count)
+        == AX_OK && memcmp (a, b, p->count * sizeof *a) == 0,
+        "%s after two steps", p->name);
+    free (a);
+    free (b);
+  }
+  AX_CHECK (buffers == 3, "%d buffers", buffers);
+out:
+  for (int r = 0; r < 2; r++) {
+    if (net[r])
+      ax_net_destroy (net[r]);
+    ax_backends_destroy (be[r], 2);
+  }
+  free (img);
+}
+
 int
 main (void)
 {
@@ -197,6 +297,7 @@ main (void)
   AX_RUN (test_placements_on_gpus);
   AX_RUN (test_unmet);
   AX_RUN (test_net_on_simulated_gpus);
+  AX_RUN (test_batchnorm_on_simulated_gpus);
   dlclose (h);
   return ax_test_finish ();
 }

@@ -267,6 +267,93 @@ test_softmax_xent_gradients (void)
   free (c.logits); free (c.probs); free (c.losses); free (d);
 }
 
+/* --- batch norm (training mode: the batch's statistics) --- */
+
+typedef struct {
+  ax_shape s;
+  ax_bn_params p;
+  double *in, *w, *b, *out, *r, *rm, *rv;
+} bn_case;
+
+static double
+bn_loss (void *ctx)
+{
+  bn_case *c = ctx;
+  ref_batchnorm_forward (c->out, NULL, NULL, c->rm, c->rv, c->in, c->w, c->b,
+      c->s, &c->p, 1);
+  return weighted_sum (c->out, c->r, ax_shape_count (c->s));
+}
+
+static void
+check_bn (ax_shape s)
+{
+  size_t n = ax_shape_count (s), C = (size_t) s.c;
+  bn_case c = { s, AX_BN_TORCH, new_uniform (n, -2, 3),
+    new_uniform (C, 0.5, 1.5), new_uniform (C, -1, 1), new_zeros (n),
+    new_uniform (n, -1, 1), new_zeros (C), new_zeros (C) };
+  double *din = new_zeros (n), *dw = new_zeros (C), *db = new_zeros (C);
+  ref_batchnorm_backward (din, dw, db, c.r, c.in, c.w, s, &c.p);
+  double e_in = finite_difference_error (bn_loss, &c, c.in, n, din);
+  double e_w = finite_difference_error (bn_loss, &c, c.w, C, dw);
+  double e_b = finite_difference_error (bn_loss, &c, c.b, C, db);
+  printf ("  batchnorm %dx%dx%dx%d: fd error in %.1e w %.1e b %.1e\n", s.n,
+      s.c, s.h, s.w, e_in, e_w, e_b);
+  AX_CHECK (e_in < FD_TOL && e_w < FD_TOL && e_b < FD_TOL,
+      "batchnorm gradients");
+  /* The normalised maps of each channel have mean 0 and (biased) variance
+   * var / (var + eps) before the affine part: with w = 1, b = 0. */
+  for (size_t i = 0; i < C; i++) {
+    c.w[i] = 1.0;
+    c.b[i] = 0.0;
+  }
+  ref_batchnorm_forward (c.out, NULL, NULL, c.rm, c.rv, c.in, c.w, c.b, s,
+      &c.p, 1);
+  double m0 = 0.0, v0 = 0.0, per = (double) n / C;
+  for (int i = 0; i < s.n; i++)
+    for (size_t j = 0; j < (size_t) s.h * s.w; j++) {
+      double y = c.out[((size_t) i * C) * s.h * s.w + j];
+      m0 += y / per;
+      v0 += y * y / per;
+    }
+  AX_CHECK (fabs (m0) < 1e-12 && fabs (v0 - 1.0) < 1e-3, "channel 0: mean "
+      "%g, variance %g", m0, v0);
+  free (c.in); free (c.w); free (c.b); free (c.out); free (c.r); free (c.rm);
+  free (c.rv); free (din); free (dw); free (db);
+}
+
+static void
+test_batchnorm_gradients (void)
+{
+  check_bn (ax_shape_make (3, 4, 5, 3));
+  check_bn (ax_shape_make (5, 3, 1, 1));  /* after a fully connected layer */
+  check_bn (ax_shape_make (1, 2, 4, 4));  /* one sample: over H*W only */
+}
+
+/* PyTorch's running statistics on numbers worked by hand: one channel
+ * holding 1, 2, 3, 4 has mean 2.5, biased variance 1.25 (the
+ * normalisation's) and unbiased variance 5/3 (the running variance's). */
+static void
+test_batchnorm_running_stats (void)
+{
+  ax_bn_params p = AX_BN_TORCH;
+  double in[4] = { 1, 2, 3, 4 }, out[4], w = 2.0, b = 0.5, rm = 0.0, rv = 1.0;
+  double mean, var;
+  ref_batchnorm_forward (out, &mean, &var, &rm, &rv, in, &w, &b,
+      ax_shape_make (2, 1, 1, 2), &p, 1);
+  AX_CHECK_CLOSE (mean, 2.5, 0, 1e-15);
+  AX_CHECK_CLOSE (var, 1.25, 0, 1e-15);
+  AX_CHECK_CLOSE (rm, 0.9 * 0.0 + 0.1 * 2.5, 0, 1e-15);
+  AX_CHECK_CLOSE (rv, 0.9 * 1.0 + 0.1 * 5.0 / 3.0, 0, 1e-15);
+  AX_CHECK_CLOSE (out[0], (1 - 2.5) / sqrt (1.25 + 1e-5) * 2.0 + 0.5, 0,
+      1e-15);
+  /* evaluation: the running statistics, which stay as they are */
+  double rm1 = rm, rv1 = rv;
+  ref_batchnorm_forward (out, NULL, NULL, &rm, &rv, in, &w, &b,
+      ax_shape_make (2, 1, 1, 2), &p, 0);
+  AX_CHECK (rm == rm1 && rv == rv1, "evaluation changed the statistics");
+  AX_CHECK_CLOSE (out[3], (4 - rm) / sqrt (rv + 1e-5) * 2.0 + 0.5, 0, 1e-15);
+}
+
 int
 main (void)
 {
@@ -277,5 +364,7 @@ main (void)
   AX_RUN (test_lrn_gradients);
   AX_RUN (test_maxpool_gradients);
   AX_RUN (test_softmax_xent_gradients);
+  AX_RUN (test_batchnorm_gradients);
+  AX_RUN (test_batchnorm_running_stats);
   return ax_test_finish ();
 }

@@ -2,10 +2,13 @@
  * network description: the weight counts the paper gives for 1000 classes,
  * torchvision's parameter names, the 1x1 convolutions of C, the names a
  * checkpoint and torchvision use, and a narrowed VGG taking SGD steps on
- * the CPU backend. */
+ * the CPU backend; torchvision's batch-norm variants (names, parameter and
+ * buffer counts, a step of vgg11_bn). */
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/nn/net.h"
 #include "kernels/nn/trainer.h"
+#include "kernels/nn/net_dense.h"
+#include "kernels/image/classify.h"
 #include "tests/ax_test.h"
 #include "tests/net_test_util.h"
 #include "fixture_util.h"
@@ -135,6 +138,138 @@ test_names (void)
       lrn_at);
 }
 
+/* torchvision's batch-norm variants: trainable parameters as torchvision
+ * counts them (sum of p.numel() over model.parameters()), and its buffers:
+ * running_mean and running_var (floats) and num_batches_tracked (an int64
+ * scalar) for each of the `convs` BatchNorm2d, in state-dict order. */
+static void
+test_bn_counts (void)
+{
+  static const struct { const char *arch, *paper; long long trained; int convs; }
+  bn[] = {
+    { "vgg11_bn", "vgg-a-bn", 132868840LL, 8 },
+    { "vgg13_bn", "vgg-b-bn", 133053736LL, 10 },
+    { "vgg16_bn", "vgg-d-bn", 138365992LL, 13 },
+    { "vgg19_bn", "vgg-e-bn", 143678248LL, 16 },
+  };
+  for (size_t i = 0; i < sizeof bn / sizeof bn[0]; i++) {
+    ax_net *net = make (bn[i].arch, 1000, 224, 1, 1, 0);
+    if (!net)
+      continue;
+    const ax_net_spec *s = ax_net_get_spec (net);
+    AX_CHECK (strcmp (s->arch, bn[i].paper) == 0, "%s is %s", bn[i].arch,
+        s->arch);
+    long long trained = 0, buffer_floats = 0, bn_width = 0;
+    int counters = 0, buffers = 0, entries = ax_net_n_params (net);
+    for (int p = 0; p < entries; p++) {
+      const ax_param_info *pi = ax_net_param (net, p);
+      if (!pi->is_buffer) {
+        trained += (long long) pi->count;
+      } else if (pi->dtype == AX_PARAM_I64) {
+        counters++;
+        AX_CHECK (pi->ndim == 0 && pi->count == 1, "%s is not a scalar",
+            pi->name);
+      } else {
+        buffer_floats += (long long) pi->count;
+      }
+      buffers += pi->is_buffer;
+    }
+    for (int l = 0; l < s->n_layers; l++)
+      if (s->layers[l].kind == AX_LAYER_BATCHNORM)
+        bn_width += 2 * s->layers[l - 1].p.conv.out_channels;
+    AX_CHECK (trained == bn[i].trained, "%s: %lld trained parameters, "
+        "torchvision %lld", bn[i].arch, trained, bn[i].trained);
+    AX_CHECK (counters == bn[i].convs && buffers == 3 * bn[i].convs
+        && buffer_floats == bn_width, "%s: %d buffers, %d counters, %lld "
+        "floats", bn[i].arch, buffers, counters, buffer_floats);
+    /* torchvision's state dict: 2 per conv and fc, 5 per batch norm */
+    AX_CHECK (entries == 2 * bn[i].convs + 6 + 5 * bn[i].convs, "%s: %d "
+        "entries in the state dict", bn[i].arch, entries);
+    printf ("  %s (%s): %lld parameters, %d buffers (%lld floats), %d "
+        "layers\n", bn[i].arch, s->arch, trained, buffers, buffer_floats,
+        s->n_layers);
+    ax_net_destroy (net);
+  }
+}
+
+/* vgg11_bn's module indices are torchvision's, and the state dict's order
+ * with them. */
+static void
+test_bn_names (void)
+{
+  static const struct { int layer; ax_layer_kind kind; const char *prefix; }
+  want[] = {
+    { 0, AX_LAYER_CONV, "features.0" }, { 1, AX_LAYER_BATCHNORM, "features.1" },
+    { 2, AX_LAYER_RELU, NULL }, { 3, AX_LAYER_MAXPOOL, NULL },
+    { 4, AX_LAYER_CONV, "features.4" }, { 5, AX_LAYER_BATCHNORM, "features.5" },
+    { 8, AX_LAYER_CONV, "features.8" }, { 9, AX_LAYER_BATCHNORM, "features.9" },
+  };
+  ax_net_spec spec;
+  AX_CHECK (ax_net_spec_vgg (&spec, "vgg11_bn", 10, 224) == AX_OK
+      && strcmp (spec.arch, "vgg-a-bn") == 0, "vgg11_bn");
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+    const ax_layer_spec *l = &spec.layers[want[i].layer];
+    AX_CHECK (l->kind == want[i].kind && (!want[i].prefix
+            || strcmp (l->param_prefix, want[i].prefix) == 0),
+        "vgg11_bn layer %d: kind %d, %s", want[i].layer, (int) l->kind,
+        l->param_prefix);
+  }
+  /* the last conv of vgg16_bn is features.40, its batch norm 41; the
+   * classifier keeps its names */
+  AX_CHECK (ax_net_spec_by_arch (&spec, "vgg-d-bn", 10, 224) == AX_OK,
+      "vgg-d-bn");
+  int last_bn = -1;
+  for (int l = 0; l < spec.n_layers; l++)
+    if (spec.layers[l].kind == AX_LAYER_BATCHNORM)
+      last_bn = l;
+  AX_CHECK (last_bn > 0 && strcmp (spec.layers[last_bn].param_prefix,
+          "features.41") == 0 && strcmp (spec.layers[last_bn - 1].param_prefix,
+          "features.40") == 0, "vgg16_bn's last batch norm is %s",
+      last_bn > 0 ? spec.layers[last_bn].param_prefix : "missing");
+  AX_CHECK (spec.layers[last_bn].p.bn.eps == 1e-5
+      && spec.layers[last_bn].p.bn.momentum == 0.1, "BatchNorm2d's defaults");
+  AX_CHECK (ax_net_spec_by_arch (&spec, "vgg19_bn", 10, 224) == AX_OK
+      && spec.n_layers == 62, "vgg19_bn: %d layers", spec.n_layers);
+  /* torchvision has no batch-norm C or A-LRN; no half-named variants */
+  const char *refused[] = { "vgg-c-bn", "vgg-a-lrn-bn", "vgg16-bn", "vgg-d_bn",
+    "vgg16_bn_bn" };
+  for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+    AX_CHECK (ax_net_spec_by_arch (&spec, refused[i], 10, 224)
+        == AX_ERR_UNSUPPORTED, "%s accepted", refused[i]);
+  ax_net *net = make ("vgg11_bn", 10, 224, 16, 2, 1);
+  if (!net)
+    return;
+  static const char *const order[] = { "features.0.weight", "features.0.bias",
+    "features.1.weight", "features.1.bias", "features.1.running_mean",
+    "features.1.running_var", "features.1.num_batches_tracked",
+    "features.4.weight" };
+  for (int p = 0; p < 8; p++)
+    AX_CHECK (strcmp (ax_net_param (net, p)->name, order[p]) == 0,
+        "entry %d is %s, torchvision's %s", p, ax_net_param (net, p)->name,
+        order[p]);
+  /* one SGD step trains it and counts the batch */
+  AX_CHECK (ax_net_init (net, AX_INIT_TORCH, 11) == AX_OK, "init");
+  size_t n = (size_t) 2 * 3 * 224 * 224;
+  float *x = malloc (n * sizeof *x), mean[4] = { 0 };
+  int32_t labels[2] = { 1, 7 };
+  int64_t batches = -1;
+  ax_sgd_step sgd = { 0.01f, 0.9f, 0.0005f };
+  ax_trainer_result r;
+  for (size_t i = 0; x && i < n; i++)
+    x[i] = (float) (((i * 2654435761u) >> 9) % 1000) / 500.0f - 0.8f;
+  ax_status st = x ? ax_trainer_net_step (net, x, labels, 2, &sgd, NULL, &r)
+      : AX_ERR_NO_MEMORY;
+  AX_CHECK (st == AX_OK && r.loss > 0 && r.loss < 10, "vgg11_bn step: %s, "
+      "loss %g (%s)", ax_status_str (st), r.loss, ax_net_last_error (net));
+  AX_CHECK (ax_net_param_get (net, 4, AX_PARAM_VALUE, mean, 4) == AX_OK
+      && ax_net_param_get_i64 (net, 6, &batches, 1) == AX_OK
+      && batches == 1 && (mean[0] != 0 || mean[1] != 0),
+      "running_mean %g %g, num_batches_tracked %lld", mean[0], mean[1],
+      (long long) batches);
+  free (x);
+  ax_net_destroy (net);
+}
+
 /* A VGG-A with every width divided by 16 runs the trainer's step on the
  * CPU backend: finite losses, and the weights move. (Whether it learns as
  * torchvision's does is for the PyTorch fixtures: issue 10.) */
@@ -181,6 +316,22 @@ test_narrow_steps (void)
   ax_net_destroy (net);
 }
 
+/* The fixtures' narrow VGG: conv widths / 32, hidden fc layers 32 wide,
+ * no dropout. */
+static ax_status
+fixture_spec (ax_net_spec *spec, const char *arch, int classes, int size)
+{
+  ax_status st = ax_net_spec_vgg (spec, arch, classes, size);
+  if (st == AX_OK)
+    st = ax_net_spec_narrow (spec, 32);
+  AX_CHECK (st == AX_OK, "%s spec", arch);
+  for (int l = 0; l < spec->n_layers; l++)
+    if (spec->layers[l].kind == AX_LAYER_FC && l != spec->n_layers - 1)
+      spec->layers[l].p.fc.out_features = 32;
+  ax_test_set_dropout (spec, 0.0f);
+  return st;
+}
+
 /* Every configuration against PyTorch (gen_vgg_fixture.py): conv widths
  * divided by 32, hidden fc layers 32 wide, 224x224, batch 2, no dropout;
  * the logits, the loss, every gradient and every weight after three SGD
@@ -204,14 +355,7 @@ test_against_torch (void)
     ax_net_spec spec;
     ax_net *net = NULL;
     char err[256];
-    ax_status st = ax_net_spec_vgg (&spec, archs[a][0], CLASSES, SIZE);
-    if (st == AX_OK)
-      st = ax_net_spec_narrow (&spec, 32);
-    AX_CHECK (st == AX_OK, "%s spec", archs[a][0]);
-    for (int l = 0; l < spec.n_layers; l++)
-      if (spec.layers[l].kind == AX_LAYER_FC && l != spec.n_layers - 1)
-        spec.layers[l].p.fc.out_features = 32;
-    ax_test_set_dropout (&spec, 0.0f);
+    ax_status st = fixture_spec (&spec, archs[a][0], CLASSES, SIZE);
     ax_net_config cfg = { BATCH, AX_PLACE_ONE, 1, { cpu } };
     if (st == AX_OK)
       st = ax_net_create (&spec, &cfg, &net, err, sizeof err);
@@ -253,6 +397,117 @@ test_against_torch (void)
   free (x);
 }
 
+static ax_net *
+create (const ax_net_spec *spec, int batch, int training)
+{
+  ax_net *net = NULL;
+  char err[256];
+  ax_net_config cfg = { batch, AX_PLACE_ONE, training, { cpu } };
+  ax_status st = ax_net_create (spec, &cfg, &net, err, sizeof err);
+  AX_CHECK (st == AX_OK, "create %s %dx%d: %s", spec->arch, spec->in_w,
+      spec->in_h, err);
+  return st == AX_OK ? net : NULL;
+}
+
+/* The image (stream `stream`) and its mirror, h x w, as batch 2. */
+static float *
+image_and_mirror (int h, int w, uint64_t stream)
+{
+  size_t n = (size_t) 3 * h * w;
+  float *x = malloc (2 * n * sizeof *x);
+  if (!x)
+    return NULL;
+  ax_test_gen_values (x, n, stream, 1.0);
+  for (size_t c = 0; c < 3; c++)
+    for (int y = 0; y < h; y++)
+      for (int i = 0; i < w; i++)
+        x[n + (c * h + y) * w + i] = x[(c * h + y) * w + (w - 1 - i)];
+  return x;
+}
+
+/* Dense evaluation (net_dense.h): at the training size it is the ordinary
+ * net; at 256x320 and 384x480 it equals PyTorch's fully convolutional
+ * net of the same weights, image and mirror; a dense net loads from
+ * another; images below the training size are refused. */
+static void
+test_dense (void)
+{
+  enum { CLASSES = 10 };
+  ax_net_spec spec, dspec;
+  char err[256];
+  if (fixture_spec (&spec, "vgg-a", CLASSES, 224) != AX_OK)
+    return;
+  ax_net *net = create (&spec, 2, 0);
+  if (!net)
+    return;
+  ax_test_set_formula_params (net);
+
+  /* Q = 224: the score map is 1x1, the scores are the logits */
+  AX_CHECK (ax_net_dense_spec (net, 224, 224, &dspec, err, sizeof err)
+      == AX_OK, "dense spec 224: %s", err);
+  ax_net *d = create (&dspec, 2, 0);
+  float *x = image_and_mirror (224, 224, 999);
+  if (d && x) {
+    NET_OK (d, ax_net_dense_load (d, net));
+    float logits[2 * CLASSES], scores[2 * CLASSES];
+    float *map = malloc (ax_net_dense_map_count (d) * sizeof *map);
+    AX_CHECK (ax_net_dense_map_count (d) == 2 * CLASSES, "224: map of %zu",
+        ax_net_dense_map_count (d));
+    NET_OK (net, ax_net_forward (net, x, 2 * 3 * 224 * 224, 0));
+    NET_OK (net, ax_net_logits (net, logits, 2 * CLASSES));
+    NET_OK (d, ax_net_dense_scores (d, x, 2 * 3 * 224 * 224, map, scores));
+    double e = ax_test_rel_error (scores, logits, 2 * CLASSES);
+    printf ("  dense at Q=224 vs the centre evaluation: %.1e\n", e);
+    AX_CHECK (e < 1e-5, "dense at 224 is not the ordinary net: %.1e", e);
+    free (map);
+  }
+  free (x);
+  ax_net_destroy (d);
+
+  static const struct { int h, w; uint64_t stream; const char *tag; } q[] = {
+    { 256, 320, 1000, "A.dense256" }, { 384, 480, 1001, "A.dense384" } };
+  ax_net *first = NULL;
+  for (int k = 0; k < 2; k++) {
+    AX_CHECK (ax_net_dense_spec (net, q[k].h, q[k].w, &dspec, err,
+            sizeof err) == AX_OK, "dense spec: %s", err);
+    d = create (&dspec, 2, 0);
+    x = image_and_mirror (q[k].h, q[k].w, q[k].stream);
+    if (d && x) {
+      /* the second loads from the first dense net: the plain copy */
+      NET_OK (d, ax_net_dense_load (d, first ? first : net));
+      size_t n = (size_t) 2 * 3 * q[k].h * q[k].w;
+      float scores[2 * CLASSES], probs[CLASSES];
+      float *map = malloc (ax_net_dense_map_count (d) * sizeof *map);
+      NET_OK (d, ax_net_dense_scores (d, x, n, map, scores));
+      ax_softmax_average (probs, scores, 2, CLASSES);
+      char name[64];
+      snprintf (name, sizeof name, "%s.scores", q[k].tag);
+      const float *ws = fixture (name, 2 * CLASSES);
+      snprintf (name, sizeof name, "%s.probs", q[k].tag);
+      const float *wp = fixture (name, CLASSES);
+      double es = ws ? ax_test_rel_error (scores, ws, 2 * CLASSES) : INFINITY;
+      double ep = wp ? ax_test_rel_error (probs, wp, CLASSES) : INFINITY;
+      printf ("  dense %dx%d vs PyTorch's fully convolutional net: scores "
+          "%.1e, probabilities (with the mirror) %.1e\n", q[k].w, q[k].h, es,
+          ep);
+      AX_CHECK (es < 1e-5 && ep < 1e-5, "%s: scores %.1e, probs %.1e",
+          q[k].tag, es, ep);
+      free (map);
+    }
+    free (x);
+    if (first)
+      ax_net_destroy (d);
+    else
+      first = d;
+  }
+  ax_net_destroy (first);
+
+  AX_CHECK (ax_net_dense_spec (net, 200, 300, &dspec, err, sizeof err)
+      == AX_ERR_SHAPE && strstr (err, "at least"), "a 300x200 image for a "
+      "224 net: %s", err);
+  ax_net_destroy (net);
+}
+
 /* torchvision's vgg16 itself at 224x224, 1000 classes, evaluation mode. */
 static void
 test_full_d (void)
@@ -286,6 +541,8 @@ main (void)
   AX_RUN (test_names);
   AX_RUN (test_weight_counts);
   AX_RUN (test_narrow_steps);
+  AX_RUN (test_bn_names);
+  AX_RUN (test_bn_counts);
   const char *dir = getenv ("ALEXNET_TEST_DATA");
   char path[1024];
   snprintf (path, sizeof path, "%s/vgg_fixture.bin", dir ? dir : "tests/data");
@@ -294,6 +551,7 @@ main (void)
       path);
   if (have) {
     AX_RUN (test_against_torch);
+    AX_RUN (test_dense);
     AX_RUN (test_full_d);
   }
   ax_fixture_free (&fx);
