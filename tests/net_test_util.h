@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kernels/nn/net.h"
 #include "kernels/nn/trainer.h"
@@ -123,6 +124,9 @@ ax_test_params_vs (ax_net *net, ax_param_buffer which, const char *prefix,
     const float *want = lookup (name, i->count);
     float *got = ax_test_param_values (net, p, which);
     double e = want ? ax_test_rel_error (got, want, i->count) : INFINITY;
+    if (getenv ("AX_TEST_VERBOSE"))     /* every tensor, when debugging */
+      printf ("    %s: %.2e (got[0] %g, want[0] %g)\n", name, e,
+          (double) got[0], want ? (double) want[0] : 0.0);
     if (!(e <= most)) {
       most = e;
       *worst = i->name;
@@ -167,6 +171,11 @@ ax_test_set_formula_params (ax_net *net)
       return;
     }
     ax_test_gen_values (v, i->count, (uint64_t) p, scale);
+    const ax_net_spec *spec = ax_net_get_spec (net);
+    if (spec->layers[i->layer].kind == AX_LAYER_BATCHNORM
+        && strstr (i->name, ".weight"))
+      for (size_t k = 0; k < i->count; k++)
+        v[k] += 1.0f;           /* batch-norm scales about 1 */
     NET_OK (net, ax_net_param_set (net, p, AX_PARAM_VALUE, v, i->count));
     free (v);
   }

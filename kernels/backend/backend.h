@@ -144,6 +144,12 @@ ax_status ax_batchnorm_forward (ax_kernel *k, ax_tensor *out,
 ax_status ax_batchnorm_backward (ax_kernel *k, ax_tensor *din,
     ax_tensor *dweight, ax_tensor *dbias, const ax_tensor *dout,
     const ax_tensor *in, const ax_tensor *weight, const ax_tensor *workspace);
+/* Adaptive average pooling (ops.h, ax_avgpool_params): no workspace, no
+ * parameters; backward needs only the output's gradient (din written). */
+ax_status ax_avgpool_forward (ax_kernel *k, ax_tensor *out,
+    const ax_tensor *in);
+ax_status ax_avgpool_backward (ax_kernel *k, ax_tensor *din,
+    const ax_tensor *dout);
 /* The mask is a pure function of (seed, step, params.stream, index): the
  * backward pass recomputes it, and every backend draws the same one. */
 ax_status ax_dropout_forward (ax_kernel *k, ax_tensor *out,

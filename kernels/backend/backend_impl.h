@@ -112,6 +112,11 @@ typedef struct {
       ax_tensor *dweight, ax_tensor *dbias, const ax_tensor *dout,
       const ax_tensor *in, const ax_tensor *weight,
       const ax_tensor *workspace);
+  /* Adaptive average pooling. */
+  ax_status (*avgpool_forward) (ax_kernel *k, ax_tensor *out,
+      const ax_tensor *in);
+  ax_status (*avgpool_backward) (ax_kernel *k, ax_tensor *din,
+      const ax_tensor *dout);
 } ax_backend_i;
 
 /* Head of every backend; a backend embeds it as its first member. */

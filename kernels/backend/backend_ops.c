@@ -262,3 +262,19 @@ ax_batchnorm_backward (ax_kernel *k, ax_tensor *din, ax_tensor *dweight,
   return k->backend->iface->batchnorm_backward (k, din, dweight, dbias, dout,
       in, weight, workspace);
 }
+
+ax_status
+ax_avgpool_forward (ax_kernel *k, ax_tensor *out, const ax_tensor *in)
+{
+  KERNEL (AX_OP_AVGPOOL);
+  F32 (out, SH.out); F32 (in, SH.in);
+  return k->backend->iface->avgpool_forward (k, out, in);
+}
+
+ax_status
+ax_avgpool_backward (ax_kernel *k, ax_tensor *din, const ax_tensor *dout)
+{
+  BACKWARD (AX_OP_AVGPOOL);
+  F32 (din, SH.in); F32 (dout, SH.out);
+  return k->backend->iface->avgpool_backward (k, din, dout);
+}

@@ -105,6 +105,28 @@ ax_ew_bias_rows (size_t i, float *out, const float *bias, int features)
   out[i] += bias[i % (size_t) features];
 }
 
+/* Output element i of the adaptive average pool: planes (a sample's
+ * channel) of oh x ow cells, in NCHW order, over planes of ih x iw. */
+AX_HOSTDEV void
+ax_ew_avgpool (size_t i, float *out, const float *in, int ih, int iw, int oh,
+    int ow)
+{
+  size_t cells = (size_t) oh * (size_t) ow, p = i / cells, r = i % cells;
+  out[i] = ax_avgpool_cell (in + p * (size_t) ih * (size_t) iw, ih, iw, oh,
+      ow, (int) (r / (size_t) ow), (int) (r % (size_t) ow));
+}
+
+/* Input element i of the adaptive average pool's gradient (din written,
+ * gathered from the output gradient's planes). */
+AX_HOSTDEV void
+ax_ew_avgpool_grad (size_t i, float *din, const float *dout, int ih, int iw,
+    int oh, int ow)
+{
+  size_t cells = (size_t) ih * (size_t) iw, p = i / cells, r = i % cells;
+  din[i] = ax_avgpool_grad_cell (dout + p * (size_t) oh * (size_t) ow, ih,
+      iw, oh, ow, (int) (r / (size_t) iw), (int) (r % (size_t) iw));
+}
+
 /* Byte i of the packed RGB pixels of an image (width * 3 bytes a row, rows
  * `stride` bytes apart, i counts the row_bytes * height image bytes) plus
  * the rounded offset of its channel (ax_colour_round_offset), clamped. */

@@ -1,5 +1,6 @@
 /* Per-element maths of the hand-written layers (dropout, softmax with
- * cross-entropy, the SGD update, batch norm's running statistics), shared word for word by the CPU loops and
+ * cross-entropy, the SGD update, batch norm's running statistics, the
+ * adaptive average pool), shared word for word by the CPU loops and
  * the CUDA kernels: AX_HOSTDEV is __host__ __device__ under nvcc. */
 #ifndef AX_LAYER_MATH_H
 #define AX_LAYER_MATH_H
@@ -126,6 +127,63 @@ ax_bn_running_update (float *running_mean, float *running_var, float mean,
       + (1.0 - momentum) * (double) *running_mean);
   *running_var = (float) (momentum * unbiased
       + (1.0 - momentum) * (double) *running_var);
+}
+
+/* --- adaptive average pooling (PyTorch's AdaptiveAvgPool2d), one plane
+ * (a sample's channel) at a time --- */
+
+/* The window of output cell i of n along an axis of m input cells:
+ * [floor(i m / n), ceil((i + 1) m / n)), as PyTorch computes it. Windows
+ * overlap when m is not a multiple of n, and repeat a cell when n > m.
+ * Turned round (ax_adaptive_window (j, m, n)) it is the run of output
+ * cells whose windows hold input cell j of m: j lies in window i exactly
+ * when floor(j n / m) <= i < ceil((j + 1) n / m). */
+AX_HOSTDEV void
+ax_adaptive_window (int i, int n, int m, int *lo, int *hi)
+{
+  *lo = (int) (((int64_t) i * m) / n);
+  *hi = (int) ((((int64_t) i + 1) * m + n - 1) / n);
+}
+
+/* Output cell (y, x) of an oh x ow pool of the ih x iw plane `in`: the
+ * mean of its window (the sum in window order, then divided by its
+ * size). */
+AX_HOSTDEV float
+ax_avgpool_cell (const float *in, int ih, int iw, int oh, int ow, int y,
+    int x)
+{
+  int y0, y1, x0, x1;
+  ax_adaptive_window (y, oh, ih, &y0, &y1);
+  ax_adaptive_window (x, ow, iw, &x0, &x1);
+  float sum = 0.0f;
+  for (int r = y0; r < y1; r++)
+    for (int c = x0; c < x1; c++)
+      sum += in[(size_t) r * iw + c];
+  return sum / (float) ((y1 - y0) * (x1 - x0));
+}
+
+/* The gradient of input cell (y, x) of the ih x iw plane from the oh x ow
+ * output gradient `dout`: every output cell whose window holds (y, x)
+ * gives it an equal share of its gradient (gathered, so each input cell
+ * is written once, by one thread on a GPU, with no atomics). */
+AX_HOSTDEV float
+ax_avgpool_grad_cell (const float *dout, int ih, int iw, int oh, int ow,
+    int y, int x)
+{
+  int i0, i1, j0, j1;
+  ax_adaptive_window (y, ih, oh, &i0, &i1);
+  ax_adaptive_window (x, iw, ow, &j0, &j1);
+  float sum = 0.0f;
+  for (int i = i0; i < i1; i++) {
+    int y0, y1;
+    ax_adaptive_window (i, oh, ih, &y0, &y1);
+    for (int j = j0; j < j1; j++) {
+      int x0, x1;
+      ax_adaptive_window (j, ow, iw, &x0, &x1);
+      sum += dout[(size_t) i * ow + j] / (float) ((y1 - y0) * (x1 - x0));
+    }
+  }
+  return sum;
 }
 
 #endif

@@ -7,7 +7,7 @@
 
 static const char *const op_names[AX_OP_COUNT] = {
   "conv", "relu", "lrn", "maxpool", "fc", "dropout", "softmax_xent", "sgd",
-  "batchnorm",
+  "batchnorm", "avgpool",
 };
 
 const char *
@@ -105,6 +105,12 @@ ax_op_shapes (const ax_op *op, ax_op_shapes_t *s)
           || !(op->p.bn.momentum >= 0.0 && op->p.bn.momentum <= 1.0))
         return AX_ERR_INVALID_ARG;
       s->weight = s->bias = ax_shape_make (op->in.c, 1, 1, 1);
+      return AX_OK;
+    case AX_OP_AVGPOOL:
+      if (op->p.avgpool.out_h < 1 || op->p.avgpool.out_w < 1)
+        return AX_ERR_INVALID_ARG;
+      s->out = ax_shape_make (op->in.n, op->in.c, op->p.avgpool.out_h,
+          op->p.avgpool.out_w);
       return AX_OK;
     case AX_OP_SOFTMAX_XENT:
       /* in = logits (N, classes, 1, 1); out = probabilities, same shape. */

@@ -20,6 +20,7 @@ typedef enum {
   AX_OP_SOFTMAX_XENT,     /* softmax with cross-entropy against labels */
   AX_OP_SGD,              /* SGD with momentum and weight decay (the paper's) */
   AX_OP_BATCHNORM,        /* batch normalisation over channels (BatchNorm2d) */
+  AX_OP_AVGPOOL,          /* adaptive average pooling (AdaptiveAvgPool2d) */
   AX_OP_COUNT
 } ax_op_type;
 
@@ -82,6 +83,14 @@ typedef struct {
 
 #define AX_BN_TORCH ((ax_bn_params) { 1e-5, 0.1 })
 
+/* torch.nn.AdaptiveAvgPool2d((out_h, out_w)): output cell (i, j) of each
+ * map is the mean of input rows [floor(i H / out_h), ceil((i + 1) H /
+ * out_h)) and columns likewise (layer_math.h's ax_adaptive_window): any
+ * input size, windows overlapping or repeating (out larger than in). */
+typedef struct {
+  int out_h, out_w;       /* >= 1 */
+} ax_avgpool_params;
+
 /* Per-call hyper-parameters of the SGD update (lr changes during training). */
 typedef struct {
   float lr, momentum, weight_decay;
@@ -97,6 +106,7 @@ typedef struct {
     ax_fc_params fc;
     ax_dropout_params dropout;
     ax_bn_params bn;
+    ax_avgpool_params avgpool;
   } p;
   int forward_only;       /* inference: no backward, no workspace */
   /* Dropout: the mask index of the input's element 0 (element i draws the

@@ -162,4 +162,6 @@ static const ax_backend_i cpu_iface = {
   .sgd_update = cpu_sgd_update,
   .batchnorm_forward = cpu_batchnorm_forward,
   .batchnorm_backward = cpu_batchnorm_backward,
+  .avgpool_forward = cpu_avgpool_forward,
+  .avgpool_backward = cpu_avgpool_backward,
 };

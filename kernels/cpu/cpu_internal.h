@@ -143,6 +143,10 @@ ax_status cpu_batchnorm_forward (ax_kernel *k, ax_tensor *out,
 ax_status cpu_batchnorm_backward (ax_kernel *k, ax_tensor *din,
     ax_tensor *dweight, ax_tensor *dbias, const ax_tensor *dout,
     const ax_tensor *in, const ax_tensor *weight, const ax_tensor *workspace);
+ax_status cpu_avgpool_forward (ax_kernel *k, ax_tensor *out,
+    const ax_tensor *in);
+ax_status cpu_avgpool_backward (ax_kernel *k, ax_tensor *din,
+    const ax_tensor *dout);
 ax_status cpu_fill (ax_backend *be, ax_tensor *dst, float value);
 ax_status cpu_axpy (ax_backend *be, ax_tensor *dst, float alpha,
     const ax_tensor *src);

@@ -1,5 +1,7 @@
 /* The CPU backend's hand-written loops, where oneDNN has nothing: fill,
- * axpy, finiteness checks, dropout, softmax with cross-entropy and the SGD update.
+ * axpy, finiteness checks, dropout, softmax with cross-entropy, the SGD
+ * update and the adaptive average pool (oneDNN's average pooling has
+ * fixed windows).
  * The per-element maths is layer_math.h's, shared with the CUDA kernels. */
 #include "kernels/cpu/cpu_internal.h"
 #include "kernels/backend/layer_math.h"
@@ -143,6 +145,45 @@ cpu_sgd_update (ax_kernel *k, ax_tensor *weight, ax_tensor *velocity,
 #pragma omp parallel for num_threads (threads) schedule (static)
   for (size_t i = 0; i < n; i++)
     ax_sgd_element (&w[i], &v[i], g[i], lr, momentum, wd);
+  return AX_OK;
+}
+
+/* Over the planes (a sample's channel) of `in`, every output cell, as the
+ * CUDA kernel does (one cell per thread there). */
+ax_status
+cpu_avgpool_forward (ax_kernel *k, ax_tensor *out, const ax_tensor *in)
+{
+  const ax_op_shapes_t *s = &k->shapes;
+  const int ih = s->in.h, iw = s->in.w, oh = s->out.h, ow = s->out.w;
+  const size_t planes = (size_t) s->in.n * (size_t) s->in.c;
+  const size_t in_plane = (size_t) ih * iw, out_plane = (size_t) oh * ow;
+  const float *x = in->data;
+  float *y = out->data;
+#pragma omp parallel for num_threads (CPU_BE (k->backend)->threads) schedule (static)
+  for (size_t p = 0; p < planes; p++)
+    for (int i = 0; i < oh; i++)
+      for (int j = 0; j < ow; j++)
+        y[p * out_plane + (size_t) i * ow + j] = ax_avgpool_cell (
+            x + p * in_plane, ih, iw, oh, ow, i, j);
+  return AX_OK;
+}
+
+/* din written: each input cell gathers its shares of the output gradient. */
+ax_status
+cpu_avgpool_backward (ax_kernel *k, ax_tensor *din, const ax_tensor *dout)
+{
+  const ax_op_shapes_t *s = &k->shapes;
+  const int ih = s->in.h, iw = s->in.w, oh = s->out.h, ow = s->out.w;
+  const size_t planes = (size_t) s->in.n * (size_t) s->in.c;
+  const size_t in_plane = (size_t) ih * iw, out_plane = (size_t) oh * ow;
+  const float *dy = dout->data;
+  float *dx = din->data;
+#pragma omp parallel for num_threads (CPU_BE (k->backend)->threads) schedule (static)
+  for (size_t p = 0; p < planes; p++)
+    for (int y = 0; y < ih; y++)
+      for (int x = 0; x < iw; x++)
+        dx[p * in_plane + (size_t) y * iw + x] = ax_avgpool_grad_cell (
+            dy + p * out_plane, ih, iw, oh, ow, y, x);
   return AX_OK;
 }
 

@@ -397,6 +397,8 @@ static const ax_backend_i axcu_iface = {
   .sgd_update = axcu_sgd_update,
   .batchnorm_forward = axcu_batchnorm_forward,
   .batchnorm_backward = axcu_batchnorm_backward,
+  .avgpool_forward = axcu_avgpool_forward,
+  .avgpool_backward = axcu_avgpool_backward,
 };
 
 /* --- the module's entry point --- */

@@ -127,7 +127,7 @@ ax_status axcu_conv_backward (ax_kernel *k, ax_tensor *din,
     ax_tensor *dweight, ax_tensor *dbias, const ax_tensor *dout,
     const ax_tensor *in, const ax_tensor *weight);
 /* cu_layers.c: ReLU, LRN, max pooling on cuDNN; the fully connected
- * layers on cuBLAS */
+ * layers on cuBLAS; the adaptive average pool on own kernels */
 ax_status axcu_tensor_desc (axcu_backend *be, cudnnTensorDescriptor_t *d,
     ax_shape s);
 ax_status axcu_relu_prepare (axcu_backend *be, axcu_kernel *k,
@@ -157,6 +157,10 @@ ax_status axcu_fc_forward (ax_kernel *k, ax_tensor *out,
 ax_status axcu_fc_backward (ax_kernel *k, ax_tensor *din,
     ax_tensor *dweight, ax_tensor *dbias, const ax_tensor *dout,
     const ax_tensor *in, const ax_tensor *weight);
+ax_status axcu_avgpool_forward (ax_kernel *k, ax_tensor *out,
+    const ax_tensor *in);
+ax_status axcu_avgpool_backward (ax_kernel *k, ax_tensor *din,
+    const ax_tensor *dout);
 /* cu_batchnorm.c: batch norm on cuDNN */
 ax_status axcu_batchnorm_prepare (axcu_backend *be, axcu_kernel *k,
     const ax_op *op, const ax_op_shapes_t *s);

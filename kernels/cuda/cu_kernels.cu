@@ -112,6 +112,24 @@ bias_rows_kernel (float *out, const float *bias, size_t n, int features)
 }
 
 __global__ static void
+avgpool_kernel (float *out, const float *in, size_t n, int ih, int iw,
+    int oh, int ow)
+{
+  size_t i = flat_index ();
+  if (i < n)
+    ax_ew_avgpool (i, out, in, ih, iw, oh, ow);
+}
+
+__global__ static void
+avgpool_grad_kernel (float *din, const float *dout, size_t n, int ih, int iw,
+    int oh, int ow)
+{
+  size_t i = flat_index ();
+  if (i < n)
+    ax_ew_avgpool_grad (i, din, dout, ih, iw, oh, ow);
+}
+
+__global__ static void
 colour_noise_kernel (uint8_t *pixels, size_t n, size_t row_bytes,
     size_t stride, int off_r, int off_g, int off_b)
 {
@@ -181,6 +199,22 @@ axcu_launch_bias_rows (cudaStream_t stream, float *out, const float *bias,
 {
   size_t n = (size_t) rows * (size_t) features;
   LAUNCH (bias_rows_kernel, n, stream, out, bias, n, features);
+}
+
+extern "C" cudaError_t
+axcu_launch_avgpool (cudaStream_t stream, float *out, const float *in,
+    size_t planes, int ih, int iw, int oh, int ow)
+{
+  size_t n = planes * (size_t) oh * (size_t) ow;
+  LAUNCH (avgpool_kernel, n, stream, out, in, n, ih, iw, oh, ow);
+}
+
+extern "C" cudaError_t
+axcu_launch_avgpool_grad (cudaStream_t stream, float *din, const float *dout,
+    size_t planes, int ih, int iw, int oh, int ow)
+{
+  size_t n = planes * (size_t) ih * (size_t) iw;
+  LAUNCH (avgpool_grad_kernel, n, stream, din, dout, n, ih, iw, oh, ow);
 }
 
 extern "C" cudaError_t

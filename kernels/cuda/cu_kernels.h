@@ -31,6 +31,12 @@ cudaError_t axcu_launch_sgd (cudaStream_t stream, float *w, float *v,
     const float *g, size_t n, float lr, float momentum, float weight_decay);
 cudaError_t axcu_launch_bias_rows (cudaStream_t stream, float *out,
     const float *bias, int rows, int features);
+/* The adaptive average pool over `planes` planes (N * C) of ih x iw into
+ * oh x ow, and its gradient (din written). */
+cudaError_t axcu_launch_avgpool (cudaStream_t stream, float *out,
+    const float *in, size_t planes, int ih, int iw, int oh, int ow);
+cudaError_t axcu_launch_avgpool_grad (cudaStream_t stream, float *din,
+    const float *dout, size_t planes, int ih, int iw, int oh, int ow);
 cudaError_t axcu_launch_colour_noise (cudaStream_t stream, uint8_t *pixels,
     int width, int height, size_t stride, int off_r, int off_g, int off_b);
 #ifdef __cplusplus

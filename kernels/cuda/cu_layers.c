@@ -1,7 +1,8 @@
 /* ReLU, local response normalisation and max pooling of the CUDA backend on
- * cuDNN, and the fully connected layers on cuBLAS. None keeps a workspace
- * from forward to backward: cuDNN's LRN and pooling backward recompute
- * from the input and output. LRN takes the paper's alpha; cuDNN divides
+ * cuDNN, the fully connected layers on cuBLAS, and the adaptive average
+ * pool on its own kernels (cuDNN's pooling has fixed windows). None keeps
+ * a workspace from forward to backward: cuDNN's LRN and pooling backward
+ * recompute from the input and output. LRN takes the paper's alpha; cuDNN divides
  * lrnAlpha by the size, so it gets alpha * size, as oneDNN does on the CPU. */
 #include "cu_internal.h"
 
@@ -159,6 +160,34 @@ axcu_maxpool_backward (ax_kernel *kernel, ax_tensor *din,
   SET_DEVICE (be);
   DNN_TRY (be, cudnnPoolingBackward (be->dnn, k->pool, &one, k->y, out->data,
           k->y, dout->data, k->x, in->data, &zero, k->x, din->data));
+  return AX_OK;
+}
+
+/* --- adaptive average pooling: own kernels (cu_kernels.cu), one thread
+ * per output cell forward and per input cell backward --- */
+
+ax_status
+axcu_avgpool_forward (ax_kernel *kernel, ax_tensor *out, const ax_tensor *in)
+{
+  axcu_backend *be = AXCU_BE (kernel->backend);
+  const ax_op_shapes_t *s = &kernel->shapes;
+  SET_DEVICE (be);
+  CUDA_TRY (be, axcu_launch_avgpool (be->stream, out->data, in->data,
+          (size_t) s->in.n * (size_t) s->in.c, s->in.h, s->in.w, s->out.h,
+          s->out.w));
+  return AX_OK;
+}
+
+ax_status
+axcu_avgpool_backward (ax_kernel *kernel, ax_tensor *din,
+    const ax_tensor *dout)
+{
+  axcu_backend *be = AXCU_BE (kernel->backend);
+  const ax_op_shapes_t *s = &kernel->shapes;
+  SET_DEVICE (be);
+  CUDA_TRY (be, axcu_launch_avgpool_grad (be->stream, din->data, dout->data,
+          (size_t) s->in.n * (size_t) s->in.c, s->in.h, s->in.w, s->out.h,
+          s->out.w));
   return AX_OK;
 }
 

@@ -13,7 +13,8 @@
 extern "C" {
 #endif
 
-#define AX_CUDA_ABI_VERSION 3   /* 3: the batch norm slots */
+#define AX_CUDA_ABI_VERSION 4   /* 3: the batch norm slots; 4: the
+                                 * adaptive average pool's */
 #define AX_CUDA_MODULE_ENTRY "ax_cuda_module_v1"
 
 typedef struct {

@@ -36,10 +36,16 @@ ax_net_get_spec (const ax_net *net)
   return net ? &net->spec : NULL;
 }
 
+/* Layers that move no data: flatten, and an adaptive average pool to its
+ * input's own size (the identity: torchvision's AlexNet at 224, VGG at
+ * 224). Shapes must be derived. */
 static int
-is_view (ax_layer_kind kind)
+is_view (const ax_net *net, int i)
 {
-  return kind == AX_LAYER_FLATTEN || kind == AX_LAYER_AVGPOOL;
+  ax_layer_kind kind = net->spec.layers[i].kind;
+  ax_shape in = net->shapes[i], out = net->shapes[i + 1];
+  return kind == AX_LAYER_FLATTEN || (kind == AX_LAYER_AVGPOOL
+      && in.h == out.h && in.w == out.w);
 }
 
 static int
@@ -64,9 +70,70 @@ layer_op (const ax_layer_spec *l, ax_shape in, int forward_only)
     case AX_LAYER_MAXPOOL: op.type = AX_OP_MAXPOOL; op.p.pool = l->p.pool; break;
     case AX_LAYER_DROPOUT: op.type = AX_OP_DROPOUT; op.p.dropout = l->p.dropout; break;
     case AX_LAYER_BATCHNORM: op.type = AX_OP_BATCHNORM; op.p.bn = l->p.bn; break;
+    case AX_LAYER_AVGPOOL: op.type = AX_OP_AVGPOOL; op.p.avgpool = l->p.avgpool; break;
     default: op.type = AX_OP_RELU; break;
   }
   return op;
+}
+
+/* 1 if every layer of `s` fits an h x w image (the shape rules only). */
+static int
+layers_fit (const ax_net_spec *s, int h, int w)
+{
+  ax_shape cur = ax_shape_make (1, s->in_c, h, w);
+  for (int i = 0; i < s->n_layers; i++) {
+    const ax_layer_spec *l = &s->layers[i];
+    if (l->kind == AX_LAYER_FLATTEN) {
+      size_t n = (size_t) cur.c * (size_t) cur.h * (size_t) cur.w;
+      if (n > INT32_MAX)
+        return 0;
+      cur = ax_shape_make (1, (int) n, 1, 1);
+      continue;
+    }
+    ax_op op = layer_op (l, cur, 0);
+    ax_op_shapes_t sh;
+    if (ax_op_shapes (&op, &sh) != AX_OK)
+      return 0;
+    cur = sh.out;
+  }
+  return 1;
+}
+
+/* The smallest height (width) the layers of `s` fit, the other side
+ * ample: a window's output only grows with its input, and the two sides
+ * shrink apart (a layer's window has a height and a width), so the image
+ * fits exactly when both sides reach these. 0 if none up to `cap`. */
+static int
+min_side (const ax_net_spec *s, int height, int cap)
+{
+  if (!layers_fit (s, cap, cap))
+    return 0;
+  int lo = 1, hi = cap;         /* hi fits */
+  while (lo < hi) {
+    int mid = lo + (hi - lo) / 2;
+    if (layers_fit (s, height ? mid : cap, height ? cap : mid))
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  return hi;
+}
+
+/* Why a layer's window does not fit: the image is too small for the
+ * net (VGG's five 2x2 pools need at least 32x32 pixels). */
+static ax_status
+too_small (ax_net *net, const ax_layer_spec *l, ax_shape cur)
+{
+  const ax_net_spec *s = &net->spec;
+  enum { CAP = 1024 };
+  int mh = min_side (s, 1, CAP), mw = min_side (s, 0, CAP);
+  if (!mh || !mw || (s->in_h >= mh && s->in_w >= mw))
+    return net_fail (net, AX_ERR_SHAPE, "%s: parameters do not fit its "
+        "input %dx%dx%dx%d", l->name, cur.n, cur.c, cur.h, cur.w);
+  return net_fail (net, AX_ERR_SHAPE, "%s: the image is too small: %s needs "
+      "at least %dx%d pixels, the image is %dx%d (%s gets %dx%d maps)",
+      l->name, s->arch[0] ? s->arch : "this network", mw, mh, s->in_w,
+      s->in_h, l->name, cur.w, cur.h);
 }
 
 /* Every whole shape, from the image to the logits. */
@@ -85,12 +152,6 @@ derive_shapes (ax_net *net)
     ax_shape out = cur;
     if (l->kind == AX_LAYER_FLATTEN) {
       out = ax_shape_make (cur.n, cur.c * cur.h * cur.w, 1, 1);
-    } else if (l->kind == AX_LAYER_AVGPOOL) {
-      out = ax_shape_make (cur.n, cur.c, l->p.avgpool.out_h, l->p.avgpool.out_w);
-      if (out.h != cur.h || out.w != cur.w)
-        return net_fail (net, AX_ERR_UNSUPPORTED, "%s: adaptive average pool "
-            "from %dx%d to %dx%d: only the identity (224x224 images for "
-            "AlexNet) is supported yet", l->name, cur.h, cur.w, out.h, out.w);
     } else if ((unsigned) l->kind <= AX_LAYER_BATCHNORM) {
       ax_op op = layer_op (l, cur, 0);
       ax_op_shapes_t sh;
@@ -98,6 +159,8 @@ derive_shapes (ax_net *net)
       if (st == AX_OK && l->kind == AX_LAYER_LRN
           && (l->groups < 1 || cur.c % l->groups))
         st = AX_ERR_INVALID_ARG;
+      if (st == AX_ERR_SHAPE)
+        return too_small (net, l, cur);
       if (st != AX_OK)
         return net_fail (net, st, "%s: parameters do not fit its input "
             "%dx%dx%dx%d", l->name, cur.n, cur.c, cur.h, cur.w);
@@ -297,7 +360,7 @@ plan_tower (ax_net *net, int t, int sizing)
     ax_shape in = local_shape (net, net->shapes[i],
         net->gathers[i] ? DIST_FULL : net->dist[i]);
     ax_shape out = local_shape (net, net->shapes[i + 1], net->dist[i + 1]);
-    if (is_view (l->kind)) {
+    if (is_view (net, i)) {
       L->in = prev_out;
       L->out = net_reshaped (prev_out, out);
       L->din = prev_dout;
@@ -589,6 +652,8 @@ ax_net_create (const ax_net_spec *spec, const ax_net_config *cfg, ax_net **out,
   if (!net)
     return AX_ERR_NO_MEMORY;
   ax_status st = create (net, spec, cfg);
+  if (st == AX_OK)
+    st = net_reset_running_var (net);
   if (st != AX_OK) {
     if (err && err_size)
       snprintf (err, err_size, "%s", net->err[0] ? net->err : ax_status_str (st));

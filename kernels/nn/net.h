@@ -19,7 +19,9 @@ typedef enum {
   AX_LAYER_RELU,
   AX_LAYER_LRN,           /* p.lrn; normalises within each of `groups` channel groups */
   AX_LAYER_MAXPOOL,       /* p.pool */
-  AX_LAYER_AVGPOOL,       /* adaptive average pool to out_h x out_w */
+  AX_LAYER_AVGPOOL,       /* p.avgpool: torch.nn.AdaptiveAvgPool2d to out_h
+                           * x out_w; a view (no data moves) when that is
+                           * its input's size */
   AX_LAYER_DROPOUT,       /* p.dropout (inverted; identity in evaluation) */
   AX_LAYER_FLATTEN,       /* (N, C, H, W) seen as (N, C*H*W): no data moves */
   AX_LAYER_FC,            /* p.fc; the input flattened channel-major */
@@ -47,7 +49,7 @@ typedef struct {
     ax_fc_params fc;
     ax_dropout_params dropout;
     ax_bn_params bn;
-    struct { int out_h, out_w; } avgpool;
+    ax_avgpool_params avgpool;  /* out_h, out_w */
   } p;
   int groups;                     /* LRN only: 1, or 2 for the two towers */
   float bias_init;                /* the paper's initial bias (1 or 0) */
@@ -77,7 +79,8 @@ ax_status ax_net_spec_alexnet_torchvision (ax_net_spec *spec, int n_classes,
  * blocks 3 to 5), "vgg-d", "vgg-e", or torchvision's names for A, B, D, E
  * ("vgg11", "vgg13", "vgg16", "vgg19"); spec->arch is the paper's name.
  * 3x3 convolutions with padding 1, 2x2 max-pools of stride 2, torchvision's
- * adaptive average pool to 7x7 (the identity at 224), fc 4096-4096-
+ * adaptive average pool to 7x7 (the identity at 224; any in_size is built,
+ * and ax_net_create refuses one below 32, saying so), fc 4096-4096-
  * n_classes with dropout 0.5 after the first two; biases 0. Parameters are
  * named as torchvision names them ("features.0.weight",
  * "classifier.6.bias"; A-LRN's LRN takes an index too, C's as D's).
@@ -140,7 +143,8 @@ typedef struct {
 typedef struct ax_net ax_net;
 
 /* Plans every shape, slab and kernel for cfg->batch; nothing is allocated
- * afterwards. Parameters start at zero: call ax_net_init or set them.
+ * afterwards. Parameters start at zero (batch norm's running variances at
+ * 1, as PyTorch's): call ax_net_init or set them.
  * On failure the reason goes to err (err_size bytes; may be NULL). */
 ax_status ax_net_create (const ax_net_spec *spec, const ax_net_config *cfg,
     ax_net **out, char *err, size_t err_size);

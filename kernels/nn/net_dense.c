@@ -1,5 +1,6 @@
 /* Dense evaluation: the fully convolutional form of a net (net_dense.h). */
 #include "kernels/nn/net_dense.h"
+#include "kernels/backend/layer_math.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -81,18 +82,10 @@ ax_net_dense_spec (const ax_net *src, int img_h, int img_w,
   return AX_OK;
 }
 
-/* The average pool's window along one axis, as PyTorch's adaptive pool:
- * output cell i of n over an input of m reads [floor(i m / n),
- * ceil((i + 1) m / n)). */
-static void
-pool_window (int i, int n, int m, int *lo, int *hi)
-{
-  *lo = (i * m) / n;
-  *hi = ((i + 1) * m + n - 1) / n;
-}
-
 /* fc6's weight [out, c * ph * pw] (after an adaptive pool from mh x mw to
- * ph x pw) as the equivalent convolution weight [out, c, mh, mw]. */
+ * ph x pw) as the equivalent convolution weight [out, c, mh, mw]: each
+ * weight spread over its pool window (ax_adaptive_window, the pool's own
+ * formula). */
 static void
 fold_fc6 (float *conv, const float *fc, int out, int c, int ph, int pw,
     int mh, int mw)
@@ -105,8 +98,8 @@ fold_fc6 (float *conv, const float *fc, int out, int c, int ph, int pw,
       for (int i = 0; i < ph; i++)
         for (int j = 0; j < pw; j++) {
           int y0, y1, x0, x1;
-          pool_window (i, ph, mh, &y0, &y1);
-          pool_window (j, pw, mw, &x0, &x1);
+          ax_adaptive_window (i, ph, mh, &y0, &y1);
+          ax_adaptive_window (j, pw, mw, &x0, &x1);
           float share = w[i * pw + j] / (float) ((y1 - y0) * (x1 - x0));
           for (int y = y0; y < y1; y++)
             for (int x = x0; x < x1; x++)

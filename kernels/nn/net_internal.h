@@ -142,6 +142,9 @@ ax_status net_workers_start (ax_net *net);
 void net_workers_stop (ax_net *net);
 
 /* Records a message in net->err and returns status. */
+/* Batch norm's running variances to 1, as PyTorch's modules start (the
+ * rest of a new net is zero). */
+ax_status net_reset_running_var (ax_net *net);
 ax_status net_fail (ax_net *net, ax_status status, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
 

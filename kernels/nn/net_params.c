@@ -216,6 +216,25 @@ init_values (float *v, const ax_param_info *p, const ax_layer_spec *l,
 }
 
 ax_status
+net_reset_running_var (ax_net *net)
+{
+  ax_status st = AX_OK;
+  for (int i = 0; i < net->n_params && st == AX_OK; i++) {
+    if (net->roles[i] != ROLE_RUNNING_VAR)
+      continue;
+    size_t n = net->params[i].count;
+    float *ones = malloc (n * sizeof *ones);
+    if (!ones)
+      return net_fail (net, AX_ERR_NO_MEMORY, "running variance");
+    for (size_t k = 0; k < n; k++)
+      ones[k] = 1.0f;
+    st = ax_net_param_set (net, i, AX_PARAM_VALUE, ones, n);
+    free (ones);
+  }
+  return st;
+}
+
+ax_status
 ax_net_init (ax_net *net, ax_init init, uint64_t seed)
 {
   if (!net || (unsigned) init > AX_INIT_TORCH)

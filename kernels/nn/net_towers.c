@@ -83,6 +83,8 @@ layer_forward (ax_net *net, const ax_layer_spec *l, tower_layer *L,
     case AX_LAYER_BATCHNORM:
       return ax_batchnorm_forward (L->k, &L->out, training ? ws : NULL,
           &L->rmean, &L->rvar, &L->in, &L->w, &L->b, training);
+    case AX_LAYER_AVGPOOL:      /* no kernel: the identity, a view */
+      return L->k ? ax_avgpool_forward (L->k, &L->out, &L->in) : AX_OK;
     default:
       return AX_OK;             /* views */
   }
@@ -116,6 +118,8 @@ layer_backward (ax_net *net, const ax_layer_spec *l, tower_layer *L)
     case AX_LAYER_DROPOUT:
       return ax_dropout_backward (L->k, din, &L->dout, net->dropout_seed,
           net->step);
+    case AX_LAYER_AVGPOOL:
+      return L->k ? ax_avgpool_backward (L->k, din, &L->dout) : AX_OK;
     default:
       return AX_OK;
   }

@@ -22,6 +22,21 @@ Cases (the record names start with the case's tag):
    C code does: in float64 these 2-channel nets meet near-ties (max-pool,
    ReLU at 0) that float32 and float64 break differently, so float64 would
    not be the reference PyTorch users see.
+ - Abn, Bbn, Dbn, Ebn: torchvision's batch-norm variants of A, B, D, E
+   (conv, BatchNorm2d, ReLU), narrowed and trained as above (batch norm in
+   training mode: batch statistics, running statistics updated), plus the
+   running statistics after the first forward (.r.features.N.running_mean,
+   .running_var) and after the three steps (.w3.features.N...; the step
+   counter, 3, is checked by the C test), and the logits of the same batch
+   in evaluation mode after the first forward (.eval0.logits) and after the
+   three steps (.eval.logits). Computed in float64 (below); the three-step
+   results of Dbn and Ebn are not a usable reference at all: PyTorch's own
+   float32 run is 0.5 % (Dbn) to 30 % (Ebn at width / 8) off float64 there
+   (batch norm's bias gradient in the 2 x 224 x 224 layers is a sum that
+   cancels to 1e-6 of its terms), so the C test checks them after one step.
+   Batch-norm weights are 1 + gen_values(0.1), their biases gen_values(0.1);
+   the formula's stream index counts the state dict's entries, buffers
+   included, as the C side's parameter index does.
  - A.dense256, A.dense384: the narrowed A of the first case (its weights
    before any step) made fully convolutional as the paper's dense
    evaluation does it (fc6 as a 7x7 convolution, fc7 and fc8 as 1x1), on
@@ -81,26 +96,37 @@ def gen_values(count, stream, scale):
 
 
 def fill_formula(m):
-    """Weights U(-sqrt(3/fan_in), ..) by formula, biases in [-0.1, 0.1];
-    parameter k (in named_parameters order) is stream k."""
+    """Weights U(-sqrt(3/fan_in), ..) by formula, biases in [-0.1, 0.1],
+    batch-norm weights 1 + [-0.1, 0.1]; state dict entry k (buffers
+    counted, not filled) is stream k."""
+    params = dict(m.named_parameters())
+    bn_weights = {n + ".weight" for n, mod in m.named_modules()
+                  if isinstance(mod, nn.BatchNorm2d)}
     with torch.no_grad():
-        for k, (_, p) in enumerate(m.named_parameters()):
+        for k, name in enumerate(m.state_dict().keys()):
+            if name not in params:
+                continue
+            p = params[name]
             scale = 0.1 if p.dim() == 1 else (3.0 / p[0].numel()) ** 0.5
-            p.copy_(torch.from_numpy(gen_values(p.numel(), k, scale)).reshape(p.shape))
+            v = torch.from_numpy(gen_values(p.numel(), k, scale)).reshape(p.shape)
+            p.copy_(v + 1.0 if name in bn_weights else v)
 
 
 class VGG(nn.Module):
     """torchvision.models.vgg.VGG with a narrow classifier: the same module
     names, so the same state dict names."""
 
-    def __init__(self, blocks, lrn, div, hidden, classes):
+    def __init__(self, blocks, lrn, div, hidden, classes, bn=False):
         super().__init__()
         layers, c_in, first = [], 3, True
         for n, width, last_1x1 in blocks:
             for j in range(n):
                 one = last_1x1 and j == n - 1
-                layers += [nn.Conv2d(c_in, width // div, 1 if one else 3,
-                                     padding=0 if one else 1), nn.ReLU(True)]
+                layers.append(nn.Conv2d(c_in, width // div, 1 if one else 3,
+                                        padding=0 if one else 1))
+                if bn:
+                    layers.append(nn.BatchNorm2d(width // div))
+                layers.append(nn.ReLU(True))
                 if lrn and first:
                     layers.append(nn.LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=2.0))
                 first = False
@@ -122,11 +148,40 @@ def image(batch, size):
         batch, 3, size, size)
 
 
-def narrow_case(tag, blocks, lrn):
-    m = VGG(blocks, lrn, DIV, HIDDEN, CLASSES)
+def grad_error(m32, m64):
+    """The C test's metric of m32's first-step gradients against m64's:
+    max |a - b| / max |b| per tensor, a convolution's bias before a batch
+    norm (true gradient 0) scaled by its weight's gradient instead."""
+    p32, p64 = dict(m32.named_parameters()), dict(m64.named_parameters())
+    mods = dict(m64.named_modules())
+    worst = 0.0
+    for name, p in p64.items():
+        d = (p32[name].grad.double() - p.grad).abs().max().item()
+        mod, field = name.rsplit(".", 1)
+        idx = mod.rsplit(".", 1)
+        nxt = idx[0] + "." + str(int(idx[1]) + 1) if len(idx) == 2 and idx[1].isdigit() else None
+        if field == "bias" and isinstance(mods[mod], nn.Conv2d) and \
+                isinstance(mods.get(nxt), nn.BatchNorm2d):
+            scale = p64[mod + ".weight"].grad.abs().max().item()
+        else:
+            scale = p.grad.abs().max().item()
+        worst = max(worst, d / scale)
+    return worst
+
+
+def narrow_case(tag, blocks, lrn, bn=False):
+    m = VGG(blocks, lrn, DIV, HIDDEN, CLASSES, bn)
     fill_formula(m)
-    m.train()
     x, labels = image(BATCH, SIZE), torch.tensor(LABELS)
+    if bn:
+        # float64 (from the same float32 weights and image): batch norm's
+        # sums over a channel of 2 x 224 x 224 values cancel, and PyTorch's
+        # own float32 run is up to 15 % off the exact answer after three
+        # steps (features.1.bias of Dbn); the C code, which sums in double,
+        # is checked against the exact one
+        m.double()
+        x = x.double()
+    m.train()
     opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9,
                           weight_decay=5e-4)
     for step in range(3):
@@ -134,14 +189,39 @@ def narrow_case(tag, blocks, lrn):
         logits = m(x)
         loss = F.cross_entropy(logits, labels)
         loss.backward()
+        if step == 0 and bn:
+            # PyTorch's own float32 error, the C test's yardstick where
+            # float32 cannot reach 1e-5
+            m32 = VGG(blocks, lrn, DIV, HIDDEN, CLASSES, bn)
+            fill_formula(m32)
+            m32.train()
+            F.cross_entropy(m32(image(BATCH, SIZE)), labels).backward()
+            add(tag + ".t32err", torch.tensor([grad_error(m32, m)]))
         if step == 0:
             add(tag + ".logits", logits)
             add(tag + ".loss", loss.reshape(1))
             for name, p in m.named_parameters():
                 add(tag + ".g." + name, p.grad)
+            if bn:
+                for name, b in m.named_buffers():
+                    if not name.endswith("num_batches_tracked"):
+                        add(tag + ".r." + name, b)
+                m.eval()
+                with torch.no_grad():
+                    add(tag + ".eval0.logits", m(x))
+                m.train()
         opt.step()
     for name, p in m.named_parameters():
         add(tag + ".w3." + name, p)
+    if bn:
+        for name, b in m.named_buffers():
+            if not name.endswith("num_batches_tracked"):
+                add(tag + ".w3." + name, b)
+            else:
+                assert int(b) == 3
+        m.eval()
+        with torch.no_grad():
+            add(tag + ".eval.logits", m(x))
 
 
 def dense_case(tag, blocks, lrn):
@@ -181,6 +261,9 @@ def main():
     torch.set_num_threads(2)
     for tag, blocks, lrn in CONFIGS:
         narrow_case(tag, blocks, lrn)
+    for tag, blocks, lrn in CONFIGS:
+        if tag in ("A", "B", "D", "E"):
+            narrow_case(tag + "bn", blocks, lrn, bn=True)
     dense_case(*CONFIGS[0])
     full_case()
     with open(sys.argv[1] if len(sys.argv) > 1 else "vgg_fixture.bin", "wb") as f:

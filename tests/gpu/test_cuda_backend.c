@@ -1,7 +1,8 @@
 /* The CUDA backend against the CPU backend, op by op: every layer forward
  * and backward on random inputs, small and AlexNet-sized (conv1 11x11/4
- * pad 2, grouped conv2, conv3, LRN, pool 3/2, fc6, batch norm in
- * training and evaluation with its running statistics), parameter gradients
+ * pad 2, grouped conv2, conv3, LRN, pool 3/2, fc6, the adaptive average
+ * pool down and up, batch norm in training and evaluation with its
+ * running statistics), parameter gradients
  * accumulated onto random starting values, the small kernels, the error
  * statuses, transfers of every kind and the colour noise. Needs a GPU;
  * without one it prints SKIP and exits 77. docs/cuda.md has the tolerances. */
@@ -108,6 +109,10 @@ run_op (arena *a, const op_case *c, const op_io *in, op_io *out)
       CHECK_OK (be, ax_dropout_forward (k, &y, &x, 77, 3));
       CHECK_OK (be, ax_dropout_backward (k, &dx, &dy, 77, 3));
       break;
+    case AX_OP_AVGPOOL:
+      CHECK_OK (be, ax_avgpool_forward (k, &y, &x));
+      CHECK_OK (be, ax_avgpool_backward (k, &dx, &dy));
+      break;
     default:
       AX_CHECK (0, "op %d not handled", c->op.type);
   }
@@ -188,6 +193,8 @@ compare_op (const op_case *c)
       .in = ax_shape_make (n, c, h, w), .p.lrn = prm })
 #define FC(n, c, h, w, o) ((ax_op) { .type = AX_OP_FC,                        \
       .in = ax_shape_make (n, c, h, w), .p.fc = { o, 1 } })
+#define AVG(n, c, h, w, oh, ow) ((ax_op) { .type = AX_OP_AVGPOOL,             \
+      .in = ax_shape_make (n, c, h, w), .p.avgpool = { oh, ow } })
 
 static void
 test_layers (void)
@@ -214,6 +221,13 @@ test_layers (void)
     { "fc small", FC (3, 5, 2, 2, 7), 1e-5, 0 },
     { "fc6 9216 -> 4096", FC (4, 256, 6, 6, 4096), 1e-4, 0 },
     { "dropout 0.5", drop, 0.0, 0 },
+    /* the adaptive pool: the CPU's maths (layer_math.h) on both */
+    { "avgpool 10x10 -> 7x7 (VGG at 320)", AVG (4, 512, 10, 10, 7, 7), 1e-6,
+      0 },
+    { "avgpool 1x1 -> 7x7 (VGG at 32)", AVG (4, 512, 1, 1, 7, 7), 1e-6, 0 },
+    { "avgpool 2x2 -> 7x7 (VGG at 64)", AVG (4, 512, 2, 2, 7, 7), 1e-6, 0 },
+    { "avgpool 13x9 -> 6x6", AVG (3, 256, 13, 9, 6, 6), 1e-6, 0 },
+    { "avgpool 3x5 -> 7x7", AVG (2, 5, 3, 5, 7, 7), 1e-6, 0 },
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     compare_op (&cases[i]);

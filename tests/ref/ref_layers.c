@@ -347,3 +347,51 @@ ref_batchnorm_backward (double *din, double *dw, double *db,
       }
   }
 }
+
+/* Window [lo, hi) of cell i of n over m cells, as PyTorch defines it. */
+static void
+adaptive_range (int i, int n, int m, int *lo, int *hi)
+{
+  *lo = (int) floor ((double) i * m / n);
+  *hi = (int) ceil ((double) (i + 1) * m / n);
+}
+
+void
+ref_avgpool_forward (double *out, const double *in, ax_shape s, int oh,
+    int ow)
+{
+  ax_shape o = ax_shape_make (s.n, s.c, oh, ow);
+  for (int n = 0; n < s.n; n++)
+    for (int c = 0; c < s.c; c++)
+      for (int i = 0; i < oh; i++)
+        for (int j = 0; j < ow; j++) {
+          int y0, y1, x0, x1;
+          double sum = 0.0;
+          adaptive_range (i, oh, s.h, &y0, &y1);
+          adaptive_range (j, ow, s.w, &x0, &x1);
+          for (int y = y0; y < y1; y++)
+            for (int x = x0; x < x1; x++)
+              sum += in[IDX (s, n, c, y, x)];
+          out[IDX (o, n, c, i, j)] = sum / ((y1 - y0) * (x1 - x0));
+        }
+}
+
+void
+ref_avgpool_backward (double *din, const double *dout, ax_shape s, int oh,
+    int ow)
+{
+  ax_shape o = ax_shape_make (s.n, s.c, oh, ow);
+  memset (din, 0, ax_shape_count (s) * sizeof *din);
+  for (int n = 0; n < s.n; n++)
+    for (int c = 0; c < s.c; c++)
+      for (int i = 0; i < oh; i++)
+        for (int j = 0; j < ow; j++) {
+          int y0, y1, x0, x1;
+          adaptive_range (i, oh, s.h, &y0, &y1);
+          adaptive_range (j, ow, s.w, &x0, &x1);
+          double share = dout[IDX (o, n, c, i, j)] / ((y1 - y0) * (x1 - x0));
+          for (int y = y0; y < y1; y++)
+            for (int x = x0; x < x1; x++)
+              din[IDX (s, n, c, y, x)] += share;
+        }
+}

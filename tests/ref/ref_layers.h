@@ -66,6 +66,17 @@ void ref_batchnorm_backward (double *din, double *dw, double *db,
     const double *dout, const double *in, const double *w, ax_shape shape,
     const ax_bn_params *p);
 
+/* torch.nn.AdaptiveAvgPool2d((oh, ow)) of `in` (shape s), written from
+ * PyTorch's definition with floor and ceil in float64 (not layer_math.h's
+ * integer form): out cell (i, j) is the mean of rows [floor(i H / oh),
+ * ceil((i + 1) H / oh)) and columns likewise. Backward scatters each
+ * output gradient in equal shares over its window, adding where windows
+ * overlap; din written. */
+void ref_avgpool_forward (double *out, const double *in, ax_shape s, int oh,
+    int ow);
+void ref_avgpool_backward (double *din, const double *dout, ax_shape s,
+    int oh, int ow);
+
 #ifdef __cplusplus
 }
 #endif

@@ -256,6 +256,88 @@ test_bias_rows (void)
   free (b);
 }
 
+/* The adaptive pool's window (layer_math.h) is PyTorch's, [floor(i m / n),
+ * ceil((i + 1) m / n)), for every cell of every pair of sizes up to 40,
+ * and turned round it is exactly the set of output cells whose windows
+ * hold an input cell (what the gradient kernel gathers). */
+static void
+test_adaptive_windows (void)
+{
+  int wrong = 0, wrong_back = 0;
+  for (int n = 1; n <= 40; n++)
+    for (int m = 1; m <= 40; m++) {
+      for (int i = 0; i < n; i++) {
+        int lo, hi;
+        ax_adaptive_window (i, n, m, &lo, &hi);
+        wrong += lo != (int) floor ((double) i * m / n)
+            || hi != (int) ceil ((double) (i + 1) * m / n)
+            || lo < 0 || hi > m || hi <= lo;
+      }
+      for (int j = 0; j < m; j++) {
+        int lo, hi;
+        ax_adaptive_window (j, m, n, &lo, &hi);
+        for (int i = 0; i < n; i++) {
+          int y0, y1;
+          ax_adaptive_window (i, n, m, &y0, &y1);
+          wrong_back += (y0 <= j && j < y1) != (lo <= i && i < hi);
+        }
+      }
+    }
+  AX_CHECK (wrong == 0, "%d windows are not PyTorch's", wrong);
+  AX_CHECK (wrong_back == 0, "%d cells: the turned-round window is not the "
+      "outputs that read them", wrong_back);
+}
+
+/* The pool's kernels over the GPU's grid against the CPU backend's loop:
+ * the same bits, forward (one thread per output cell) and backward (one
+ * per input cell), down, up and the identity. */
+static void
+test_avgpool (void)
+{
+  static const struct { ax_shape in; int oh, ow; } cases[] = {
+    { { 2, 5, 10, 10 }, 7, 7 }, { { 3, 4, 13, 9 }, 6, 4 },
+    { { 2, 6, 1, 1 }, 7, 7 }, { { 2, 5, 2, 2 }, 7, 7 },
+    { { 2, 3, 3, 5 }, 7, 7 }, { { 2, 8, 6, 6 }, 6, 6 },
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    ax_shape in = cases[c].in;
+    int oh = cases[c].oh, ow = cases[c].ow;
+    ax_shape out = ax_shape_make (in.n, in.c, oh, ow);
+    ax_kernel *k = prepare ((ax_op) { .type = AX_OP_AVGPOOL, .in = in,
+          .p.avgpool = { oh, ow } });
+    if (!k)
+      return;
+    size_t n_in = ax_shape_count (in), n_out = ax_shape_count (out);
+    arena_reset (&mem);
+    float *x = random_floats (n_in, -1, 1), *d = random_floats (n_out, -1, 1);
+    float *y = calloc (n_out, sizeof *y), *dx = calloc (n_in, sizeof *dx);
+    ax_tensor tx = tensor_of (in, x), ty = tensor_of (out, NULL);
+    ax_tensor td = tensor_of (out, d), tdx = tensor_of (in, NULL);
+    CHECK_OK (be, ax_avgpool_forward (k, &ty, &tx));
+    CHECK_OK (be, ax_avgpool_backward (k, &tdx, &td));
+    float *fwd = download (&ty), *bwd = download (&tdx);
+    GRID_FOR (i, n_out)
+      ax_ew_avgpool (i, y, x, in.h, in.w, oh, ow);
+    GRID_FOR (i, n_in)
+      ax_ew_avgpool_grad (i, dx, d, in.h, in.w, oh, ow);
+    AX_CHECK (same_bits (y, fwd, n_out), "avgpool %dx%d -> %dx%d forward: "
+        "the CPU's bits", in.h, in.w, oh, ow);
+    AX_CHECK (same_bits (dx, bwd, n_in), "avgpool %dx%d -> %dx%d backward: "
+        "the CPU's bits", in.h, in.w, oh, ow);
+    /* the gradient's sum is the output gradient's: every output cell
+     * hands all of its gradient out, whatever the overlaps */
+    double sd = 0.0, sdx = 0.0;
+    for (size_t i = 0; i < n_out; i++)
+      sd += d[i];
+    for (size_t i = 0; i < n_in; i++)
+      sdx += dx[i];
+    AX_CHECK (fabs (sd - sdx) < 1e-4 * (1.0 + fabs (sd)), "avgpool %dx%d -> "
+        "%dx%d: gradient sums %g and %g", in.h, in.w, oh, ow, sd, sdx);
+    ax_kernel_release (k);
+    free (x); free (d); free (y); free (dx); free (fwd); free (bwd);
+  }
+}
+
 static const double eigval[3] = { 0.2175, 0.0188, 0.0045 };
 static const double eigvec[3][3] = {
   { -0.5675, 0.7192, 0.4009 },
@@ -312,6 +394,8 @@ main (void)
   AX_RUN (test_softmax_xent);
   AX_RUN (test_sgd);
   AX_RUN (test_bias_rows);
+  AX_RUN (test_adaptive_windows);
+  AX_RUN (test_avgpool);
   AX_RUN (test_colour_noise);
   ax_slab_free (&mem.slab);
   ax_backend_destroy (be);

@@ -1,7 +1,8 @@
 /* The CPU backend's oneDNN layers against the float64 references: forward
  * outputs, data gradients and accumulated parameter gradients of conv (with
  * groups), fc, ReLU, LRN (paper and Caffe constants), max-pool 3/2 and
- * batch norm (training and evaluation, plain and blocked layouts). */
+ * batch norm (training and evaluation, plain and blocked layouts); and its
+ * own loop for the adaptive average pool (down, up and the identity). */
 #include "kernels/cpu/cpu_backend.h"
 #include "tests/ref/ref_layers.h"
 #include "backend_test_util.h"
@@ -192,6 +193,10 @@ run_unary (ax_kernel *k, const double *x, const double *dout, double *out,
       CHECK_OK (be, ax_lrn_forward (k, &ty, ws, &tx));
       CHECK_OK (be, ax_lrn_backward (k, &tdx, &tdy, &tx, &ty, ws));
       break;
+    case AX_OP_AVGPOOL:
+      CHECK_OK (be, ax_avgpool_forward (k, &ty, &tx));
+      CHECK_OK (be, ax_avgpool_backward (k, &tdx, &tdy));
+      break;
     default:
       CHECK_OK (be, ax_maxpool_forward (k, &ty, ws, &tx));
       CHECK_OK (be, ax_maxpool_backward (k, &tdx, &tdy, &tx, &ty, ws));
@@ -223,6 +228,12 @@ check_unary (const ax_op *op, double lo, double hi, const char *label)
     case AX_OP_LRN:
       ref_lrn_forward (r_out, x, s.in, &op->p.lrn);
       ref_lrn_backward (r_din, dout, x, s.in, &op->p.lrn);
+      break;
+    case AX_OP_AVGPOOL:
+      ref_avgpool_forward (r_out, x, s.in, op->p.avgpool.out_h,
+          op->p.avgpool.out_w);
+      ref_avgpool_backward (r_din, dout, s.in, op->p.avgpool.out_h,
+          op->p.avgpool.out_w);
       break;
     default:
       ref_maxpool_forward (r_out, x, s.in, &op->p.pool);
@@ -288,6 +299,70 @@ test_maxpool (void)
   op.in = ax_shape_make (2, 4, 55, 55);
   op.p.pool = (ax_pool_params) { 3, 2, 0 };
   free (check_unary (&op, -1, 1, "maxpool 3/2 55 -> 27"));
+}
+
+/* torchvision's adaptive average pool: VGG's pool5 to 7x7 from 10x10
+ * (320x320 images), AlexNet's to 6x6 from 13x9; up from 1x1 (VGG at 32),
+ * 2x2 (at 64) and 3x5; the identity (224), which copies. */
+static void
+test_avgpool (void)
+{
+  static const struct { ax_shape in; int oh, ow; const char *what; } cases[] = {
+    { { 2, 5, 10, 10 }, 7, 7, "10x10 -> 7x7 (VGG at 320)" },
+    { { 3, 4, 13, 9 }, 6, 4, "13x9 -> 6x4" },
+    { { 2, 6, 1, 1 }, 7, 7, "1x1 -> 7x7 (VGG at 32)" },
+    { { 2, 5, 2, 2 }, 7, 7, "2x2 -> 7x7 (VGG at 64)" },
+    { { 2, 3, 3, 5 }, 7, 7, "3x5 -> 7x7" },
+    { { 2, 8, 6, 6 }, 6, 6, "6x6 -> 6x6 (the identity)" },
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    ax_op op = { .type = AX_OP_AVGPOOL, .in = cases[i].in,
+      .p.avgpool = { cases[i].oh, cases[i].ow } };
+    char label[96];
+    snprintf (label, sizeof label, "avgpool %s", cases[i].what);
+    ax_rng saved = test_rng;
+    double *out = check_unary (&op, -1, 1, label);
+    if (cases[i].oh == cases[i].in.h && cases[i].ow == cases[i].in.w) {
+      /* the same draws as check_unary's input: the identity is a copy */
+      test_rng = saved;
+      size_t n = ax_shape_count (op.in);
+      double *x = new_uniform (n, -1, 1);
+      AX_CHECK (memcmp (x, out, n * sizeof *x) == 0, "%s: not the input",
+          label);
+      free (x);
+    }
+    free (out);
+  }
+  /* forward-only: the same numbers, no backward */
+  ax_op op = { .type = AX_OP_AVGPOOL, .in = ax_shape_make (2, 3, 5, 4),
+    .p.avgpool = { 3, 3 }, .forward_only = 1 };
+  ax_kernel *k = NULL;
+  CHECK_OK (be, ax_kernel_prepare (be, &op, &k));
+  if (k) {
+    const ax_op_shapes_t *s = ax_kernel_shapes (k);
+    AX_CHECK (s->out.h == 3 && s->out.w == 3 && s->out.c == 3
+        && ax_shape_count (ax_kernel_workspace_shape (k)) == 0, "shapes");
+    arena_reset (&mem);
+    ax_tensor x = arena_tensor (&mem, s->in, AX_F32);
+    ax_tensor y = arena_tensor (&mem, s->out, AX_F32);
+    CHECK_OK (be, ax_tensor_fill (&x, 2.5f));
+    CHECK_OK (be, ax_avgpool_forward (k, &y, &x));
+    float v[2 * 3 * 3 * 3];
+    CHECK_OK (be, ax_tensor_download (v, sizeof v, &y));
+    int all = 1;
+    for (int i = 0; i < 2 * 3 * 3 * 3; i++)
+      all &= v[i] == 2.5f;
+    AX_CHECK (all, "the mean of a constant");
+    ax_status back = ax_avgpool_backward (k, &x, &y);
+    AX_CHECK (back == AX_ERR_INVALID_ARG, "forward-only backward: %s",
+        ax_status_str (back));
+    ax_kernel_release (k);
+  }
+  /* out 0 is refused */
+  op.p.avgpool.out_w = 0;
+  k = NULL;
+  AX_CHECK (ax_kernel_prepare (be, &op, &k) == AX_ERR_INVALID_ARG && !k,
+      "avgpool to 3x0 accepted");
 }
 
 /* --- batch norm: a training forward (the batch's statistics, the running
@@ -604,6 +679,7 @@ main (void)
   AX_RUN (test_relu);
   AX_RUN (test_lrn);
   AX_RUN (test_maxpool);
+  AX_RUN (test_avgpool);
   AX_RUN (test_forward_only);
   AX_RUN (test_batchnorm);
   AX_RUN (test_random_shapes);

@@ -390,8 +390,25 @@ test_bad_arguments (void)
   AX_CHECK (ax_net_spec_alexnet_torchvision (&tv99, 10, 99) == AX_OK, "tv 99");
   cfg.batch = 1;
   cfg.placement = AX_PLACE_ONE;
-  AX_CHECK (ax_net_create (&tv99, &cfg, &bad, err, sizeof err)
-      == AX_ERR_UNSUPPORTED, "adaptive pooling other than the identity");
+  /* 99x99: pool5 is 2x2, the adaptive pool makes it 6x6 (a layer now) */
+  ax_net_spec tv_narrow = tv99;
+  AX_CHECK (ax_net_spec_narrow (&tv_narrow, 8) == AX_OK, "narrow tv 99");
+  AX_CHECK (ax_net_create (&tv_narrow, &cfg, &bad, err, sizeof err) == AX_OK
+      && bad, "torchvision at 99x99: %s", err);
+  if (bad) {
+    check_activation (bad, "pool5", 32, 2, 2);
+    check_activation (bad, "avgpool", 32, 6, 6);
+    ax_net_destroy (bad);
+    bad = NULL;
+  }
+  /* too small for its windows: the message says how small it may be */
+  ax_net_spec tiny;
+  AX_CHECK (ax_net_spec_alexnet_torchvision (&tiny, 10, 40) == AX_OK
+      && ax_net_spec_narrow (&tiny, 8) == AX_OK, "tv 40");
+  AX_CHECK (ax_net_create (&tiny, &cfg, &bad, err, sizeof err) == AX_ERR_SHAPE
+      && !bad && strstr (err, "alexnet-torchvision needs at least 63x63 "
+          "pixels, the image is 40x40"), "torchvision at 40x40: %s", err);
+  printf ("  40x40: %s\n", err);
   AX_CHECK (ax_net_spec_narrow (&spec, 7) == AX_ERR_INVALID_ARG, "narrow by 7");
   ax_net_spec again;
   AX_CHECK (ax_net_spec_by_arch (&again, "alexnet-torchvision", 10, 99) == AX_OK
@@ -552,6 +569,56 @@ test_torchvision_as_towers (void)
   ax_net_destroy (b);
 }
 
+/* torchvision's AlexNet at 99x99, where the adaptive pool is a layer
+ * (pool5 2x2 -> 6x6, per map): as two towers (on split maps) and as two
+ * data-parallel replicas, the same logits and gradients as one device
+ * after a step with dropout. */
+static void
+test_torchvision_pool_placements (void)
+{
+  enum { BATCH = 2 };
+  ax_net_spec spec;
+  AX_CHECK (ax_net_spec_alexnet_torchvision (&spec, 10, 99) == AX_OK
+      && ax_net_spec_narrow (&spec, 8) == AX_OK, "narrow torchvision 99");
+  ax_net *a = make_net (&spec, BATCH, AX_PLACE_ONE, 1);
+  if (!a)
+    return;
+  NET_OK (a, ax_net_init (a, AX_INIT_TORCH, 9));
+  size_t n = image_count (&spec, BATCH);
+  float *x = random_images (&spec, BATCH), la, lb, ga[BATCH * 10];
+  float gb[BATCH * 10];
+  int32_t labels[BATCH] = { 1, 7 };
+  ax_test_train_step (a, x, n, labels, BATCH, 1, &la);
+  ax_test_train_step (a, x, n, labels, BATCH, 0, &la);
+  NET_OK (a, ax_net_logits (a, ga, BATCH * 10));
+  for (int place = 0; place < 2; place++) {
+    ax_net *b = NULL;
+    char err[512] = "";
+    ax_net_config cfg = { BATCH, place ? AX_PLACE_DATA : AX_PLACE_TOWERS, 1,
+      { tower[0], tower[1] } };
+    AX_CHECK (ax_net_create (&spec, &cfg, &b, err, sizeof err) == AX_OK,
+        "%s: %s", place ? "replicas" : "towers", err);
+    if (!b)
+      continue;
+    NET_OK (b, ax_net_init (b, AX_INIT_TORCH, 9));
+    ax_test_train_step (b, x, n, labels, BATCH, 1, &lb);
+    ax_test_train_step (b, x, n, labels, BATCH, 0, &lb);
+    NET_OK (b, ax_net_logits (b, gb, BATCH * 10));
+    const char *worst = "";
+    double e_logits = ax_test_rel_error (gb, ga, BATCH * 10);
+    double e_grad = ax_test_params_error (b, a, AX_PARAM_GRAD, &worst);
+    double e_loss = fabs ((double) lb - la) / fabs ((double) la);
+    printf ("  torchvision at 99 (avgpool 2x2 -> 6x6), %s vs one device "
+        "(after a step): logits %.1e, loss %.1e, gradients %.1e (worst %s)\n",
+        place ? "2 replicas" : "towers", e_logits, e_loss, e_grad, worst);
+    AX_CHECK (e_logits < 1e-5 && e_loss < 1e-6 && e_grad < 1e-5, "%s",
+        place ? "replicas" : "towers");
+    ax_net_destroy (b);
+  }
+  free (x);
+  ax_net_destroy (a);
+}
+
 int
 main (void)
 {
@@ -565,6 +632,7 @@ main (void)
   AX_RUN (test_placements_agree);
   AX_RUN (test_bad_arguments);
   AX_RUN (test_torchvision_as_towers);
+  AX_RUN (test_torchvision_pool_placements);
   AX_RUN (test_learns);
   if (have_fixture) {
     AX_RUN (test_against_torch);

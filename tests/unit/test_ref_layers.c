@@ -157,6 +157,10 @@ unary_forward (unary_case *c)
   switch (c->op.type) {
     case AX_OP_RELU: ref_relu_forward (c->out, c->in, n); break;
     case AX_OP_LRN: ref_lrn_forward (c->out, c->in, c->op.in, &c->op.p.lrn); break;
+    case AX_OP_AVGPOOL:
+      ref_avgpool_forward (c->out, c->in, c->op.in, c->op.p.avgpool.out_h,
+          c->op.p.avgpool.out_w);
+      break;
     default: ref_maxpool_forward (c->out, c->in, c->op.in, &c->op.p.pool); break;
   }
 }
@@ -188,6 +192,10 @@ unary_error (ax_op op, double lo, double hi)
   switch (op.type) {
     case AX_OP_RELU: ref_relu_backward (din, c.r, c.out, n_in); break;
     case AX_OP_LRN: ref_lrn_backward (din, c.r, c.in, op.in, &op.p.lrn); break;
+    case AX_OP_AVGPOOL:
+      ref_avgpool_backward (din, c.r, op.in, op.p.avgpool.out_h,
+          op.p.avgpool.out_w);
+      break;
     default: ref_maxpool_backward (din, c.r, c.in, op.in, &op.p.pool); break;
   }
   double err = finite_difference_error (unary_loss, &c, c.in, n_in, din);
@@ -230,6 +238,56 @@ test_maxpool_gradients (void)
         .in = ax_shape_make (1, 2, 8, 11), .p.pool = { 3, 2, 1 } }, -1, 1);
   printf ("  maxpool 3/2: fd error %.1e, padded odd %.1e\n", a, b);
   AX_CHECK (a < FD_TOL && b < FD_TOL, "maxpool gradient");
+}
+
+/* --- adaptive average pool --- */
+
+static void
+test_avgpool_gradients (void)
+{
+  static const struct { int h, w, oh, ow; } cases[] = {
+    { 10, 10, 7, 7 }, { 13, 9, 6, 4 }, { 1, 1, 7, 7 }, { 2, 2, 7, 7 },
+    { 3, 5, 7, 7 }, { 6, 6, 6, 6 }, { 5, 8, 3, 8 },
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    ax_op op = { .type = AX_OP_AVGPOOL, .in = ax_shape_make (2, 3, cases[i].h,
+          cases[i].w), .p.avgpool = { cases[i].oh, cases[i].ow } };
+    double e = unary_error (op, -1, 1);
+    printf ("  avgpool %dx%d -> %dx%d: fd error %.1e\n", cases[i].h,
+        cases[i].w, cases[i].oh, cases[i].ow, e);
+    AX_CHECK (e < FD_TOL, "avgpool %dx%d -> %dx%d gradient", cases[i].h,
+        cases[i].w, cases[i].oh, cases[i].ow);
+  }
+}
+
+/* PyTorch's windows on numbers worked by hand: 3 -> 2 overlaps (rows
+ * [0, 2) and [1, 3)), 2 -> 3 repeats (rows [0, 1), [0, 2), [1, 2)), 1 -> 7
+ * replicates, and the gradients add where windows overlap. */
+static void
+test_avgpool_by_hand (void)
+{
+  double in[3] = { 1, 2, 4 }, out[3], d[3], one[2] = { 1, 1 };
+  ref_avgpool_forward (out, in, ax_shape_make (1, 1, 1, 3), 1, 2);
+  AX_CHECK (out[0] == 1.5 && out[1] == 3.0, "3 -> 2: %g %g", out[0], out[1]);
+  ref_avgpool_backward (d, one, ax_shape_make (1, 1, 1, 3), 1, 2);
+  AX_CHECK (d[0] == 0.5 && d[1] == 1.0 && d[2] == 0.5, "3 -> 2 gradient: %g "
+      "%g %g", d[0], d[1], d[2]);
+  ref_avgpool_forward (out, in, ax_shape_make (1, 1, 2, 1), 3, 1);
+  AX_CHECK (out[0] == 1.0 && out[1] == 1.5 && out[2] == 2.0, "2 -> 3: %g %g "
+      "%g", out[0], out[1], out[2]);
+  double ones[3] = { 1, 1, 1 };
+  ref_avgpool_backward (d, ones, ax_shape_make (1, 1, 2, 1), 3, 1);
+  AX_CHECK (d[0] == 1.5 && d[1] == 1.5, "2 -> 3 gradient: %g %g", d[0], d[1]);
+  double big[49], dbig[49], g = 0.0;
+  for (int i = 0; i < 49; i++)
+    dbig[i] = i;
+  ref_avgpool_forward (big, in + 2, ax_shape_make (1, 1, 1, 1), 7, 7);
+  int same = 1;
+  for (int i = 0; i < 49; i++)
+    same &= big[i] == 4.0;
+  AX_CHECK (same, "1 -> 7x7 replicates the value");
+  ref_avgpool_backward (&g, dbig, ax_shape_make (1, 1, 1, 1), 7, 7);
+  AX_CHECK (g == 49.0 * 48.0 / 2.0, "1 -> 7x7 gradient: the sum, %g", g);
 }
 
 /* --- softmax with cross-entropy --- */
@@ -363,6 +421,8 @@ main (void)
   AX_RUN (test_relu_gradients);
   AX_RUN (test_lrn_gradients);
   AX_RUN (test_maxpool_gradients);
+  AX_RUN (test_avgpool_gradients);
+  AX_RUN (test_avgpool_by_hand);
   AX_RUN (test_softmax_xent_gradients);
   AX_RUN (test_batchnorm_gradients);
   AX_RUN (test_batchnorm_running_stats);
