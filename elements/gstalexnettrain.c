@@ -90,6 +90,7 @@ enum
   PROP_CHECKPOINT_INTERVAL,
   PROP_RESUME,
   PROP_INIT_FROM,
+  PROP_INIT_FROM_LAYERS,
   PROP_MAX_STEPS,
   PROP_MAX_TIME,
   PROP_LOG_INTERVAL,
@@ -250,15 +251,20 @@ gst_alexnet_train_class_init (GstAlexnetTrainClass * klass)
           "deterministic anyway", DEFAULT_PROP_DETERMINISTIC, rw));
   g_object_class_install_property (gobject_class, PROP_ARCH,
       g_param_spec_string ("arch", "Architecture",
-          "alexnet-paper or alexnet-torchvision (a resumed run takes the "
-          "checkpoint's)", DEFAULT_PROP_ARCH, rw));
+          "alexnet-paper, alexnet-torchvision, or a VGG: vgg-a, vgg-a-lrn, "
+          "vgg-b, vgg-c, vgg-d, vgg-e, vgg-a-bn, vgg-b-bn, vgg-d-bn, "
+          "vgg-e-bn (or torchvision's vgg11 ... vgg19_bn); a VGG trains with "
+          "the VGG paper's batch of 256 on one device unless batch-size or "
+          "towers are set (a resumed run takes the checkpoint's)",
+          DEFAULT_PROP_ARCH, rw));
   g_object_class_install_property (gobject_class, PROP_INIT,
       g_param_spec_enum ("init", "Initialisation",
           "How the weights start (ignored with resume or init-from)",
           GST_TYPE_ALEXNET_TRAIN_INIT, DEFAULT_PROP_INIT, rw));
   g_object_class_install_property (gobject_class, PROP_INPUT_SIZE,
       g_param_spec_int ("input-size", "Input size",
-          "Side of the square input frames (224 in the paper)", 35, 4096,
+          "Side of the square input frames (224 in the papers; VGG needs at "
+          "least 32, AlexNet 63)", 32, 4096,
           DEFAULT_PROP_INPUT_SIZE, rw));
   g_object_class_install_property (gobject_class, PROP_WIDTH_DIVISOR,
       g_param_spec_int ("width-divisor", "Width divisor",
@@ -285,7 +291,15 @@ gst_alexnet_train_class_init (GstAlexnetTrainClass * klass)
   g_object_class_install_property (gobject_class, PROP_INIT_FROM,
       g_param_spec_string ("init-from", "Initialise from",
           "Start from the weights of this checkpoint (fine-tuning): "
-          "momentum, step and epoch start at zero", NULL, rw));
+          "momentum, step and epoch start at zero. From another VGG "
+          "configuration (the paper's A into B-E), only the layers whose "
+          "names (conv1_1, fc6...) and shapes match are copied, the others "
+          "initialised by init; the element says which", NULL, rw));
+  g_object_class_install_property (gobject_class, PROP_INIT_FROM_LAYERS,
+      g_param_spec_string ("init-from-layers", "Layers to initialise from",
+          "Copy only these layers of init-from, comma-separated (the VGG "
+          "paper's: conv1_1,conv2_1,conv3_1,conv3_2,fc6,fc7,fc8), the others "
+          "initialised by init (NULL: see init-from)", NULL, rw));
   g_object_class_install_property (gobject_class, PROP_MAX_STEPS,
       g_param_spec_uint64 ("max-steps", "Maximum steps",
           "Stop cleanly (final checkpoint, EOS) once the step counter "
@@ -424,6 +438,7 @@ gst_alexnet_train_finalize (GObject * object)
   g_free ((gchar *) self->settings.arch);
   g_free ((gchar *) self->settings.resume);
   g_free ((gchar *) self->settings.init_from);
+  g_free ((gchar *) self->settings.init_from_layers);
   g_free ((gchar *) self->settings.metrics_location);
   g_free (self->checkpoint);
   g_free (self->val_location);
@@ -460,6 +475,7 @@ static const gsize prop_offset[PROP_STEP] = {
   [PROP_CHECKPOINT_INTERVAL] = OWN (checkpoint_interval),
   [PROP_RESUME] = SETTING (resume),
   [PROP_INIT_FROM] = SETTING (init_from),
+  [PROP_INIT_FROM_LAYERS] = SETTING (init_from_layers),
   [PROP_MAX_STEPS] = SETTING (max_steps),
   [PROP_MAX_TIME] = SETTING (max_time),
   [PROP_LOG_INTERVAL] = OWN (log_interval),
@@ -587,6 +603,11 @@ gst_alexnet_train_set_property (GObject * object, guint prop_id,
     field_set (G_STRUCT_MEMBER_P (self, prop_offset[prop_id]), value);
   else
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  /* set by the user: an architecture's defaults do not replace it */
+  if (prop_id == PROP_BATCH_SIZE)
+    self->batch_size_set = TRUE;
+  else if (prop_id == PROP_TOWERS)
+    self->towers_set = TRUE;
   GST_OBJECT_UNLOCK (self);
 }
 

@@ -51,6 +51,7 @@ typedef struct
    * strings owned here; no class names) and the element's own */
   ax_trainer_settings settings;
   gint64 seed;                  /* -1: one from the clock */
+  gboolean batch_size_set, towers_set;  /* by the user: kept for a VGG */
   gchar *checkpoint, *val_location, *val_pipeline, *stats_location;
   guint64 checkpoint_interval;
   guint log_interval;

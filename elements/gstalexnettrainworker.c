@@ -93,6 +93,15 @@ get_settings (GstAlexnetTrain * self, ax_trainer_settings * s)
   s->arch = g_strdup (s->arch);
   s->resume = g_strdup (s->resume);
   s->init_from = g_strdup (s->init_from);
+  s->init_from_layers = g_strdup (s->init_from_layers);
+  /* the VGG paper's batch of 256, on one device: the two towers are
+   * AlexNet's */
+  if (ax_net_arch_is_vgg (s->arch)) {
+    if (!self->batch_size_set)
+      s->batch = 256;
+    if (!self->towers_set)
+      s->towers = 1;
+  }
   s->metrics_location = g_strdup (s->metrics_location);
   /* -1: a seed from the clock */
   s->seed = self->seed >= 0 ? (guint64) self->seed :
@@ -106,6 +115,7 @@ free_settings (ax_trainer_settings * s)
   g_free ((gchar *) s->arch);
   g_free ((gchar *) s->resume);
   g_free ((gchar *) s->init_from);
+  g_free ((gchar *) s->init_from_layers);
   g_free ((gchar *) s->metrics_location);
 }
 
@@ -170,6 +180,8 @@ gst_alexnet_train_setup (GstAlexnetTrain * self)
         s.device == AX_DEVICE_CUDA, diag.backend_note);
   if (diag.warning[0])
     GST_WARNING_OBJECT (self, "%s", diag.warning);
+  if (diag.note[0])
+    GST_ELEMENT_INFO (self, RESOURCE, SETTINGS, ("%s", diag.note), (NULL));
   if (st != AX_OK) {
     post_trainer_error (self, &diag);
     goto done;

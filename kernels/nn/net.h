@@ -92,6 +92,9 @@ ax_status ax_net_spec_alexnet_torchvision (ax_net_spec *spec, int n_classes,
  * conv ...). AX_ERR_UNSUPPORTED for another name. */
 ax_status ax_net_spec_vgg (ax_net_spec *spec, const char *arch, int n_classes,
     int in_size);
+/* 1 when `arch` names one of the VGG configurations above (either name,
+ * batch-norm variants included), else 0. */
+int ax_net_arch_is_vgg (const char *arch);
 /* The builder named by a spec's arch ("alexnet-paper",
  * "alexnet-torchvision", the VGG names above): how a checkpoint's metadata
  * rebuilds its net. AX_ERR_UNSUPPORTED for an unknown name. */

@@ -725,3 +725,169 @@ ax_net_checkpoint_input_lut (const ax_net_checkpoint_info *info,
   else
     ax_rgb_norm_lut (lut, zero, one);
 }
+
+/* ---- copying layers from another architecture ---- */
+
+/* Whether `name` is in the comma-separated list (NULL: every name). */
+static int
+in_list (const char *list, const char *name)
+{
+  size_t n = strlen (name);
+  for (const char *p = list; p && *p;) {
+    const char *e = strchr (p, ',');
+    size_t len = e ? (size_t) (e - p) : strlen (p);
+    if (len == n && strncmp (p, name, n) == 0)
+      return 1;
+    p = e ? e + 1 : NULL;
+  }
+  return list == NULL;
+}
+
+/* Appends name to a comma-separated list in buf. */
+static void
+list_add (char *buf, size_t size, const char *name)
+{
+  size_t len = strlen (buf);
+  if (size > len)
+    snprintf (buf + len, size - len, "%s%s", len ? "," : "", name);
+}
+
+ax_status
+ax_net_checkpoint_copy_layers (ax_net *net, const char *path,
+    const char *only, char *copied, size_t copied_size, char *skipped,
+    size_t skipped_size, char *err, size_t err_size)
+{
+  ax_net_checkpoint_info info = { 0 };
+  ax_checkpoint *ck = NULL;
+  ax_net_spec src;
+  float *host = NULL;
+  int n_copy = 0, *which = NULL;
+  ax_status st;
+
+  if (!net || !path || !copied || !skipped)
+    return fail (err, err_size, AX_ERR_INVALID_ARG, "no network or path");
+  copied[0] = skipped[0] = '\0';
+  if ((st = from_ckpt (ax_checkpoint_open (path, &ck, err, err_size))) != AX_OK)
+    return st;
+  if ((st = read_info (ck, path, &info, err, err_size)) != AX_OK)
+    goto out;
+  st = ax_net_spec_by_arch (&src, info.arch, info.n_classes, info.input_size);
+  if (st == AX_OK && info.width_divisor > 1)
+    st = ax_net_spec_narrow (&src, info.width_divisor);
+  if (st != AX_OK) {
+    st = fail (err, err_size, AX_ERR_FORMAT, "%s: architecture %s (%d "
+        "classes, %dx%d, widths / %d) is not one this program builds", path,
+        info.arch, info.n_classes, info.input_size, info.input_size,
+        info.width_divisor);
+    goto out;
+  }
+  /* stage every tensor of the layers that match, then set them */
+  const ax_net_spec *dst = ax_net_get_spec (net);
+  int n = ax_net_n_params (net);
+  size_t total = 0;
+  which = calloc ((size_t) n + 1, sizeof *which);
+  if (!which) {
+    st = fail (err, err_size, AX_ERR_NO_MEMORY, "%s: out of memory", path);
+    goto out;
+  }
+  for (int l = 0; l < dst->n_layers; l++) {
+    const ax_layer_spec *dl = &dst->layers[l];
+    const ax_layer_spec *sl = NULL;
+    for (int k = 0; k < src.n_layers && !sl; k++)
+      if (strcmp (src.layers[k].name, dl->name) == 0
+          && src.layers[k].kind == dl->kind)
+        sl = &src.layers[k];
+    if (!sl || !in_list (only, dl->name) || (dl->kind != AX_LAYER_CONV
+            && dl->kind != AX_LAYER_FC && dl->kind != AX_LAYER_BATCHNORM))
+      continue;
+    int match = 0, first = n_copy;
+    for (int p = 0; p < n; p++) {
+      const ax_param_info *i = ax_net_param (net, p);
+      if (i->layer != l)
+        continue;
+      /* the file's tensor: the source layer's prefix, the same field */
+      const char *field = i->name + strlen (dl->param_prefix);
+      char name[AX_NAME_MAX * 2 + 8];
+      snprintf (name, sizeof name, "%s%s", sl->param_prefix, field);
+      const ax_ckpt_tensor *t = ax_checkpoint_find (ck, name);
+      ax_ckpt_shape want = param_shape (i);
+      int same = t && t->dtype == (i->dtype == AX_PARAM_I64 ? AX_CKPT_I64
+          : AX_CKPT_F32) && t->shape.ndim == want.ndim;
+      for (int d = 0; same && d < want.ndim; d++)
+        same = t->shape.dim[d] == want.dim[d];
+      match = (first == n_copy || match) && same;
+      if (!same)
+        break;
+      which[n_copy++] = p;
+    }
+    if (match && n_copy > first) {
+      list_add (copied, copied_size, dl->name);
+    } else {
+      n_copy = first;           /* the name, but other shapes */
+      list_add (skipped, skipped_size, dl->name);
+    }
+  }
+  for (int c = 0; c < n_copy; c++)
+    total += ax_net_param (net, which[c])->count;
+  host = malloc ((total + 1) * sizeof *host);
+  if (!host) {
+    st = fail (err, err_size, AX_ERR_NO_MEMORY, "%s: out of memory", path);
+    goto out;
+  }
+  /* read and check everything first: nothing changes on a bad tensor */
+  size_t off = 0;
+  for (int c = 0; c < n_copy && st == AX_OK; c++) {
+    const ax_param_info *i = ax_net_param (net, which[c]);
+    const ax_layer_spec *dl = &dst->layers[i->layer];
+    const ax_layer_spec *sl = NULL;
+    for (int k = 0; k < src.n_layers && !sl; k++)
+      if (strcmp (src.layers[k].name, dl->name) == 0)
+        sl = &src.layers[k];
+    char name[AX_NAME_MAX * 2 + 8], why[256];
+    snprintf (name, sizeof name, "%s%s", sl->param_prefix,
+        i->name + strlen (dl->param_prefix));
+    ax_ckpt_shape want = param_shape (i);
+    if (i->dtype == AX_PARAM_I64) {
+      int64_t v = 0;
+      if (ax_checkpoint_get (ck, name, AX_CKPT_I64, &want, &v, why,
+              sizeof why) != AX_CKPT_OK || v < 0)
+        st = fail (err, err_size, AX_ERR_FORMAT, "%s: %s: bad counter",
+            path, name);
+      host[off] = 0.0f;
+      off += 1;
+      continue;
+    }
+    if (ax_checkpoint_get_f32 (ck, name, &want, host + off, why, sizeof why)
+        != AX_CKPT_OK) {
+      st = fail_named (err, err_size, AX_ERR_FORMAT, path, why);
+      break;
+    }
+    for (size_t k = 0; k < i->count; k++)
+      if (!isfinite (host[off + k])) {
+        st = fail (err, err_size, AX_ERR_NONFINITE, "%s: %s holds NaN or "
+            "infinity", path, name);
+        break;
+      }
+    off += i->count;
+  }
+  off = 0;
+  for (int c = 0; c < n_copy && st == AX_OK; c++) {
+    const ax_param_info *i = ax_net_param (net, which[c]);
+    if (i->dtype == AX_PARAM_I64) {
+      off += 1;                 /* counters start again at 0 */
+      continue;
+    }
+    st = ax_net_param_set (net, which[c], AX_PARAM_VALUE, host + off,
+        i->count);
+    if (st != AX_OK)
+      fail (err, err_size, st, "%s: %s: %s", path, i->name,
+          ax_net_last_error (net));
+    off += i->count;
+  }
+out:
+  free (host);
+  free (which);
+  ax_checkpoint_close (ck);
+  ax_net_checkpoint_info_clear (&info);
+  return st;
+}

@@ -73,6 +73,21 @@ ax_status ax_net_checkpoint_read_info (const char *path,
 ax_status ax_net_checkpoint_load (ax_net *net, const char *path, int resume,
     ax_net_checkpoint_info *info, char *err, size_t err_size);
 
+/* Initialisation from another architecture (the VGG paper trained A, then
+ * started B to E from its first four conv layers and its fc layers):
+ * copies into `net` the parameters (and batch-norm buffers) of every layer
+ * of `path`'s network whose layer name (conv1_1, conv3_2, fc6, as
+ * docs/network.md names them) is a layer of `net` with the same parameter
+ * shapes, or only of those named in `only` (comma-separated; NULL: every
+ * match). The other layers keep their values. `copied` receives the
+ * copied layers' names, comma-separated ("" if none), and `skipped` those
+ * with the name but other shapes. The file's metadata must describe a net
+ * this library builds (architecture, classes, input size, width divisor);
+ * nothing changes unless every copied tensor is valid. */
+ax_status ax_net_checkpoint_copy_layers (ax_net *net, const char *path,
+    const char *only, char *copied, size_t copied_size, char *skipped,
+    size_t skipped_size, char *err, size_t err_size);
+
 #ifdef __cplusplus
 }
 #endif

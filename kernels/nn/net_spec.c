@@ -309,6 +309,13 @@ ax_net_spec_vgg (ax_net_spec *spec, const char *arch, int n_classes,
   return vgg_build (spec, c, bn, n_classes, in_size);
 }
 
+int
+ax_net_arch_is_vgg (const char *arch)
+{
+  int bn;
+  return arch && vgg_find (arch, &bn) != NULL;
+}
+
 ax_status
 ax_net_spec_by_arch (ax_net_spec *spec, const char *arch, int n_classes,
     int in_size)

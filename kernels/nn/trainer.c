@@ -268,6 +268,23 @@ parse_extra (ax_trainer_schedule *s, const char *text, ax_trainer_diag *d)
 
 /* What network: a checkpoint says (checked against the settings);
  * otherwise the settings. Then the spec. */
+/* init_from copies only some layers into a net of the settings' own
+ * architecture (ax_net_checkpoint_copy_layers): when asked to, or when the
+ * file is another VGG configuration (the paper's A to B-E). */
+static int
+copies_layers (const ax_trainer_settings *s, const ax_net_checkpoint_info *ck)
+{
+  ax_net_spec a, b;
+  if (s->resume || !s->init_from)
+    return 0;
+  if (s->init_from_layers)
+    return 1;
+  return ax_net_arch_is_vgg (s->arch) && ax_net_arch_is_vgg (ck->arch)
+      && ax_net_spec_by_arch (&a, s->arch, 1, 224) == AX_OK
+      && ax_net_spec_by_arch (&b, ck->arch, 1, 224) == AX_OK
+      && strcmp (a.arch, b.arch) != 0;
+}
+
 static ax_status
 setup_spec (ax_trainer *t, const ax_trainer_settings *s, const char *ckpt,
     const ax_net_checkpoint_info *ck, ax_trainer_diag *d)
@@ -277,7 +294,11 @@ setup_spec (ax_trainer *t, const ax_trainer_settings *s, const char *ckpt,
   int n_names = count_names (names), classes = s->n_classes;
   int divisor = s->width_divisor;
 
-  if (ckpt) {
+  if (ckpt && copies_layers (s, ck)) {
+    t->copy_layers = 1;         /* the settings' net; classes as without */
+    if (classes == 0 && names)
+      classes = n_names;
+  } else if (ckpt) {
     if (ck->input_size != s->input_size)
       return fail (d, AX_TRAINER_FAULT_SETTINGS, AX_ERR_INVALID_ARG, NULL,
           "%s was trained at input size %d, but input-size is %d", ckpt,
@@ -330,7 +351,36 @@ setup_state (ax_trainer *t, const ax_trainer_settings *s, const char *ckpt,
   ax_rng_seed (&t->rng, s->seed);
   init_seed = ax_rng_u64 (&t->rng) >> 1;
   t->epoch = 0;
-  if (ckpt) {
+  if (ckpt && t->copy_layers) {
+    char copied[512], skipped[512];
+    if ((unsigned) s->init >= sizeof schemes / sizeof schemes[0])
+      return fail (d, AX_TRAINER_FAULT_SETTINGS, AX_ERR_INVALID_ARG, NULL,
+          "Unknown initialisation %d", (int) s->init);
+    st = ax_net_init (t->net, s->init, init_seed);
+    if (st != AX_OK)
+      return fail (d, AX_TRAINER_FAULT_LIBRARY, st, ax_net_last_error (t->net),
+          "Could not initialise the network: %s", ax_status_str (st));
+    st = ax_net_checkpoint_copy_layers (t->net, ckpt, s->init_from_layers,
+        copied, sizeof copied, skipped, sizeof skipped, err, sizeof err);
+    if (st != AX_OK)
+      return fail (d, AX_TRAINER_FAULT_CHECKPOINT, st, NULL, "Could not "
+          "initialise from %s: %s", ckpt, err);
+    if (!copied[0])
+      return fail (d, AX_TRAINER_FAULT_CHECKPOINT, AX_ERR_INVALID_ARG, NULL,
+          "init-from %s: no layer of it matches this %s by name and shapes%s"
+          "%s", ckpt, t->spec.arch, skipped[0] ? " (other shapes: " : "",
+          skipped[0] ? skipped : "");
+    if (snprintf (d->note, sizeof d->note, "init-from %s (%s): copied %s; "
+            "initialised (%s): the other layers%s%s", ckpt, ck->arch, copied,
+            schemes[s->init], skipped[0] ? "; same name, other shapes: " : "",
+            skipped) >= (int) sizeof d->note)
+      d->note[sizeof d->note - 2] = '.';        /* cut short: a message */
+    ax_net_set_dropout_seed (t->net, ax_rng_u64 (&t->rng) >> 1);
+    t->info.init = init_json (schemes[s->init], init_seed, ckpt);
+    if (!t->info.init || !(t->last_checkpoint = dup_str (ckpt)))
+      return fail (d, AX_TRAINER_FAULT_LIBRARY, AX_ERR_NO_MEMORY, NULL,
+          "Out of memory");
+  } else if (ckpt) {
     int resume = s->resume != NULL;
     ax_net_checkpoint_info_clear (ck);
     st = ax_net_checkpoint_load (t->net, ckpt, resume, ck, err, sizeof err);

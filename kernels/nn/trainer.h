@@ -94,6 +94,13 @@ typedef struct {
   /* checkpoints to start from */
   const char *resume;           /* the whole training state, or NULL */
   const char *init_from;        /* the weights only (ignored with resume) */
+  const char *init_from_layers; /* copy only these layers of init_from
+                                 * (comma-separated layer names), into a
+                                 * net of `arch` initialised by `init`;
+                                 * NULL: every layer when init_from is the
+                                 * same architecture, every layer whose
+                                 * name and shapes match when it is another
+                                 * VGG configuration */
   /* where it runs */
   ax_device device;
   int towers;                   /* 1: one device; 2: the paper's two towers */
@@ -132,6 +139,7 @@ typedef struct {
   char details[512];            /* a library's own message, or "" */
   char backend_note[512];       /* why the CPU runs where CUDA was wanted, or "" */
   char warning[256];            /* a problem that did not stop it, or "" */
+  char note[1024];              /* what init_from copied, or "" */
 } ax_trainer_diag;
 
 typedef struct ax_trainer ax_trainer;

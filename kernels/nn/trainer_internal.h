@@ -24,6 +24,7 @@ struct ax_trainer {
   double lr;                    /* the schedule's */
   uint64_t epoch;               /* epochs completed */
   uint64_t start_step;
+  int copy_layers;              /* init_from copies matching layers only */
   ax_trainer_schedule schedule;
   double val_top1, val_top5;    /* last validation, -1 none */
   char *last_checkpoint;

@@ -11,6 +11,7 @@
 #include "kernels/util/json.h"
 #include "kernels/util/rng.h"
 #include "tests/ax_test.h"
+#include "tests/net_test_util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -606,6 +607,75 @@ test_input_matches_infer (void)
   free (b);
 }
 
+/* init-from another VGG configuration: a narrowed A initialises a D (the
+ * paper's recipe); the layers whose names and shapes match are copied, the
+ * others keep their init, and the note says which. */
+static void
+test_init_from_shallower_vgg (void)
+{
+  ax_trainer_settings s = small_settings ();
+  ax_trainer_diag d;
+  ax_trainer *a, *t = NULL;
+  const char *ckpt = path_of ("vgg-a.safetensors");
+  s.arch = "vgg-a";
+  s.input_size = 32;
+  s.width_divisor = 8;
+  if (!(a = make_trainer (&s)))
+    return;
+  AX_CHECK (ax_trainer_save (a, ckpt) == AX_OK, "save");
+  ax_net *na = ax_trainer_net (a);
+
+  s.arch = "vgg16";
+  s.init_from = ckpt;
+  s.seed = 8;
+  AX_CHECK (ax_trainer_create (&s, &t, &d) == AX_OK, "D from A: %s (%s)",
+      d.error, d.details);
+  if (t) {
+    ax_net *nd = ax_trainer_net (t);
+    printf ("  %s\n", d.note);
+    AX_CHECK (strstr (d.note, "copied conv1_1,conv2_1,conv3_1,conv3_2,"
+            "conv4_1,conv4_2,conv5_1,conv5_2,fc6,fc7,fc8;") != NULL,
+        "note: %s", d.note);
+    AX_CHECK (strcmp (ax_net_get_spec (nd)->arch, "vgg-d") == 0, "arch %s",
+        ax_net_get_spec (nd)->arch);
+    /* A's conv3_2 (features.8) is D's conv3_2 (features.12); D's conv3_3
+     * (features.14) is its own */
+    int pa = ax_net_param_find (na, "features.8.weight");
+    int pd = ax_net_param_find (nd, "features.12.weight");
+    int pd3 = ax_net_param_find (nd, "features.14.weight");
+    AX_CHECK (pa >= 0 && pd >= 0 && pd3 >= 0, "names");
+    if (pa >= 0 && pd >= 0 && pd3 >= 0) {
+      float *wa = ax_test_param_values (na, pa, AX_PARAM_VALUE);
+      float *wd = ax_test_param_values (nd, pd, AX_PARAM_VALUE);
+      float *w3 = ax_test_param_values (nd, pd3, AX_PARAM_VALUE);
+      size_t n = ax_net_param (nd, pd)->count;
+      AX_CHECK (memcmp (wa, wd, n * sizeof *wa) == 0, "conv3_2 not copied");
+      AX_CHECK (memcmp (wa, w3, n * sizeof *wa) != 0, "conv3_3 copied");
+      free (wa);
+      free (wd);
+      free (w3);
+    }
+    ax_trainer_free (t);
+    t = NULL;
+  }
+  /* the paper's own selection; other classes: fc8 has other shapes */
+  s.init_from_layers = "conv1_1,conv2_1,conv3_1,conv3_2,fc6,fc7,fc8";
+  s.n_classes = CLASSES + 1;
+  AX_CHECK (ax_trainer_create (&s, &t, &d) == AX_OK, "selected: %s",
+      d.error);
+  if (t)
+    AX_CHECK (strstr (d.note, "copied conv1_1,conv2_1,conv3_1,conv3_2,fc6,"
+            "fc7;") && strstr (d.note, "other shapes: fc8"), "note: %s",
+        d.note);
+  ax_trainer_free (t);
+  t = NULL;
+  /* nothing matches: an error, not a silent random start */
+  s.init_from_layers = "conv9_9";
+  AX_CHECK (ax_trainer_create (&s, &t, &d) != AX_OK && t == NULL
+      && strstr (d.error, "no layer"), "nothing copied: %s", d.error);
+  ax_trainer_free (a);
+}
+
 int
 main (void)
 {
@@ -621,6 +691,7 @@ main (void)
   AX_RUN (test_metrics_lines);
   AX_RUN (test_bad_settings);
   AX_RUN (test_input_matches_infer);
+  AX_RUN (test_init_from_shallower_vgg);
   rmdir (dir);
   return ax_test_finish ();
 }
