@@ -476,6 +476,12 @@ gst_alexnet_infer_start (GstBaseTransform * trans)
   self->n_scales = 1;
   self->scales[0] = self->resize;
   if (scales != NULL && scales[0] != '\0'
+      && self->run_views < GST_ALEXNET_INFER_VIEWS_DENSE)
+    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("scales=%s is ignored: "
+            "views=center and ten-crop use resize-size (%d); the test "
+            "scales are for dense, multi-crop and combined", scales,
+            self->resize), (NULL));
+  else if (scales != NULL && scales[0] != '\0'
       && ax_eval_parse_scales (scales, self->input_size, self->scales,
           &self->n_scales, err, sizeof err) != AX_OK)
     goto bad_scales;

@@ -120,6 +120,14 @@ ax_net_dense_load (ax_net *dense, ax_net *src)
     const ax_param_info *s = q >= 0 ? ax_net_param (src, q) : NULL;
     if (!s || s->count > ((size_t) -1) / sizeof (float))
       return AX_ERR_INVALID_ARG;
+    if (d->dtype == AX_PARAM_I64) {   /* batch norm's step counter */
+      int64_t n = 0;
+      st = s->dtype == AX_PARAM_I64 ? ax_net_param_get_i64 (src, q, &n, 1)
+          : AX_ERR_SHAPE;
+      if (st == AX_OK)
+        st = ax_net_param_set_i64 (dense, p, &n, 1);
+      continue;
+    }
     const ax_net_spec *ss = ax_net_get_spec (src);
     int end, first_fc;
     feature_end (ss, &end, &first_fc);

@@ -249,8 +249,10 @@ dense_net (ax_eval *e, int h, int w, ax_net **out)
   st = ax_net_dense_load (net, source && source != slot ? source->net
       : e->net);
   if (st != AX_OK) {
-    eval_fail (e, st, "dense net for %dx%d images: loading the weights: %s",
-        w, h, ax_net_last_error (net));
+    const char *why = ax_net_last_error (net)[0] ? ax_net_last_error (net)
+        : ax_net_last_error (e->net);
+    eval_fail (e, st, "dense net for %dx%d images: loading the weights: %s%s",
+        w, h, why[0] ? why : "", why[0] ? "" : ax_status_str (st));
     ax_net_destroy (net);
     return st;
   }

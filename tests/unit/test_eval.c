@@ -24,12 +24,12 @@ static float lut[3][256];
 /* The fixtures' narrow VGG-A (test_vgg.c), forward-only, `batch` images,
  * with formula weights: the same weights whatever the batch. */
 static ax_net *
-make_net (int batch)
+make_arch (const char *arch, int batch)
 {
   ax_net_spec spec;
   ax_net *net = NULL;
   char err[256];
-  ax_status st = ax_net_spec_vgg (&spec, "vgg-a", CLASSES, SIZE);
+  ax_status st = ax_net_spec_vgg (&spec, arch, CLASSES, SIZE);
   if (st == AX_OK)
     st = ax_net_spec_narrow (&spec, 32);
   for (int l = 0; l < spec.n_layers; l++)
@@ -42,6 +42,12 @@ make_net (int batch)
   if (net)
     ax_test_set_formula_params (net);
   return net;
+}
+
+static ax_net *
+make_net (int batch)
+{
+  return make_arch ("vgg-a", batch);
 }
 
 /* A w x h RGB image with some structure (so that crops differ). */
@@ -235,6 +241,33 @@ test_bad_arguments (void)
   ax_net_destroy (one);
 }
 
+/* A batch-norm VGG (its buffers, the step counter included, go to the
+ * dense net too): dense at the training size is the centre evaluation. */
+static void
+test_dense_batchnorm (void)
+{
+  const int q = SIZE;
+  ax_net *net = make_arch ("vgg11_bn", 1), *one = make_arch ("vgg11_bn", 1);
+  uint8_t *img = make_image (SIZE, SIZE), mirror[SIZE * SIZE * 3];
+  ax_eval *d = net ? make_eval (net, AX_EVAL_DENSE, &q, 1) : NULL;
+  if (d && one) {
+    float pd[CLASSES], a[CLASSES], b[CLASSES], want[CLASSES];
+    eval (d, img, SIZE, SIZE, pd);
+    classify_one (one, img, SIZE * 3, a);
+    ax_crop_flip_rgb (mirror, SIZE * 3, img, SIZE * 3, 0, 0, SIZE, SIZE, 1);
+    classify_one (one, mirror, SIZE * 3, b);
+    for (int k = 0; k < CLASSES; k++)
+      want[k] = 0.5f * (a[k] + b[k]);
+    double e = ax_test_rel_error (pd, want, CLASSES);
+    printf ("  vgg11_bn dense at Q=224 vs the centre evaluation: %.1e\n", e);
+    AX_CHECK (e < 1e-5, "batch-norm dense: %.1e", e);
+  }
+  ax_eval_destroy (d);
+  free (img);
+  ax_net_destroy (net);
+  ax_net_destroy (one);
+}
+
 int
 main (void)
 {
@@ -248,6 +281,7 @@ main (void)
   AX_RUN (test_multi_crop_is_its_crops);
   AX_RUN (test_dense_and_combined);
   AX_RUN (test_bad_arguments);
+  AX_RUN (test_dense_batchnorm);
   ax_backend_destroy (cpu);
   return ax_test_finish ();
 }
