@@ -17,6 +17,7 @@ cpu_destroy (ax_backend *backend)
     dnnl_stream_destroy (be->stream);
   if (be->engine)
     dnnl_engine_destroy (be->engine);
+  cpu_free (be->arena);
   free (be);
 }
 

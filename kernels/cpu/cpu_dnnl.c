@@ -111,7 +111,8 @@ is_output_arg (int arg)
  * chose differs from the tensor's plain one. */
 static ax_status
 adapter_create (cpu_backend *be, cpu_adapter *a, int arg,
-    const dnnl_memory_desc_t *chosen, const dnnl_memory_desc_t *plain)
+    const dnnl_memory_desc_t *chosen, const dnnl_memory_desc_t *plain,
+    size_t *arena_used)
 {
   dnnl_primitive_desc_t rpd;
   dnnl_primitive_attr_t attr;
@@ -139,8 +140,26 @@ adapter_create (cpu_backend *be, cpu_adapter *a, int arg,
   dnnl_primitive_desc_destroy (rpd);
   if (st != dnnl_success)
     return cpu_dnnl_fail (be, st, "reorder");
-  if (!(a->buffer = cpu_alloc (dnnl_memory_desc_get_size (chosen))))
-    return ax_backend_fail (&be->head, AX_ERR_NO_MEMORY, "layout buffer");
+  /* its place in the arena, after the primitive's other buffers */
+  a->offset = *arena_used;
+  *arena_used += (dnnl_memory_desc_get_size (chosen) + AX_ALIGN - 1)
+      / AX_ALIGN * AX_ALIGN;
+  return AX_OK;
+}
+
+/* Grows the instance's arena to `bytes` (at prepare time only). */
+static ax_status
+arena_reserve (cpu_backend *be, size_t bytes)
+{
+  if (bytes <= be->arena_bytes)
+    return AX_OK;
+  void *p = cpu_alloc (bytes);
+  if (!p)
+    return ax_backend_fail (&be->head, AX_ERR_NO_MEMORY, "layout buffers "
+        "of %zu bytes", bytes);
+  cpu_free (be->arena);
+  be->arena = p;
+  be->arena_bytes = bytes;
   return AX_OK;
 }
 
@@ -153,6 +172,7 @@ prim_create (cpu_backend *be, cpu_prim *p, const_dnnl_op_desc_t desc,
   if (st != AX_OK)
     return st;
   DNNL_TRY (be, dnnl_primitive_create (&p->prim, p->pd));
+  size_t arena_used = 0;
   for (int i = 0; args[i] >= 0; i++) {
     const dnnl_memory_desc_t *md =
         dnnl_primitive_desc_query_md (p->pd, dnnl_query_exec_arg_md, args[i]);
@@ -166,11 +186,13 @@ prim_create (cpu_backend *be, cpu_prim *p, const_dnnl_op_desc_t desc,
     bind_arg (p, args[i], mem, i);
     if (plain && args[i] != DNNL_ARG_WORKSPACE) {
       ax_status st = adapter_create (be, &p->adapt[p->nargs - 1], args[i], md,
-          &plain[i]);
+          &plain[i], &arena_used);
       if (st != AX_OK)
         return st;
     }
   }
+  if ((st = arena_reserve (be, arena_used)) != AX_OK)
+    return st;
   /* The scratchpad always comes last; run() points it at the kernel's. */
   const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md (p->pd,
       dnnl_query_scratchpad_md, 0);
@@ -206,7 +228,6 @@ cpu_prim_destroy (cpu_prim *p)
       dnnl_memory_destroy (p->adapt[i].plain);
     if (p->adapt[i].scratch)
       dnnl_memory_destroy (p->adapt[i].scratch);
-    cpu_free (p->adapt[i].buffer);
   }
   if (p->prim)
     dnnl_primitive_destroy (p->prim);
@@ -276,7 +297,7 @@ cpu_prim_run (cpu_backend *be, cpu_kernel *k, cpu_prim *p, void *const *ptrs)
     void *data = j < 0 ? k->scratchpad : ptrs[j];
     if (p->adapt[i].reorder) {
       DNNL_TRY (be, dnnl_memory_set_data_handle (p->adapt[i].plain, data));
-      data = p->adapt[i].buffer;
+      data = (char *) be->arena + p->adapt[i].offset;
     }
     DNNL_TRY (be, dnnl_memory_set_data_handle (p->args[i].memory, data));
   }

@@ -48,8 +48,10 @@ typedef struct {
 
 typedef struct {
   ax_backend *be;
-  ax_slab slabs[4];       /* parameters, gradients, momentum, activations */
-  size_t used[4];
+  ax_slab slabs[6];       /* parameters, gradients, momentum, activations,
+                           * and the two that the layers' output gradients
+                           * alternate between (net.c, take_alternate) */
+  size_t used[6];
   ax_tensor image;
   ax_tensor params_all, grads_all, moms_all; /* whole slabs: zeroing, checks */
   tower_layer layers[AX_NET_MAX_LAYERS];
