@@ -21,20 +21,8 @@ source scripts/env.sh
 data=data/fashion-mnist
 out=out
 mkdir -p "$out"
-if [[ ! -d $data/train || ! -d $data/test ]]; then
-  echo "== writing Fashion-MNIST as JPEG folders into $data"
-  mkdir -p "$data"
-  fashion-mnist-to-jpeg /usr/share/datasets/fashion-mnist "$data"
-fi
-# 500 training images held out for validation; 300 test images for the video.
-if [[ ! -f $data/val.txt ]]; then
-  find "$data/train" -name '*.jpg' | sort | awk 'NR % 120 == 0' |
-    sed -E "s|^$data/(train/([^/]+)/.*)$|\1 \2|" >"$data/val.txt"
-  find "$data/train" -name '*.jpg' | sort | awk 'NR % 120 != 0' |
-    sed -E "s|^$data/(train/([^/]+)/.*)$|\1 \2|" >"$data/train.txt"
-  find "$data/test" -name '*.jpg' | sort | awk 'NR % 33 == 0' | head -300 |
-    sed -E "s|^$data/(test/([^/]+)/.*)$|\1 \2|" >"$data/video.txt"
-fi
+source scripts/jobs-lib.sh
+fashion_mnist_data "$data"
 
 elapsed() { echo $(($(date +%s) - start)); }
 
@@ -53,26 +41,12 @@ scripts/run-pipeline.sh pipelines/train-fashion-mnist.pipeline \
   MODEL="$out/fashion-mnist-alexnet.safetensors" METRICS="$out/metrics.jsonl" \
   TIME="$train_time" >"$out/train.log" 2>&1 &
 trainer=$!
-trap 'kill "$trainer" 2>/dev/null || true' EXIT
-shown=0
-while kill -0 "$trainer" 2>/dev/null; do
-  sleep 5
-  if [[ -f $out/metrics.jsonl ]]; then
-    lines=$(wc -l <"$out/metrics.jsonl")
-    if ((lines > shown)); then
-      tail -n +"$((shown + 1))" "$out/metrics.jsonl" | scripts/show-metrics.sh || true
-      shown=$lines
-    fi
-  fi
-done
-if ! wait "$trainer"; then
-  trap - EXIT
+if ! follow_training "$trainer" "$out/metrics.jsonl"; then
   echo "training failed; the end of its log:" >&2
   tail -20 "$out/train.log" >&2
   exit 1
 fi
 
-trap - EXIT
 echo "== 3a. classifying the 10,000 test images"
 scripts/run-pipeline.sh pipelines/classify-folder.pipeline \
   DATA="$data/test" MODEL="$out/fashion-mnist-alexnet.safetensors" BATCH=64 \

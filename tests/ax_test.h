@@ -42,4 +42,16 @@ ax_test_finish (void)
   return ax_test_failures == 0 ? 0 : 1;
 }
 
+/* "<dir>/<name>" in one of four rotating static buffers: the temporary
+ * files of a test (dir from mkdtemp). */
+static inline char *
+ax_test_path (const char *dir, const char *name)
+{
+  static char buf[4][512];
+  static int next;
+  char *p = buf[next++ % 4];
+  snprintf (p, sizeof buf[0], "%s/%s", dir, name);
+  return p;
+}
+
 #endif

@@ -337,6 +337,21 @@ setup_spec (ax_trainer *t, const ax_trainer_settings *s, const char *ckpt,
       d);
 }
 
+/* The weights by the settings' scheme. */
+static ax_status
+init_weights (ax_trainer *t, const ax_trainer_settings *s, uint64_t seed,
+    ax_trainer_diag *d)
+{
+  if ((unsigned) s->init > AX_INIT_TORCH)
+    return fail (d, AX_TRAINER_FAULT_SETTINGS, AX_ERR_INVALID_ARG, NULL,
+        "Unknown initialisation %d", (int) s->init);
+  ax_status st = ax_net_init (t->net, s->init, seed);
+  if (st != AX_OK)
+    return fail (d, AX_TRAINER_FAULT_LIBRARY, st, ax_net_last_error (t->net),
+        "Could not initialise the network: %s", ax_status_str (st));
+  return AX_OK;
+}
+
 /* The weights and the state: from the checkpoint, or initialised. */
 static ax_status
 setup_state (ax_trainer *t, const ax_trainer_settings *s, const char *ckpt,
@@ -353,13 +368,8 @@ setup_state (ax_trainer *t, const ax_trainer_settings *s, const char *ckpt,
   t->epoch = 0;
   if (ckpt && t->copy_layers) {
     char copied[512], skipped[512];
-    if ((unsigned) s->init >= sizeof schemes / sizeof schemes[0])
-      return fail (d, AX_TRAINER_FAULT_SETTINGS, AX_ERR_INVALID_ARG, NULL,
-          "Unknown initialisation %d", (int) s->init);
-    st = ax_net_init (t->net, s->init, init_seed);
-    if (st != AX_OK)
-      return fail (d, AX_TRAINER_FAULT_LIBRARY, st, ax_net_last_error (t->net),
-          "Could not initialise the network: %s", ax_status_str (st));
+    if ((st = init_weights (t, s, init_seed, d)) != AX_OK)
+      return st;
     st = ax_net_checkpoint_copy_layers (t->net, ckpt, s->init_from_layers,
         copied, sizeof copied, skipped, sizeof skipped, err, sizeof err);
     if (st != AX_OK)
@@ -403,13 +413,8 @@ setup_state (ax_trainer *t, const ax_trainer_settings *s, const char *ckpt,
       return fail (d, AX_TRAINER_FAULT_LIBRARY, AX_ERR_NO_MEMORY, NULL,
           "Out of memory");
   } else {
-    if ((unsigned) s->init >= sizeof schemes / sizeof schemes[0])
-      return fail (d, AX_TRAINER_FAULT_SETTINGS, AX_ERR_INVALID_ARG, NULL,
-          "Unknown initialisation %d", (int) s->init);
-    st = ax_net_init (t->net, s->init, init_seed);
-    if (st != AX_OK)
-      return fail (d, AX_TRAINER_FAULT_LIBRARY, st, ax_net_last_error (t->net),
-          "Could not initialise the network: %s", ax_status_str (st));
+    if ((st = init_weights (t, s, init_seed, d)) != AX_OK)
+      return st;
     ax_net_set_dropout_seed (t->net, ax_rng_u64 (&t->rng) >> 1);
     t->info.init = init_json (schemes[s->init], init_seed, NULL);
     if (!t->info.init)

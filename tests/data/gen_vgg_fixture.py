@@ -60,6 +60,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 
+# the same integer hashing as test_net's fixture and tests/net_test_util.h
+from gen_net_fixture import gen_values
+
 records = []
 
 # (tag, blocks: (convs, width, last is 1x1), LRN after the first ReLU)
@@ -80,19 +83,6 @@ def add(name, t):
     shape = list(t.shape) + [1] * (4 - t.dim())
     assert len(name) < 32, name
     records.append((name, shape, t.numpy().tobytes()))
-
-
-def gen_values(count, stream, scale):
-    """Deterministic values in [-scale, scale], the same as gen_values in
-    tests/unit/test_vgg.c (and gen_net_fixture.py)."""
-    M = np.uint64(0xFFFFFFFF)
-    i = np.arange(count, dtype=np.uint64)
-    h = (i * np.uint64(2654435761) + np.uint64(stream * 40503 + 12345)) & M
-    h ^= h >> np.uint64(15)
-    h = (h * np.uint64(2246822519)) & M
-    h ^= h >> np.uint64(13)
-    u = ((h % np.uint64(20001)).astype(np.int64) - 10000).astype(np.float64)
-    return (u / 10000.0 * scale).astype(np.float32)
 
 
 def fill_formula(m):

@@ -652,11 +652,7 @@ test_towers_refused (void)
 static char *
 path_of (const char *name)
 {
-  static char buf[4][256];
-  static int next;
-  char *p = buf[next++ % 4];
-  snprintf (p, 256, "%s/%s", dir, name);
-  return p;
+  return ax_test_path (dir, name);
 }
 
 /* Copies `src` to `dst` with tensor `name` replaced (dtype, shape, data),

@@ -43,11 +43,7 @@ make_net (const char *arch, int n_classes, ax_placement place)
 static char *
 path_of (const char *name)
 {
-  static char buf[4][256];
-  static int next;
-  char *p = buf[next++ % 4];
-  snprintf (p, 256, "%s/%s", dir, name);
-  return p;
+  return ax_test_path (dir, name);
 }
 
 /* The trainer's SGD step on fixed data (the same for every call with

@@ -28,11 +28,7 @@ static char dir[] = "/tmp/trainer-XXXXXX";
 static char *
 path_of (const char *name)
 {
-  static char buf[4][512];
-  static int next;
-  char *p = buf[next++ % 4];
-  snprintf (p, 512, "%s/%s", dir, name);
-  return p;
+  return ax_test_path (dir, name);
 }
 
 /* ---- the schedules ---- */
