@@ -6,11 +6,21 @@
  *
  *   build/bench/train_bench [--reps N] [--peak GFLOPS] [--no-torch]
  *       [--profile] [--torch "python3 bench/torch_alexnet_bench.py"]
+ *
+ * With --arch, one measurement of one net (one device) in this process,
+ * for bench/vgg_bench.sh: the training step (ax_trainer_net_step) at
+ * --batch, or with --infer a forward-only net's forward pass (the logits
+ * left in its host slab); prints "key value" lines (images_per_s,
+ * max_rss_kb: this process's peak resident memory, ...):
+ *
+ *   build/bench/train_bench --arch vgg16 [--batch 32] [--size 224]
+ *       [--narrow D] [--threads T] [--warmup W] [--reps N] [--infer]
  */
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/nn/net.h"
 #include "kernels/nn/trainer.h"
 
+#include <oneapi/dnnl/dnnl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,32 +97,34 @@ make (const ax_net_spec *spec, int batch, ax_placement place, int training)
 }
 
 static float *
-images (int batch)
+images (size_t n)
 {
-  size_t n = (size_t) batch * 3 * 224 * 224;
   float *x = malloc (n * sizeof *x);
   for (size_t i = 0; x && i < n; i++)
     x[i] = (float) ((i * 2654435761u) % 2001) / 1000.0f - 1.0f;
   return x;
 }
 
-/* Seconds per call of `what` (1 the trainer's step, 2 inference) over
- * reps. */
+static int warmups = 1;          /* untimed calls before the timed ones */
+
+/* Seconds per call of `what` (1 the trainer's step, 0 inference) over
+ * reps, after `warmups` untimed calls. */
 static double
 time_net (ax_net *net, int batch, int train, int reps)
 {
-  float *x = images (batch);
+  const ax_net_spec *s = ax_net_get_spec (net);
+  size_t n = (size_t) batch * s->in_c * s->in_h * s->in_w;
+  float *x = images (n);
   int32_t *labels = malloc ((size_t) batch * sizeof *labels);
-  size_t n = (size_t) batch * 3 * 224 * 224;
   ax_sgd_step sgd = { 0.01f, 0.9f, 0.0005f };
   ax_trainer_result step;
   ax_status st = x && labels ? AX_OK : AX_ERR_NO_MEMORY;
   double t0 = 0.0, c0 = 0.0;
   for (int i = 0; i < batch && labels; i++)
-    labels[i] = i % 1000;
-  for (int r = 0; r <= reps && st == AX_OK; r++) {
-    if (r == 1) {
-      t0 = now ();              /* the first is a warm-up */
+    labels[i] = i % s->n_classes;
+  for (int r = 0; r < warmups + reps && st == AX_OK; r++) {
+    if (r == warmups) {
+      t0 = now ();
       c0 = cpu_now ();
     }
     st = train ? ax_trainer_net_step (net, x, labels, batch, &sgd, NULL,
@@ -143,9 +155,9 @@ print_profile (ax_net *net, const char *what)
     double f, b;
     if (ax_net_profile (net, i, 0, &f, &b) != AX_OK)
       return;
-    /* time_net ran a warm-up and one timed step: halve. */
-    f *= 500.0;
-    b *= 500.0;
+    /* time_net ran the warm-ups and one timed step: ms per step */
+    f *= 1e3 / (warmups + 1);
+    b *= 1e3 / (warmups + 1);
     total_f += f;
     total_b += b;
     if (f + b >= 1.0)
@@ -184,6 +196,50 @@ run_ours (ax_placement place, int reps)
   return r;
 }
 
+/* --arch: one net on one device, one measurement; "key value" lines for
+ * bench/vgg_bench.sh, the peak resident memory of this process last. */
+typedef struct {
+  const char *arch;
+  int batch, size, narrow, threads, infer;
+} single_opts;
+
+static int
+run_single (const single_opts *o, int reps)
+{
+  ax_net_spec spec;
+  ax_status st = ax_net_spec_by_arch (&spec, o->arch, 1000, o->size);
+  if (st == AX_OK && o->narrow > 1)
+    st = ax_net_spec_narrow (&spec, o->narrow);
+  if (st != AX_OK || o->batch < 1 || o->threads < 0
+      || ax_cpu_backend_create (o->threads, &one) != AX_OK) {
+    fprintf (stderr, "train_bench: --arch %s --size %d --narrow %d --batch %d "
+        "--threads %d: %s\n", o->arch, o->size, o->narrow, o->batch,
+        o->threads, st != AX_OK ? "no such architecture (ax_net_spec_by_arch), "
+        "or widths the divisor does not divide" : "bad batch, threads, or no "
+        "CPU backend");
+    return 1;
+  }
+  ax_net *net = make (&spec, o->batch, AX_PLACE_ONE, !o->infer);
+  double dt = net ? time_net (net, o->batch, !o->infer, reps) : -1.0;
+  if (dt > 0.0) {
+    const dnnl_version_t *v = dnnl_version ();
+    printf ("arch %s\nmode %s\nbatch %d\nthreads %d\n", spec.arch,
+        o->infer ? "infer" : "train", o->batch, ax_cpu_backend_threads (one));
+    printf ("onednn %d.%d.%d\n", v->major, v->minor, v->patch);
+    printf ("gflop_fwd %.3f\n", forward_flops (net) / 1e9);
+    printf ("net_mib %.1f\n", (double) ax_net_memory_bytes (net) / 1048576.0);
+    printf ("seconds_per_batch %.4f\n", dt);
+    printf ("images_per_s %.3f\n", o->batch / dt);
+    printf ("cpu_images_per_s %.3f\n", o->batch / last_cpu_s);
+  }
+  ax_net_destroy (net);
+  ax_backend_destroy (one);
+  struct rusage ru;
+  getrusage (RUSAGE_SELF, &ru);
+  printf ("max_rss_kb %ld\n", ru.ru_maxrss);
+  return dt > 0.0 ? 0 : 1;
+}
+
 static int
 run_torch (const char *cmd, int reps, result *r)
 {
@@ -209,6 +265,7 @@ main (int argc, char **argv)
   int reps = 2, with_torch = 1;
   double peak = 200.0;
   const char *torch_cmd = "/usr/bin/python3 bench/torch_alexnet_bench.py";
+  single_opts single = { NULL, 32, 224, 1, 0, 0 };
   for (int i = 1; i < argc; i++) {
     if (!strcmp (argv[i], "--reps") && i + 1 < argc)
       reps = atoi (argv[++i]);
@@ -220,11 +277,28 @@ main (int argc, char **argv)
       with_torch = 0;
     else if (!strcmp (argv[i], "--profile"))
       show_profile = 1;
+    else if (!strcmp (argv[i], "--warmup") && i + 1 < argc)
+      warmups = atoi (argv[++i]);
+    else if (!strcmp (argv[i], "--arch") && i + 1 < argc)
+      single.arch = argv[++i];
+    else if (!strcmp (argv[i], "--batch") && i + 1 < argc)
+      single.batch = atoi (argv[++i]);
+    else if (!strcmp (argv[i], "--size") && i + 1 < argc)
+      single.size = atoi (argv[++i]);
+    else if (!strcmp (argv[i], "--narrow") && i + 1 < argc)
+      single.narrow = atoi (argv[++i]);
+    else if (!strcmp (argv[i], "--threads") && i + 1 < argc)
+      single.threads = atoi (argv[++i]);
+    else if (!strcmp (argv[i], "--infer"))
+      single.infer = 1;
   }
-  if (reps < 1 || ax_cpu_backend_create (0, &one) != AX_OK
+  if (single.arch && reps >= 1 && warmups >= 0)
+    return run_single (&single, reps);
+  if (reps < 1 || warmups < 0 || ax_cpu_backend_create (0, &one) != AX_OK
       || ax_cpu_backend_create (1, &tower[0]) != AX_OK
       || ax_cpu_backend_create (1, &tower[1]) != AX_OK) {
-    fprintf (stderr, "usage: train_bench [--reps N >= 1]; or no CPU backend\n");
+    fprintf (stderr, "usage: train_bench [--reps N >= 1] [--warmup W >= 0]; "
+        "or no CPU backend\n");
     return 1;
   }
   result ours[2] = { run_ours (AX_PLACE_ONE, reps), run_ours (AX_PLACE_TOWERS, reps) };
