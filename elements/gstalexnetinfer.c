@@ -18,8 +18,12 @@
  * #GstAlexnetInfer:resize-size, centre square, then the centre crop of the
  * network's input size (`views=center`) or the paper's ten views with their
  * softmax averaged (`views=ten-crop`). A frame that already has the
- * network's input size is used as it is. Normalisation (mean, std) comes
- * from the checkpoint.
+ * network's input size is used as it is. The VGG paper's evaluations take
+ * the whole frame rescaled to every test scale of #GstAlexnetInfer:scales:
+ * `views=dense` (the fully connected layers as convolutions over the image
+ * and its mirror), `views=multi-crop` (a 5x5 grid of crops and their
+ * mirrors) or `views=combined` (both), one frame at a time. Normalisation
+ * (mean, std) comes from the checkpoint.
  *
  * With #GstAlexnetInfer:batch-size above 1, frames are held until a batch
  * is full (or at EOS), then pushed in order with their results; events
@@ -33,6 +37,9 @@
  * gst-launch-1.0 dataset-src location=data/val ! decode ! \
  *     alexnet-infer model=alexnet.safetensors batch-size=64 \
  *     results-location=results.jsonl ! fakesink
+ * gst-launch-1.0 dataset-src location=data/val ! decode ! \
+ *     alexnet-infer model=vgg16.safetensors views=combined \
+ *     scales=256,384,512 results-location=results.jsonl ! fakesink
  * gst-launch-1.0 -m v4l2src ! videoconvert ! queue leaky=downstream \
  *     max-size-buffers=1 ! alexnet-infer model=alexnet.safetensors ! \
  *     classify-overlay ! videoconvert ! autovideosink

@@ -16,14 +16,20 @@
  * rate by 10 when that error stops improving (at most three times).
  * Progress is posted on the bus; checkpoints are safetensors files
  * (docs/checkpoint-format.md). See docs/elements/alexnet-train.md and
- * docs/training.md.
+ * docs/training.md. The network is #GstAlexnetTrain:arch: the paper's
+ * AlexNet, torchvision's, or one of Simonyan and Zisserman's VGG
+ * configurations with their recipe (docs/vgg.md).
  *
- * ## Example launch line
+ * ## Example launch lines
  * |[
  * gst-launch-1.0 -e dataset-src location=train/ shuffle=true epochs=90 ! \
  *     decode ! resize-256 ! random-crop-flip ! pca-jitter ! \
  *     alexnet-train checkpoint=alexnet.safetensors val-location=val/ \
  *     metrics-location=metrics.jsonl
+ * gst-launch-1.0 -e dataset-src location=train/ shuffle=true epochs=74 ! \
+ *     decode ! resize-256 mode=isotropic scale-min=256 scale-max=512 ! \
+ *     random-crop-flip size=224 ! alexnet-train arch=vgg-d \
+ *     init-from=vgg-a.safetensors checkpoint=vgg-d.safetensors val-location=val/
  * ]|
  */
 

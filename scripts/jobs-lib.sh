@@ -33,7 +33,8 @@ follow_training() {
     if [[ -f $metrics ]]; then
       lines=$(wc -l <"$metrics")
       if ((lines > shown)); then
-        tail -n +"$((shown + 1))" "$metrics" | awk -v n="$every" 'NR % n == 0' |
+        tail -n +"$((shown + 1))" "$metrics" |
+          awk -v n="$every" -v s="$shown" '(s + NR) % n == 0' |
           scripts/show-metrics.sh || true
         shown=$lines
       fi
