@@ -8,6 +8,7 @@
 #include "kernels/nn/net.h"
 #include "kernels/nn/trainer.h"
 #include "kernels/nn/net_dense.h"
+#include "kernels/nn/net_checkpoint.h"
 #include "kernels/image/classify.h"
 #include "tests/ax_test.h"
 #include "tests/net_test_util.h"
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static ax_backend *cpu;
 static ax_fixture fx;
@@ -827,6 +829,58 @@ test_other_sizes (void)
   ax_net_destroy (net);
 }
 
+/* A checkpoint whose architecture and tensors disagree (metadata vgg-a,
+ * tensors of a vgg-b: the same length of name, patched in the header) is
+ * refused with a message naming a tensor, and the net is unchanged. */
+static void
+test_architecture_and_tensors_disagree (void)
+{
+  char path[] = "/tmp/vgg-disagree-XXXXXX", err[512];
+  int fd = mkstemp (path);
+  AX_CHECK (fd >= 0, "mkstemp");
+  if (fd < 0)
+    return;
+  close (fd);
+  ax_net *b = make ("vgg-b", 10, 32, 8, 1, 0), *a = make ("vgg-a", 10, 32, 8,
+      1, 0);
+  ax_net_checkpoint_info info = { 0 };
+  info.input_size = 32;
+  info.width_divisor = 8;
+  if (!a || !b)
+    goto out;
+  AX_CHECK (ax_net_checkpoint_save (b, path, &info, err, sizeof err)
+      == AX_OK, "save: %s", err);
+  FILE *f = fopen (path, "r+b");
+  AX_CHECK (f != NULL, "open");
+  if (f) {
+    char head[8192];
+    size_t n = fread (head, 1, sizeof head, f);
+    char *at = memmem (head, n, "\"vgg-b\"", 7);
+    AX_CHECK (at != NULL, "no vgg-b in the header");
+    if (at) {
+      at[5] = 'a';
+      fseek (f, 0, SEEK_SET);
+      AX_CHECK (fwrite (head, 1, n, f) == n, "write");
+    }
+    fclose (f);
+  }
+  size_t count = ax_net_param (a, 0)->count;
+  float *before = ax_test_param_values (a, 0, AX_PARAM_VALUE);
+  ax_status st = ax_net_checkpoint_load (a, path, 0, NULL, err, sizeof err);
+  float *after = ax_test_param_values (a, 0, AX_PARAM_VALUE);
+  printf ("  vgg-a metadata, vgg-b tensors: %s\n", err);
+  AX_CHECK (st != AX_OK && strstr (err, "features.") != NULL, "loaded: %s "
+      "(%s)", ax_status_str (st), err);
+  AX_CHECK (memcmp (before, after, count * sizeof *before) == 0,
+      "a refused file changed the net");
+  free (before);
+  free (after);
+out:
+  unlink (path);
+  ax_net_destroy (a);
+  ax_net_destroy (b);
+}
+
 int
 main (void)
 {
@@ -837,6 +891,7 @@ main (void)
   AX_RUN (test_names);
   AX_RUN (test_weight_counts);
   AX_RUN (test_narrow_steps);
+  AX_RUN (test_architecture_and_tensors_disagree);
   AX_RUN (test_bn_names);
   AX_RUN (test_bn_counts);
   AX_RUN (test_other_sizes);
