@@ -76,4 +76,20 @@ ax_fixture_find (const ax_fixture *fx, const char *name)
   return NULL;
 }
 
+#ifdef AX_TEST_H
+/* The values of record `name`, checked (AX_CHECK, so tests/ax_test.h comes
+ * first) to be there and to hold `count` floats; NULL otherwise. */
+static inline const float *
+ax_fixture_values (const ax_fixture *fx, const char *name, size_t count)
+{
+  const ax_fixture_record *r = ax_fixture_find (fx, name);
+  AX_CHECK (r != NULL, "%s missing from the fixture", name);
+  if (!r)
+    return NULL;
+  AX_CHECK (r->count == count, "%s: %zu values, expected %zu", name,
+      r->count, count);
+  return r->count == count ? r->data : NULL;
+}
+#endif
+
 #endif

@@ -30,13 +30,7 @@ load_fixture (void)
 static const float *
 fixture (const char *name, size_t count)
 {
-  const ax_fixture_record *r = ax_fixture_find (&fx, name);
-  AX_CHECK (r != NULL, "%s missing from the fixture", name);
-  if (!r)
-    return NULL;
-  AX_CHECK (r->count == count, "%s: %zu values, expected %zu", name,
-      r->count, count);
-  return r->count == count ? r->data : NULL;
+  return ax_fixture_values (&fx, name, count);
 }
 
 /* --- nets --- */
