@@ -1,4 +1,4 @@
-/* Caps helpers shared by the elements (gstalexnetelements.h). */
+/* Caps and property helpers shared by the elements (gstalexnetelements.h). */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -35,4 +35,12 @@ gst_alexnet_square_caps (GstPadDirection direction, GstCaps * caps,
     ret = tmp;
   }
   return ret;
+}
+
+guint64
+gst_alexnet_seed_value (gint64 seed)
+{
+  if (seed >= 0)
+    return (guint64) seed;
+  return ((guint64) g_random_int () << 32) | g_random_int ();
 }

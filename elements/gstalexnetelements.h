@@ -27,5 +27,9 @@ GST_ELEMENT_REGISTER_DECLARE (alexnet_train);
 GstCaps *gst_alexnet_square_caps (GstPadDirection direction, GstCaps * caps,
     GstCaps * filter, gint size, gboolean drop_par);
 
+/* The generator seed a `seed` property stands for: itself, or for -1 (the
+ * elements' "at random") 64 random bits (gstalexnetcaps.c). */
+guint64 gst_alexnet_seed_value (gint64 seed);
+
 G_END_DECLS
 #endif

@@ -313,10 +313,7 @@ gst_alexnet_dataset_src_start (GstBaseSrc * src)
   self->skipped = 0;
   self->classes_sent = FALSE;
   self->epoch_sent = FALSE;
-  if (self->seed >= 0)
-    self->effective_seed = (guint64) self->seed;
-  else
-    self->effective_seed = ((guint64) g_random_int () << 32) | g_random_int ();
+  self->effective_seed = gst_alexnet_seed_value (self->seed);
   GST_OBJECT_UNLOCK (self);
 
   if (self->per_shard == 0)

@@ -216,13 +216,7 @@ gst_alexnet_random_crop_flip_class_init (GstAlexnetRandomCropFlipClass * klass)
 static void
 gst_alexnet_random_crop_flip_reseed (GstAlexnetRandomCropFlip * self)
 {
-  guint64 seed;
-
-  if (self->seed >= 0)
-    seed = (guint64) self->seed;
-  else
-    seed = ((guint64) g_random_int () << 32) | g_random_int ();
-  ax_rng_seed (&self->rng, seed);
+  ax_rng_seed (&self->rng, gst_alexnet_seed_value (self->seed));
 }
 
 static void

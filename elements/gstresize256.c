@@ -246,13 +246,8 @@ gst_alexnet_resize_256_class_init (GstAlexnetResize256Class * klass)
 static void
 gst_alexnet_resize_256_reseed (GstAlexnetResize256 * self)
 {
-  guint64 seed;
-
-  if (self->seed >= 0)
-    seed = (guint64) self->seed;
-  else
-    seed = ((guint64) g_random_int () << 32) | g_random_int ();
-  ax_rng_seed_stream (&self->rng, seed, SCALE_JITTER_STREAM);
+  ax_rng_seed_stream (&self->rng, gst_alexnet_seed_value (self->seed),
+      SCALE_JITTER_STREAM);
 }
 
 /* Call with the object lock held: draws the S of the next image. */
