@@ -876,6 +876,58 @@ write_jpeg_set (const gchar * root, guint per_class, guint seed,
   tjDestroy (tj);
 }
 
+/* The lines of an alexnet-infer results file: how many, and (*wrong) how
+ * many whose first class is not the folder the image came from (the id is
+ * the path: .../val/class2/007.jpg); `check` (may be NULL) sees each. */
+static guint
+count_wrong (const gchar * results, void (*check) (JsonObject * o),
+    guint * wrong)
+{
+  gchar *text, **lines;
+  guint n = 0;
+
+  *wrong = 0;
+  fail_unless (g_file_get_contents (results, &text, NULL, NULL));
+  lines = g_strsplit (text, "\n", -1);
+  for (gchar ** l = lines; *l; l++) {
+    JsonParser *p;
+    JsonObject *o, *top;
+    gchar *cls;
+    if (**l == '\0')
+      continue;
+    p = json_parser_new ();
+    fail_unless (json_parser_load_from_data (p, *l, -1, NULL), "%s", *l);
+    o = json_node_get_object (json_parser_get_root (p));
+    if (check)
+      check (o);
+    top = json_array_get_object_element (json_object_get_array_member (o,
+            "top_k"), 0);
+    cls = g_path_get_basename (g_path_get_dirname
+        (json_object_get_string_member (o, "id")));
+    *wrong += strcmp (cls, json_object_get_string_member (top, "label")) != 0;
+    n++;
+    g_free (cls);
+    g_object_unref (p);
+  }
+  g_strfreev (lines);
+  g_free (text);
+  return n;
+}
+
+/* A result of views=multi-crop scales=32,40 with the VGG checkpoint. */
+static void
+check_vgg_result (JsonObject * o)
+{
+  JsonArray *scales = json_object_get_array_member (o, "scales");
+  fail_unless_equals_string (json_object_get_string_member (o, "evaluation"),
+      "multi-crop");
+  fail_unless_equals_string (json_object_get_string_member (o, "model"),
+      "vgg-a-bn");
+  fail_unless_equals_int (json_object_get_int_member (o, "views"), 100);
+  fail_unless (json_array_get_length (scales) == 2
+      && json_array_get_int_element (scales, 1) == 40);
+}
+
 GST_START_TEST (test_pipeline_learns)
 {
   gchar *dir = make_tmpdir ();
@@ -975,7 +1027,7 @@ GST_START_TEST (test_pipeline_learns)
    * narrowed architecture) finds the same error on the held-out set */
   {
     gchar *results = g_build_filename (dir, "results.jsonl", NULL);
-    gchar *text, **lines, *error;
+    gchar *error;
     guint n = 0, wrong = 0;
 
     g_free (desc);
@@ -984,30 +1036,7 @@ GST_START_TEST (test_pipeline_learns)
         results);
     error = run_pipeline (desc, NULL, NULL, NULL);
     fail_unless (error == NULL, "%s: %s", desc, error);
-    fail_unless (g_file_get_contents (results, &text, NULL, NULL));
-    lines = g_strsplit (text, "\n", -1);
-    for (gchar ** l = lines; *l; l++) {
-      JsonParser *p;
-      JsonObject *o, *top;
-      gchar *cls;
-      if (**l == '\0')
-        continue;
-      p = json_parser_new ();
-      fail_unless (json_parser_load_from_data (p, *l, -1, NULL), "%s", *l);
-      o = json_node_get_object (json_parser_get_root (p));
-      top = json_array_get_object_element (json_object_get_array_member (o,
-              "top_k"), 0);
-      /* the id is the path: .../val/class2/007.jpg */
-      cls = g_path_get_basename (g_path_get_dirname
-          (json_object_get_string_member (o, "id")));
-      wrong += strcmp (cls, json_object_get_string_member (top, "label"))
-          != 0;
-      n++;
-      g_free (cls);
-      g_object_unref (p);
-    }
-    g_strfreev (lines);
-    g_free (text);
+    n = count_wrong (results, NULL, &wrong);
     g_free (results);
     fail_unless_equals_int (n, 16 * CLASSES);
     fail_unless (fabs ((gdouble) wrong / n - last_val) < 1e-9,
@@ -1038,7 +1067,7 @@ GST_START_TEST (test_vgg_pipeline_learns)
   gchar *val = g_build_filename (dir, "val", NULL);
   gchar *ckpt = g_build_filename (dir, "vgg.safetensors", NULL);
   gchar *results = g_build_filename (dir, "results.jsonl", NULL);
-  gchar *desc, *error, *text, **lines;
+  gchar *desc, *error;
   gdouble last_val = -1;
   guint n = 0, wrong = 0;
   gint64 t0 = g_get_monotonic_time ();
@@ -1070,35 +1099,7 @@ GST_START_TEST (test_vgg_pipeline_learns)
       "fakesink", val, ckpt, results);
   error = run_pipeline (desc, NULL, NULL, NULL);
   fail_unless (error == NULL, "%s: %s", desc, error);
-  fail_unless (g_file_get_contents (results, &text, NULL, NULL));
-  lines = g_strsplit (text, "\n", -1);
-  for (gchar ** l = lines; *l; l++) {
-    JsonParser *p;
-    JsonObject *o, *top;
-    JsonArray *scales;
-    gchar *cls;
-    if (**l == '\0')
-      continue;
-    p = json_parser_new ();
-    fail_unless (json_parser_load_from_data (p, *l, -1, NULL), "%s", *l);
-    o = json_node_get_object (json_parser_get_root (p));
-    fail_unless_equals_string (json_object_get_string_member (o,
-            "evaluation"), "multi-crop");
-    fail_unless_equals_string (json_object_get_string_member (o, "model"),
-        "vgg-a-bn");
-    fail_unless_equals_int (json_object_get_int_member (o, "views"), 100);
-    scales = json_object_get_array_member (o, "scales");
-    fail_unless (json_array_get_length (scales) == 2
-        && json_array_get_int_element (scales, 1) == 40);
-    top = json_array_get_object_element (json_object_get_array_member (o,
-            "top_k"), 0);
-    cls = g_path_get_basename (g_path_get_dirname
-        (json_object_get_string_member (o, "id")));
-    wrong += strcmp (cls, json_object_get_string_member (top, "label")) != 0;
-    n++;
-    g_free (cls);
-    g_object_unref (p);
-  }
+  n = count_wrong (results, check_vgg_result, &wrong);
   last_val = n ? (gdouble) wrong / n : 1.0;
   g_print ("test_vgg_pipeline_learns: %.1f s, held-out top-1 error %.3f "
       "(multi-crop, Q = 32, 40)\n", (g_get_monotonic_time () - t0) / 1e6,
@@ -1106,8 +1107,6 @@ GST_START_TEST (test_vgg_pipeline_learns)
   fail_unless_equals_int (n, 16 * CLASSES);
   /* chance is 0.75 with 4 classes */
   fail_unless (last_val < 0.25, "held-out top-1 error %.3f", last_val);
-  g_strfreev (lines);
-  g_free (text);
   remove_tree (dir);
   g_free (results);
   g_free (desc);
