@@ -13,15 +13,18 @@ Cases (the record names start with the case's tag):
    torchvision lays out its VGGs (features.N, avgpool 7x7, classifier.N;
    A-LRN's LRN is Krizhevsky's, size 5, alpha 1e-4 per map, beta 0.75, k 2;
    C's last convolution of blocks 3-5 is 1x1), every conv width divided by
-   32 and the hidden fc layers 32 wide, 224x224 images, 10 classes, batch
+   32 and the hidden fc layers 32 wide, 64x64 images, 10 classes, batch
    2, dropout p=0 in training mode. Weights and images come from
    gen_values() below (integer hashing, mirrored in the C test), so only the
    results are stored: logits, loss, every gradient of the first step and
    every weight after three torch.optim.SGD steps (lr 0.01, momentum 0.9,
-   weight decay 5e-4) on the same batch. PyTorch computes in float32 as the
-   C code does: in float64 these 2-channel nets meet near-ties (max-pool,
-   ReLU at 0) that float32 and float64 break differently, so float64 would
-   not be the reference PyTorch users see.
+   weight decay 5e-4) on the same batch, all computed in float64 from the
+   float32 weights and image: the exact answer that float32 code on every
+   ISA approaches, with PyTorch's own float32 error against it (.t32err,
+   first-step gradients) as the C test's yardstick where that exceeds
+   1e-5. (At 224x224 these 2-channel nets meet near-ties in max-pooling
+   and ReLU that float32 kernels of different ISAs break differently: AVX2
+   and AVX-512 came out 10 % apart on some gradients; at 64x64 they agree.)
  - Abn, Bbn, Dbn, Ebn: torchvision's batch-norm variants of A, B, D, E
    (conv, BatchNorm2d, ReLU), narrowed and trained as above (batch norm in
    training mode: batch statistics, running statistics updated), plus the
@@ -29,11 +32,12 @@ Cases (the record names start with the case's tag):
    .running_var) and after the three steps (.w3.features.N...; the step
    counter, 3, is checked by the C test), and the logits of the same batch
    in evaluation mode after the first forward (.eval0.logits) and after the
-   three steps (.eval.logits). Computed in float64 (below); the three-step
-   results of Dbn and Ebn are not a usable reference at all: PyTorch's own
-   float32 run is 0.5 % (Dbn) to 30 % (Ebn at width / 8) off float64 there
-   (batch norm's bias gradient in the 2 x 224 x 224 layers is a sum that
-   cancels to 1e-6 of its terms), so the C test checks them after one step.
+   three steps (.eval.logits). The three-step results of Dbn and Ebn are
+   not a usable reference for float32 code: a convolution's bias before a
+   batch norm has an exact gradient of 0, so float32 moves it by rounding
+   noise alone, and that noise reaches the evaluation-mode logits (1e-3
+   apart between oneDNN's SSE4.1 and AVX2 kernels); the C test checks
+   them after one step.
    Batch-norm weights are 1 + gen_values(0.1), their biases gen_values(0.1);
    the formula's stream index counts the state dict's entries, buffers
    included, as the C side's parameter index does.
@@ -74,7 +78,7 @@ CONFIGS = [
     ("D", [(2, 64, 0), (2, 128, 0), (3, 256, 0), (3, 512, 0), (3, 512, 0)], 0),
     ("E", [(2, 64, 0), (2, 128, 0), (4, 256, 0), (4, 512, 0), (4, 512, 0)], 0),
 ]
-DIV, HIDDEN, CLASSES, BATCH, SIZE = 32, 32, 10, 2, 224
+DIV, HIDDEN, CLASSES, BATCH, SIZE = 32, 32, 10, 2, 64
 LABELS = [3, 7]
 
 
@@ -140,22 +144,21 @@ def image(batch, size):
 
 def grad_error(m32, m64):
     """The C test's metric of m32's first-step gradients against m64's:
-    max |a - b| / max |b| per tensor, a convolution's bias before a batch
-    norm (true gradient 0) scaled by its weight's gradient instead."""
+    max |a - b| / max |b| per tensor, leaving out a convolution's bias
+    before a batch norm (exact gradient 0: float32 gives rounding noise
+    there, which the C test bounds apart)."""
     p32, p64 = dict(m32.named_parameters()), dict(m64.named_parameters())
     mods = dict(m64.named_modules())
     worst = 0.0
     for name, p in p64.items():
-        d = (p32[name].grad.double() - p.grad).abs().max().item()
         mod, field = name.rsplit(".", 1)
         idx = mod.rsplit(".", 1)
         nxt = idx[0] + "." + str(int(idx[1]) + 1) if len(idx) == 2 and idx[1].isdigit() else None
         if field == "bias" and isinstance(mods[mod], nn.Conv2d) and \
                 isinstance(mods.get(nxt), nn.BatchNorm2d):
-            scale = p64[mod + ".weight"].grad.abs().max().item()
-        else:
-            scale = p.grad.abs().max().item()
-        worst = max(worst, d / scale)
+            continue
+        d = (p32[name].grad.double() - p.grad).abs().max().item()
+        worst = max(worst, d / p.grad.abs().max().item())
     return worst
 
 
@@ -163,14 +166,12 @@ def narrow_case(tag, blocks, lrn, bn=False):
     m = VGG(blocks, lrn, DIV, HIDDEN, CLASSES, bn)
     fill_formula(m)
     x, labels = image(BATCH, SIZE), torch.tensor(LABELS)
-    if bn:
-        # float64 (from the same float32 weights and image): batch norm's
-        # sums over a channel of 2 x 224 x 224 values cancel, and PyTorch's
-        # own float32 run is up to 15 % off the exact answer after three
-        # steps (features.1.bias of Dbn); the C code, which sums in double,
-        # is checked against the exact one
-        m.double()
-        x = x.double()
+    # float64 (from the same float32 weights and image): the exact answer,
+    # which float32 code on any ISA approaches; batch norm's sums over a
+    # channel cancel, and PyTorch's own float32 run is far off it after
+    # three steps of Dbn and Ebn
+    m.double()
+    x = x.double()
     m.train()
     opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9,
                           weight_decay=5e-4)
@@ -179,7 +180,7 @@ def narrow_case(tag, blocks, lrn, bn=False):
         logits = m(x)
         loss = F.cross_entropy(logits, labels)
         loss.backward()
-        if step == 0 and bn:
+        if step == 0:
             # PyTorch's own float32 error, the C test's yardstick where
             # float32 cannot reach 1e-5
             m32 = VGG(blocks, lrn, DIV, HIDDEN, CLASSES, bn)
