@@ -244,6 +244,29 @@ plan_dist (ax_net *net)
   return AX_OK;
 }
 
+/* Which ReLUs rectify their input in place: those right after a
+ * convolution, fully connected or batch-norm layer (whose backward reads
+ * its input, never its output) that they do not gather. The ReLU's
+ * backward needs only its output (x > 0 exactly where relu(x) > 0), so
+ * the producer's output is not kept: one activation less per layer
+ * (VGG-16's training at batch 32: 1.7 GB). */
+static void
+plan_in_place (ax_net *net)
+{
+  memset (net->in_place, 0, sizeof net->in_place);
+  memset (net->rectified_by, 0, sizeof net->rectified_by);
+  for (int i = 1; i < net->spec.n_layers; i++) {
+    ax_layer_kind below = net->spec.layers[i - 1].kind;
+    if (net->spec.layers[i].kind != AX_LAYER_RELU || net->gathers[i]
+        || is_view (net, i - 1)
+        || (below != AX_LAYER_CONV && below != AX_LAYER_FC
+            && below != AX_LAYER_BATCHNORM))
+      continue;
+    net->in_place[i] = 1;
+    net->rectified_by[i - 1] = i + 1;
+  }
+}
+
 /* A whole activation's shape on one tower: its maps when split, its
  * samples when the batch is split over replicas. */
 static ax_shape
@@ -398,7 +421,8 @@ plan_tower (ax_net *net, int t, int sizing)
       break;
     ax_shape ws = ax_kernel_workspace_shape (L->k);
     L->in = net->gathers[i] ? take (tw, SLAB_ACT, in, AX_F32, sizing, &st) : prev_out;
-    L->out = take (tw, SLAB_ACT, out, AX_F32, sizing, &st);
+    L->out = net->in_place[i] ? net_reshaped (prev_out, out)
+        : take (tw, SLAB_ACT, out, AX_F32, sizing, &st);
     L->has_ws = ax_shape_count (ws) > 0;
     if (L->has_ws)
       L->ws = take (tw, SLAB_ACT, ws, AX_F32, sizing, &st);
@@ -643,6 +667,7 @@ create (ax_net *net, const ax_net_spec *spec, const ax_net_config *cfg)
     net->towers[t].be = cfg->backends[t];
   if ((st = derive_shapes (net)) != AX_OK || (st = plan_dist (net)) != AX_OK)
     return st;
+  plan_in_place (net);
   describe_params (net);
   for (int t = 0; t < net->n_towers && st == AX_OK; t++) {
     st = plan_tower (net, t, 1);
@@ -932,6 +957,11 @@ ax_net_activation (ax_net *net, const char *layer, float *host, size_t count)
   if (i < 0)
     return net ? net_fail (net, AX_ERR_INVALID_ARG, "no layer %s",
         layer ? layer : "(null)") : AX_ERR_INVALID_ARG;
+  if (net->rectified_by[i])
+    return net_fail (net, AX_ERR_INVALID_ARG, "activation %s: its output is "
+        "rectified in place by %s (as PyTorch's ReLU(inplace=True)); ask for "
+        "%s", layer, net->spec.layers[net->rectified_by[i] - 1].name,
+        net->spec.layers[net->rectified_by[i] - 1].name);
   ax_shape whole = net->shapes[i + 1];
   if (count != ax_shape_count (whole))
     return net_fail (net, AX_ERR_SHAPE, "activation %s: %zu values, not %zu",

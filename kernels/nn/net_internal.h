@@ -83,6 +83,11 @@ struct ax_net {
   ax_shape shapes[AX_NET_MAX_LAYERS + 1];
   net_dist dist[AX_NET_MAX_LAYERS + 1];
   int gathers[AX_NET_MAX_LAYERS];
+  /* A ReLU that rectifies its producer's output in place (as PyTorch's
+   * ReLU(inplace=True)): in_place[relu] is 1 and rectified_by[producer]
+   * is the ReLU's index + 1 (net.c, plan_in_place). */
+  int in_place[AX_NET_MAX_LAYERS];
+  int rectified_by[AX_NET_MAX_LAYERS];
   int last_fc;
   int score_map;                /* forward-only, ends in a conv: a class
                                  * score map (dense evaluation), no loss */

@@ -613,6 +613,52 @@ test_torchvision_pool_placements (void)
   ax_net_destroy (a);
 }
 
+/* Every ReLU right after a convolution or fc layer works in place (as
+ * PyTorch's ReLU(inplace=True)): a forward-only net takes the same memory
+ * with its ReLUs as without them, and asking for an output that a ReLU
+ * overwrote is refused with the ReLU's name. */
+static void
+test_relu_in_place (void)
+{
+  ax_net_spec with = small_spec (8, 0.5f), without = with;
+  without.n_layers = 0;
+  for (int i = 0; i < with.n_layers; i++)
+    if (with.layers[i].kind != AX_LAYER_RELU)
+      without.layers[without.n_layers++] = with.layers[i];
+  AX_CHECK (without.n_layers == with.n_layers - 7, "AlexNet has 7 ReLUs");
+  for (int place = 0; place < 2; place++) {
+    ax_placement p = place ? AX_PLACE_TOWERS : AX_PLACE_ONE;
+    ax_net *a = make_net (&with, 4, p, 0), *b = make_net (&without, 4, p, 0);
+    if (!a || !b) {
+      ax_net_destroy (a);
+      ax_net_destroy (b);
+      return;
+    }
+    size_t ma = ax_net_memory_bytes (a), mb = ax_net_memory_bytes (b);
+    printf ("  %s, forward only: %zu bytes with its ReLUs, %zu without\n",
+        place ? "towers" : "one device", ma, mb);
+    AX_CHECK (ma == mb, "the ReLUs take %zd bytes", (ssize_t) (ma - mb));
+    ax_net_init (a, AX_INIT_PAPER, 5);
+    float *x = random_images (&with, 4);
+    NET_OK (a, ax_net_forward (a, x, image_count (&with, 4), 0));
+    ax_shape s;
+    AX_CHECK (ax_net_activation_shape (a, "conv2", &s) == AX_OK, "conv2");
+    size_t n = ax_shape_count (s), negative = 0;
+    float *r = malloc (n * sizeof *r);
+    AX_CHECK (ax_net_activation (a, "conv2", r, n) == AX_ERR_INVALID_ARG
+        && strstr (ax_net_last_error (a), "relu2"), "conv2's output is "
+        "relu2's: %s", ax_net_last_error (a));
+    NET_OK (a, ax_net_activation (a, "relu2", r, n));
+    for (size_t i = 0; i < n; i++)
+      negative += !(r[i] >= 0.0f);
+    AX_CHECK (negative == 0, "relu2: %zu values below 0", negative);
+    free (r);
+    free (x);
+    ax_net_destroy (a);
+    ax_net_destroy (b);
+  }
+}
+
 int
 main (void)
 {
@@ -625,6 +671,7 @@ main (void)
   AX_CHECK (have_fixture, "tests/data/net_fixture.bin (ALEXNET_TEST_DATA)");
   AX_RUN (test_placements_agree);
   AX_RUN (test_bad_arguments);
+  AX_RUN (test_relu_in_place);
   AX_RUN (test_torchvision_as_towers);
   AX_RUN (test_torchvision_pool_placements);
   AX_RUN (test_learns);
