@@ -1074,7 +1074,7 @@ GST_START_TEST (test_vgg_pipeline_learns)
 
   write_jpeg_set (train, 48, 1, 0);
   write_jpeg_set (val, 16, 2, 0);
-  desc = g_strdup_printf ("dataset-src location=%s shuffle=true epochs=6 ! "
+  desc = g_strdup_printf ("dataset-src location=%s shuffle=true epochs=12 ! "
       "decode ! resize-256 mode=isotropic scale-min=32 scale-max=48 seed=2 ! "
       "random-crop-flip size=32 seed=3 ! alexnet-train name=train "
       "arch=vgg11_bn input-size=32 width-divisor=8 batch-size=16 "
@@ -1082,7 +1082,7 @@ GST_START_TEST (test_vgg_pipeline_learns)
       "val-location=%s checkpoint=%s", train, val, ckpt);
   error = run_pipeline (desc, NULL, NULL, NULL);
   fail_unless (error == NULL, "%s: %s", desc, error);
-  fail_unless_equals_int (ckpt_meta_u64 (ckpt, "step"), 6 * 48 * CLASSES
+  fail_unless_equals_int (ckpt_meta_u64 (ckpt, "step"), 12 * 48 * CLASSES
       / 16);
   {
     ax_net_checkpoint_info info;
