@@ -18,6 +18,8 @@ cpu_destroy (ax_backend *backend)
   if (be->engine)
     dnnl_engine_destroy (be->engine);
   cpu_free (be->arena);
+  cpu_free (be->scratch);
+  cpu_free (be->dweight);
   free (be);
 }
 
@@ -98,9 +100,6 @@ cpu_release (ax_kernel *kernel)
   cpu_prim_destroy (&k->bwd_data);
   cpu_prim_destroy (&k->bwd_weights);
   cpu_prim_destroy (&k->infer);
-  cpu_free (k->scratchpad);
-  cpu_free (k->dweight_tmp);
-  cpu_free (k->dbias_tmp);
   free (k);
 }
 

@@ -10,11 +10,11 @@
 typedef struct {
   dnnl_memory_desc_t src, weight, bias, dst;
   int has_bias;
-  int own_dbias;        /* the bias gradient is cpu_bias_grad's, not oneDNN's */
 } weighted_mds;
 
 /* `adapt`: the op descs may leave layouts to oneDNN (format any); the
- * tensors' plain layouts are then reached through reorders. */
+ * tensors' plain layouts are then reached through reorders. Without
+ * `bwd_weights` (fc: cpu_sgemm_add) there is no weight-gradient prim. */
 static ax_status
 weighted_prims (cpu_backend *be, cpu_kernel *k, const weighted_mds *m,
     const_dnnl_op_desc_t fwd, const_dnnl_op_desc_t bwd_data,
@@ -22,12 +22,13 @@ weighted_prims (cpu_backend *be, cpu_kernel *k, const weighted_mds *m,
 {
   dnnl_memory_desc_t fwd_plain[] = { m->src, m->weight, m->dst, m->bias };
   dnnl_memory_desc_t data_plain[] = { m->src, m->weight, m->dst };
-  dnnl_memory_desc_t weight_plain[] = { m->src, m->dst, m->weight, m->bias };
+  dnnl_memory_desc_t weight_plain[] = { m->src, m->dst, m->weight };
   int fwd_args[] = { DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST,
     m->has_bias ? DNNL_ARG_BIAS : -1, -1 };
   int data_args[] = { DNNL_ARG_DIFF_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_DST, -1 };
+  /* the bias gradient is cpu_bias_grad's (sums in double) */
   int weight_args[] = { DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS,
-    m->has_bias && !m->own_dbias ? DNNL_ARG_DIFF_BIAS : -1, -1 };
+    -1 };
   ax_status st = cpu_prim_create (be, &k->fwd, fwd, NULL, fwd_args,
       adapt ? fwd_plain : NULL);
   if (st == AX_OK && forward_only)
@@ -35,20 +36,15 @@ weighted_prims (cpu_backend *be, cpu_kernel *k, const weighted_mds *m,
   if (st == AX_OK)
     st = cpu_prim_create (be, &k->bwd_data, bwd_data, k->fwd.pd, data_args,
         adapt ? data_plain : NULL);
-  if (st == AX_OK)
+  if (st == AX_OK && bwd_weights)
     st = cpu_prim_create (be, &k->bwd_weights, bwd_weights, k->fwd.pd,
         weight_args, adapt ? weight_plain : NULL);
   if (st == AX_OK)
     st = cpu_kernel_scratchpad (be, k);
-  if (st != AX_OK)
+  if (st != AX_OK || !bwd_weights)
     return st;
-  k->dweight_tmp = cpu_alloc (dnnl_memory_desc_get_size (&m->weight));
-  int dnnl_dbias = m->has_bias && !m->own_dbias;
-  k->dbias_tmp = dnnl_dbias ? cpu_alloc (dnnl_memory_desc_get_size (&m->bias))
-      : NULL;
-  if (!k->dweight_tmp || (dnnl_dbias && !k->dbias_tmp))
-    return ax_backend_fail (&be->head, AX_ERR_NO_MEMORY, "weight gradients");
-  return AX_OK;
+  return cpu_shared_reserve (be, (void **) &be->dweight, &be->dweight_bytes,
+      dnnl_memory_desc_get_size (&m->weight), "weight gradients");
 }
 
 ax_status
@@ -58,7 +54,7 @@ cpu_conv_prepare (cpu_backend *be, cpu_kernel *k, const ax_op *op,
   const ax_conv_params *p = &op->p.conv;
   /* oneDNN sums a convolution's bias gradient over batch x H x W in float
    * (an error of 1e-5 at 224x224); cpu_bias_grad sums it in double. */
-  weighted_mds m = { .has_bias = p->has_bias, .own_dbias = p->has_bias };
+  weighted_mds m = { .has_bias = p->has_bias };
   m.src = cpu_md_shape (s->in);
   m.dst = cpu_md_shape (s->out);
   if (p->groups == 1) {
@@ -115,14 +111,17 @@ cpu_fc_prepare (cpu_backend *be, cpu_kernel *k, const ax_op *op,
     m.bias = cpu_md (1, b, dnnl_x);
   }
   const dnnl_memory_desc_t *bias = m.has_bias ? &m.bias : NULL;
-  dnnl_inner_product_desc_t fwd, bwd_data, bwd_weights;
+  dnnl_inner_product_desc_t fwd, bwd_data;
   DNNL_TRY (be, dnnl_inner_product_forward_desc_init (&fwd,
           prop_kind (op), &m.src, &m.weight, bias, &m.dst));
   DNNL_TRY (be, dnnl_inner_product_backward_data_desc_init (&bwd_data,
           &m.src, &m.weight, &m.dst));
-  DNNL_TRY (be, dnnl_inner_product_backward_weights_desc_init (&bwd_weights,
-          &m.src, &m.weight, bias, &m.dst));
-  return weighted_prims (be, k, &m, &fwd, &bwd_data, &bwd_weights, 0,
+  /* dW (out x in) += dY^T (out x batch) X (batch x in) */
+  k->gemm_dweight = 1;
+  k->gemm_out = s->out.c;
+  k->gemm_in = (dnnl_dim_t) s->in.c * s->in.h * s->in.w;
+  k->gemm_batch = s->in.n;
+  return weighted_prims (be, k, &m, &fwd, &bwd_data, NULL, 0,
       op->forward_only);
 }
 
@@ -132,7 +131,7 @@ cpu_weighted_forward (ax_kernel *kernel, ax_tensor *out, const ax_tensor *in,
 {
   cpu_kernel *k = CPU_K (kernel);
   void *ptrs[] = { in->data, weight->data, out->data, bias ? bias->data : NULL };
-  return cpu_prim_run (CPU_BE (kernel->backend), k, &k->fwd, ptrs);
+  return cpu_prim_run (CPU_BE (kernel->backend), &k->fwd, ptrs);
 }
 
 ax_status
@@ -145,18 +144,20 @@ cpu_weighted_backward (ax_kernel *kernel, ax_tensor *din, ax_tensor *dweight,
   ax_status st;
   if (din) {
     void *ptrs[] = { din->data, weight->data, dout->data };
-    if ((st = cpu_prim_run (be, k, &k->bwd_data, ptrs)) != AX_OK)
+    if ((st = cpu_prim_run (be, &k->bwd_data, ptrs)) != AX_OK)
       return st;
   }
-  void *ptrs[] = { in->data, dout->data, k->dweight_tmp, k->dbias_tmp };
-  if ((st = cpu_prim_run (be, k, &k->bwd_weights, ptrs)) != AX_OK)
-    return st;
-  cpu_accumulate (be, dweight->data, k->dweight_tmp,
-      ax_shape_count (dweight->shape));
-  if (dbias && k->dbias_tmp)
-    cpu_accumulate (be, dbias->data, k->dbias_tmp,
-        ax_shape_count (dbias->shape));
-  else if (dbias)
+  if (k->gemm_dweight) {
+    st = cpu_sgemm_add (be, 'T', 'N', k->gemm_out, k->gemm_in, k->gemm_batch,
+        dout->data, k->gemm_out, in->data, k->gemm_in, dweight->data,
+        k->gemm_in);
+  } else {
+    void *ptrs[] = { in->data, dout->data, be->dweight };
+    if ((st = cpu_prim_run (be, &k->bwd_weights, ptrs)) == AX_OK)
+      cpu_accumulate (be, dweight->data, be->dweight,
+          ax_shape_count (dweight->shape));
+  }
+  if (st == AX_OK && dbias)
     cpu_bias_grad (be, dbias->data, dout->data, dout->shape);
-  return AX_OK;
+  return st;
 }

@@ -147,19 +147,19 @@ adapter_create (cpu_backend *be, cpu_adapter *a, int arg,
   return AX_OK;
 }
 
-/* Grows the instance's arena to `bytes` (at prepare time only). */
-static ax_status
-arena_reserve (cpu_backend *be, size_t bytes)
+ax_status
+cpu_shared_reserve (cpu_backend *be, void **buf, size_t *have, size_t bytes,
+    const char *what)
 {
-  if (bytes <= be->arena_bytes)
+  if (bytes <= *have)
     return AX_OK;
   void *p = cpu_alloc (bytes);
   if (!p)
-    return ax_backend_fail (&be->head, AX_ERR_NO_MEMORY, "layout buffers "
-        "of %zu bytes", bytes);
-  cpu_free (be->arena);
-  be->arena = p;
-  be->arena_bytes = bytes;
+    return ax_backend_fail (&be->head, AX_ERR_NO_MEMORY, "%s of %zu bytes",
+        what, bytes);
+  cpu_free (*buf);
+  *buf = p;
+  *have = bytes;
   return AX_OK;
 }
 
@@ -191,9 +191,10 @@ prim_create (cpu_backend *be, cpu_prim *p, const_dnnl_op_desc_t desc,
         return st;
     }
   }
-  if ((st = arena_reserve (be, arena_used)) != AX_OK)
+  if ((st = cpu_shared_reserve (be, &be->arena, &be->arena_bytes, arena_used,
+              "layout buffers")) != AX_OK)
     return st;
-  /* The scratchpad always comes last; run() points it at the kernel's. */
+  /* The scratchpad always comes last; run() points it at the instance's. */
   const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md (p->pd,
       dnnl_query_scratchpad_md, 0);
   if (smd && dnnl_memory_desc_get_size (smd) > 0) {
@@ -257,16 +258,14 @@ cpu_kernel_scratchpad (cpu_backend *be, cpu_kernel *k)
       bytes = b > bytes ? b : bytes;
     }
   }
-  k->scratchpad_bytes = bytes;
-  if (bytes && !(k->scratchpad = cpu_alloc (bytes)))
-    return ax_backend_fail (&be->head, AX_ERR_NO_MEMORY,
-        "scratchpad of %zu bytes", bytes);
-  return AX_OK;
+  (void) k;
+  return cpu_shared_reserve (be, &be->scratch, &be->scratch_bytes, bytes,
+      "scratchpad");
 }
 
 /* Runs the reorders of the inputs (outputs = 0) or of the outputs. */
 static dnnl_status_t
-run_adapters (cpu_backend *be, cpu_kernel *k, cpu_prim *p, int outputs)
+run_adapters (cpu_backend *be, cpu_prim *p, int outputs)
 {
   for (int i = 0; i < p->nargs; i++) {
     cpu_adapter *a = &p->adapt[i];
@@ -277,7 +276,7 @@ run_adapters (cpu_backend *be, cpu_kernel *k, cpu_prim *p, int outputs)
       { DNNL_ARG_TO, outputs ? a->plain : p->args[i].memory },
       { DNNL_ARG_SCRATCHPAD, a->scratch } };
     if (a->scratch) {
-      dnnl_status_t st = dnnl_memory_set_data_handle (a->scratch, k->scratchpad);
+      dnnl_status_t st = dnnl_memory_set_data_handle (a->scratch, be->scratch);
       if (st != dnnl_success)
         return st;
     }
@@ -290,11 +289,11 @@ run_adapters (cpu_backend *be, cpu_kernel *k, cpu_prim *p, int outputs)
 }
 
 ax_status
-cpu_prim_run (cpu_backend *be, cpu_kernel *k, cpu_prim *p, void *const *ptrs)
+cpu_prim_run (cpu_backend *be, cpu_prim *p, void *const *ptrs)
 {
   for (int i = 0; i < p->nargs; i++) {
     int j = p->ptr_index[i];
-    void *data = j < 0 ? k->scratchpad : ptrs[j];
+    void *data = j < 0 ? be->scratch : ptrs[j];
     if (p->adapt[i].reorder) {
       DNNL_TRY (be, dnnl_memory_set_data_handle (p->adapt[i].plain, data));
       data = (char *) be->arena + p->adapt[i].offset;
@@ -302,16 +301,30 @@ cpu_prim_run (cpu_backend *be, cpu_kernel *k, cpu_prim *p, void *const *ptrs)
     DNNL_TRY (be, dnnl_memory_set_data_handle (p->args[i].memory, data));
   }
   int before = threads_enter (be);
-  dnnl_status_t st = run_adapters (be, k, p, 0);
+  dnnl_status_t st = run_adapters (be, p, 0);
   if (st == dnnl_success)
     st = dnnl_primitive_execute (p->prim, be->stream, p->nargs, p->args);
   if (st == dnnl_success)
-    st = run_adapters (be, k, p, 1);
+    st = run_adapters (be, p, 1);
   if (st == dnnl_success)
     st = dnnl_stream_wait (be->stream);
   omp_set_num_threads (before);
   if (st != dnnl_success)
     return cpu_dnnl_fail (be, st, "dnnl_primitive_execute");
+  return AX_OK;
+}
+
+ax_status
+cpu_sgemm_add (cpu_backend *be, char transa, char transb, dnnl_dim_t m,
+    dnnl_dim_t n, dnnl_dim_t k, const float *a, dnnl_dim_t lda,
+    const float *b, dnnl_dim_t ldb, float *c, dnnl_dim_t ldc)
+{
+  int before = threads_enter (be);
+  dnnl_status_t st = dnnl_sgemm (transa, transb, m, n, k, 1.0f, a, lda, b,
+      ldb, 1.0f, c, ldc);
+  omp_set_num_threads (before);
+  if (st != dnnl_success)
+    return cpu_dnnl_fail (be, st, "dnnl_sgemm");
   return AX_OK;
 }
 

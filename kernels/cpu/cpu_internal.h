@@ -22,6 +22,13 @@ typedef struct {
    * training at batch 32 at 17 GiB. */
   void *arena;
   size_t arena_bytes;
+  /* For the same reason, oneDNN's scratchpads (the largest any primitive
+   * of the instance needs) and the weight gradient of one convolution
+   * before it is added in (the largest convolution's). */
+  void *scratch;
+  size_t scratch_bytes;
+  float *dweight;
+  size_t dweight_bytes;
 } cpu_backend;
 
 #define CPU_MAX_ARGS 10
@@ -54,9 +61,11 @@ typedef struct {
   cpu_prim fwd, bwd_data, bwd_weights;
   cpu_prim infer;                 /* batch norm in evaluation, in a training
                                    * kernel (fwd is the training forward) */
-  void *scratchpad;               /* oneDNN's scratch, shared by the prims */
-  size_t scratchpad_bytes;
-  float *dweight_tmp, *dbias_tmp; /* bwd-weights writes here, then += */
+  /* A fully connected layer's weight gradient: one GEMM adding into the
+   * gradient (dnnl_sgemm, beta 1) rather than a primitive writing a copy
+   * as large as the weights (VGG-16's fc6: 392 MiB) that is then added */
+  int gemm_dweight;
+  dnnl_dim_t gemm_out, gemm_in, gemm_batch;
 } cpu_kernel;
 
 #define CPU_BE(be) ((cpu_backend *) (be))
@@ -92,10 +101,19 @@ ax_status cpu_prim_create (cpu_backend *be, cpu_prim *p,
 void cpu_prim_destroy (cpu_prim *p);
 size_t cpu_prim_arg_bytes (const cpu_prim *p, int arg);
 /* Runs `p` with ptrs[i] as the data of args[i] as given to create. */
-ax_status cpu_prim_run (cpu_backend *be, cpu_kernel *k, cpu_prim *p,
+ax_status cpu_prim_run (cpu_backend *be, cpu_prim *p,
     void *const *ptrs);
-/* Allocates the kernel's scratchpad: the largest any of its prims needs. */
+/* Grows the instance's shared scratchpad to what the kernel's prims need. */
 ax_status cpu_kernel_scratchpad (cpu_backend *be, cpu_kernel *k);
+/* Grows one of the instance's shared buffers to `bytes` (at prepare time
+ * only: running never allocates). */
+ax_status cpu_shared_reserve (cpu_backend *be, void **buf, size_t *have,
+    size_t bytes, const char *what);
+/* C (m x n, row-major) += op(A) op(B) on the instance's threads (oneDNN's
+ * dnnl_sgemm; trans 'T' or 'N', as BLAS). */
+ax_status cpu_sgemm_add (cpu_backend *be, char transa, char transb,
+    dnnl_dim_t m, dnnl_dim_t n, dnnl_dim_t k, const float *a, dnnl_dim_t lda,
+    const float *b, dnnl_dim_t ldb, float *c, dnnl_dim_t ldc);
 
 void *cpu_alloc (size_t bytes);
 void cpu_free (void *p);

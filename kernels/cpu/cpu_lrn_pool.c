@@ -105,7 +105,7 @@ ax_status
 cpu_relu_forward (ax_kernel *k, ax_tensor *out, const ax_tensor *in)
 {
   void *ptrs[] = { in->data, out->data };
-  return cpu_prim_run (CPU_BE (k->backend), CPU_K (k), &CPU_K (k)->fwd, ptrs);
+  return cpu_prim_run (CPU_BE (k->backend), &CPU_K (k)->fwd, ptrs);
 }
 
 ax_status
@@ -113,7 +113,7 @@ cpu_relu_backward (ax_kernel *k, ax_tensor *din, const ax_tensor *dout,
     const ax_tensor *out)
 {
   void *ptrs[] = { din->data, dout->data, out->data };
-  return cpu_prim_run (CPU_BE (k->backend), CPU_K (k), &CPU_K (k)->bwd_data,
+  return cpu_prim_run (CPU_BE (k->backend), &CPU_K (k)->bwd_data,
       ptrs);
 }
 
@@ -122,7 +122,7 @@ cpu_lrn_forward (ax_kernel *k, ax_tensor *out, ax_tensor *workspace,
     const ax_tensor *in)
 {
   void *ptrs[] = { in->data, out->data, data_or_null (workspace) };
-  return cpu_prim_run (CPU_BE (k->backend), CPU_K (k), &CPU_K (k)->fwd, ptrs);
+  return cpu_prim_run (CPU_BE (k->backend), &CPU_K (k)->fwd, ptrs);
 }
 
 ax_status
@@ -131,7 +131,7 @@ cpu_lrn_backward (ax_kernel *k, ax_tensor *din, const ax_tensor *dout,
 {
   (void) out;
   void *ptrs[] = { din->data, dout->data, in->data, data_or_null (workspace) };
-  return cpu_prim_run (CPU_BE (k->backend), CPU_K (k), &CPU_K (k)->bwd_data,
+  return cpu_prim_run (CPU_BE (k->backend), &CPU_K (k)->bwd_data,
       ptrs);
 }
 
@@ -140,7 +140,7 @@ cpu_maxpool_forward (ax_kernel *k, ax_tensor *out, ax_tensor *workspace,
     const ax_tensor *in)
 {
   void *ptrs[] = { in->data, out->data, data_or_null (workspace) };
-  return cpu_prim_run (CPU_BE (k->backend), CPU_K (k), &CPU_K (k)->fwd, ptrs);
+  return cpu_prim_run (CPU_BE (k->backend), &CPU_K (k)->fwd, ptrs);
 }
 
 ax_status
@@ -150,6 +150,6 @@ cpu_maxpool_backward (ax_kernel *k, ax_tensor *din, const ax_tensor *dout,
   (void) in;
   (void) out;
   void *ptrs[] = { din->data, dout->data, data_or_null (workspace) };
-  return cpu_prim_run (CPU_BE (k->backend), CPU_K (k), &CPU_K (k)->bwd_data,
+  return cpu_prim_run (CPU_BE (k->backend), &CPU_K (k)->bwd_data,
       ptrs);
 }

@@ -162,6 +162,10 @@ test_fc (void)
   op.in = ax_shape_make (4, 33, 1, 1);
   op.p.fc = (ax_fc_params) { 10, 0 };
   check_weighted (&op, "fc 33 -> 10 no bias");
+  /* VGG's classifier narrowed: a batch of 16 from 64 maps of 7x7 */
+  op.in = ax_shape_make (16, 64, 7, 7);
+  op.p.fc = (ax_fc_params) { 512, 1 };
+  check_weighted (&op, "fc 64x7x7 -> 512, batch 16");
 }
 
 /* --- ReLU, LRN, max-pool: one input, one output, maybe a workspace --- */
