@@ -329,3 +329,19 @@ ax_kernel_workspace_shape (const ax_kernel *k)
 {
   return k->workspace;
 }
+
+size_t
+ax_kernel_temp_bytes (const ax_kernel *k)
+{
+  return k ? k->temp_bytes : 0;
+}
+
+ax_status
+ax_kernel_bind_temp (ax_kernel *k, void *forward, void *backward)
+{
+  if (!k || !forward || (!backward && !k->op.forward_only))
+    return AX_ERR_INVALID_ARG;
+  if (!k->temp_bytes || !k->backend->iface->bind_temp)
+    return AX_OK;
+  return k->backend->iface->bind_temp (k, forward, backward);
+}

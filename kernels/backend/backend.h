@@ -99,6 +99,17 @@ const ax_op_shapes_t *ax_kernel_shapes (const ax_kernel *k);
 /* What forward keeps for backward beyond its output, as an F32 tensor
  * shape; count 0 means the op needs none (pass NULL). */
 ax_shape ax_kernel_workspace_shape (const ax_kernel *k);
+/* Bytes of temporaries one call needs beside its tensors (the CPU
+ * backend's copies in oneDNN's blocked layouts); 0 for none. Until bound,
+ * a kernel takes them from a block its backend instance shares among its
+ * kernels; ax_kernel_bind_temp lends them from the caller's memory instead
+ * (a net's free activation memory): `forward` for the forward calls,
+ * `backward` for the backward ones (may be NULL for a forward-only
+ * kernel), each temp_bytes on the kernel's backend, not touched between
+ * calls. Once every kernel of an instance is bound, the shared block is
+ * freed. */
+size_t ax_kernel_temp_bytes (const ax_kernel *k);
+ax_status ax_kernel_bind_temp (ax_kernel *k, void *forward, void *backward);
 
 /* --- layer operations: outputs first, then inputs. Data gradients are
  * written; parameter gradients are accumulated (+=). --- */

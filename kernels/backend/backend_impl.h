@@ -66,6 +66,9 @@ typedef struct {
       const ax_op_shapes_t *shapes, ax_kernel **out);
   /* Frees a kernel from prepare. */
   void (*release) (ax_kernel *k);
+  /* Lends a kernel with temp_bytes > 0 its temporaries (backend.h,
+   * ax_kernel_bind_temp); NULL for a backend whose kernels need none. */
+  ax_status (*bind_temp) (ax_kernel *k, void *forward, void *backward);
 
   /* The layer operations, as in backend.h (NULL tensors as allowed there). */
   ax_status (*conv_forward) (ax_kernel *k, ax_tensor *out, const ax_tensor *in,
@@ -131,6 +134,7 @@ struct ax_kernel {
   ax_op op;
   ax_op_shapes_t shapes;
   ax_shape workspace;     /* F32 elements kept from forward to backward */
+  size_t temp_bytes;      /* temporaries of one call (ax_kernel_temp_bytes) */
 };
 
 /* Records a message for ax_backend_last_error and returns `status`. */

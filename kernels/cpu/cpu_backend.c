@@ -35,6 +35,7 @@ ax_cpu_backend_create (int n_threads, ax_backend **out)
   be->head.iface = &cpu_iface;
   be->threads = n_threads ? n_threads : omp_get_max_threads ();
   be->blocked_conv = 1;
+  be->chunk_bytes = CPU_CHUNK_BYTES;
   if (dnnl_engine_create (&be->engine, dnnl_cpu, 0) != dnnl_success
       || dnnl_stream_create (&be->stream, be->engine,
           dnnl_stream_default_flags) != dnnl_success) {
@@ -56,6 +57,13 @@ ax_cpu_backend_set_blocked_conv (ax_backend *be, int on)
 {
   if (be && be->iface == &cpu_iface)
     CPU_BE (be)->blocked_conv = on != 0;
+}
+
+void
+ax_cpu_backend_set_chunk_bytes (ax_backend *be, size_t bytes)
+{
+  if (be && be->iface == &cpu_iface)
+    CPU_BE (be)->chunk_bytes = bytes ? bytes : CPU_CHUNK_BYTES;
 }
 
 static ax_status
@@ -96,6 +104,7 @@ static void
 cpu_release (ax_kernel *kernel)
 {
   cpu_kernel *k = CPU_K (kernel);
+  cpu_kernel_unbind (k);
   cpu_prim_destroy (&k->fwd);
   cpu_prim_destroy (&k->bwd_data);
   cpu_prim_destroy (&k->bwd_weights);
@@ -145,6 +154,7 @@ static const ax_backend_i cpu_iface = {
   .supports_op = cpu_supports_op,
   .prepare = cpu_prepare,
   .release = cpu_release,
+  .bind_temp = cpu_bind_temp,
   .conv_forward = cpu_weighted_forward,
   .conv_backward = cpu_weighted_backward,
   .relu_forward = cpu_relu_forward,

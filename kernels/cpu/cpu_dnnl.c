@@ -191,6 +191,7 @@ prim_create (cpu_backend *be, cpu_prim *p, const_dnnl_op_desc_t desc,
         return st;
     }
   }
+  p->temp_bytes = arena_used;
   if ((st = cpu_shared_reserve (be, &be->arena, &be->arena_bytes, arena_used,
               "layout buffers")) != AX_OK)
     return st;
@@ -251,6 +252,8 @@ cpu_kernel_scratchpad (cpu_backend *be, cpu_kernel *k)
   cpu_prim *prims[4] = { &k->fwd, &k->bwd_data, &k->bwd_weights, &k->infer };
   size_t bytes = 0;
   for (int i = 0; i < 4; i++) {
+    if (prims[i]->temp_bytes > k->head.temp_bytes)
+      k->head.temp_bytes = prims[i]->temp_bytes;
     size_t b = cpu_prim_arg_bytes (prims[i], DNNL_ARG_SCRATCHPAD);
     bytes = b > bytes ? b : bytes;
     for (int j = 0; j < prims[i]->nargs; j++) {
@@ -258,9 +261,38 @@ cpu_kernel_scratchpad (cpu_backend *be, cpu_kernel *k)
       bytes = b > bytes ? b : bytes;
     }
   }
-  (void) k;
+  if (k->head.temp_bytes && !k->uses_arena) {
+    k->uses_arena = 1;
+    be->arena_users++;
+  }
   return cpu_shared_reserve (be, &be->scratch, &be->scratch_bytes, bytes,
       "scratchpad");
+}
+
+void
+cpu_kernel_unbind (cpu_kernel *k)
+{
+  cpu_backend *be = CPU_BE (k->head.backend);
+  if (!k->uses_arena)
+    return;
+  k->uses_arena = 0;
+  if (--be->arena_users == 0) {
+    cpu_free (be->arena);
+    be->arena = NULL;
+    be->arena_bytes = 0;
+  }
+}
+
+ax_status
+cpu_bind_temp (ax_kernel *kernel, void *forward, void *backward)
+{
+  cpu_kernel *k = CPU_K (kernel);
+  k->fwd.temp = forward;
+  k->infer.temp = forward;
+  k->bwd_data.temp = backward;
+  k->bwd_weights.temp = backward;
+  cpu_kernel_unbind (k);
+  return AX_OK;
 }
 
 /* Runs the reorders of the inputs (outputs = 0) or of the outputs. */
@@ -296,7 +328,7 @@ cpu_prim_run (cpu_backend *be, cpu_prim *p, void *const *ptrs)
     void *data = j < 0 ? be->scratch : ptrs[j];
     if (p->adapt[i].reorder) {
       DNNL_TRY (be, dnnl_memory_set_data_handle (p->adapt[i].plain, data));
-      data = (char *) be->arena + p->adapt[i].offset;
+      data = (p->temp ? p->temp : (char *) be->arena) + p->adapt[i].offset;
     }
     DNNL_TRY (be, dnnl_memory_set_data_handle (p->args[i].memory, data));
   }

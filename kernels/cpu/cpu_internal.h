@@ -15,6 +15,7 @@ typedef struct {
   dnnl_stream_t stream;
   int threads;
   int blocked_conv;               /* convolutions in oneDNN's own layouts */
+  size_t chunk_bytes;             /* of a blocked convolution's batch part */
   /* The layout buffers of every primitive (cpu_adapter): temporaries of
    * one call, and one call runs at a time on an instance, so they share
    * this block, as large as the largest primitive needs (grown at
@@ -29,9 +30,14 @@ typedef struct {
   size_t scratch_bytes;
   float *dweight;
   size_t dweight_bytes;
+  /* kernels whose layout buffers are in `arena` (not bound elsewhere:
+   * ax_kernel_bind_temp); the arena is freed when none is left */
+  int arena_users;
 } cpu_backend;
 
 #define CPU_MAX_ARGS 10
+/* The default chunk_bytes (ax_cpu_backend_set_chunk_bytes). */
+#define CPU_CHUNK_BYTES ((size_t) 64 << 20)
 
 /* An argument for which the primitive chose its own (blocked) layout: the
  * tensor in its plain layout, a buffer in the chosen one, and the reorder
@@ -53,6 +59,8 @@ typedef struct {
   dnnl_exec_arg_t args[CPU_MAX_ARGS];
   int ptr_index[CPU_MAX_ARGS];    /* where run() finds its data; -1: scratch */
   cpu_adapter adapt[CPU_MAX_ARGS];
+  size_t temp_bytes;              /* of its layout buffers */
+  char *temp;                     /* where they are (NULL: the arena) */
 } cpu_prim;
 
 /* One kernel type for every op; unused parts stay zero. */
@@ -66,6 +74,11 @@ typedef struct {
    * as large as the weights (VGG-16's fc6: 392 MiB) that is then added */
   int gemm_dweight;
   dnnl_dim_t gemm_out, gemm_in, gemm_batch;
+  int uses_arena;                 /* counted in arena_users */
+  /* A convolution runs on `chunks` equal parts of the batch, of in_chunk
+   * and out_chunk floats (cpu_conv.c); 1 for the other ops. */
+  int chunks;
+  size_t in_chunk, out_chunk;
 } cpu_kernel;
 
 #define CPU_BE(be) ((cpu_backend *) (be))
@@ -103,7 +116,8 @@ size_t cpu_prim_arg_bytes (const cpu_prim *p, int arg);
 /* Runs `p` with ptrs[i] as the data of args[i] as given to create. */
 ax_status cpu_prim_run (cpu_backend *be, cpu_prim *p,
     void *const *ptrs);
-/* Grows the instance's shared scratchpad to what the kernel's prims need. */
+/* Grows the instance's shared scratchpad to what the kernel's prims need,
+ * and sets the kernel's temp_bytes (its prims' layout buffers). */
 ax_status cpu_kernel_scratchpad (cpu_backend *be, cpu_kernel *k);
 /* Grows one of the instance's shared buffers to `bytes` (at prepare time
  * only: running never allocates). */
@@ -114,6 +128,10 @@ ax_status cpu_shared_reserve (cpu_backend *be, void **buf, size_t *have,
 ax_status cpu_sgemm_add (cpu_backend *be, char transa, char transb,
     dnnl_dim_t m, dnnl_dim_t n, dnnl_dim_t k, const float *a, dnnl_dim_t lda,
     const float *b, dnnl_dim_t ldb, float *c, dnnl_dim_t ldc);
+
+/* The backend table's bind_temp and release's part of it. */
+ax_status cpu_bind_temp (ax_kernel *k, void *forward, void *backward);
+void cpu_kernel_unbind (cpu_kernel *k);
 
 void *cpu_alloc (size_t bytes);
 void cpu_free (void *p);

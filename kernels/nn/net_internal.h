@@ -48,10 +48,10 @@ typedef struct {
 
 typedef struct {
   ax_backend *be;
-  ax_slab slabs[6];       /* parameters, gradients, momentum, activations,
-                           * and the two that the layers' output gradients
-                           * alternate between (net.c, take_alternate) */
-  size_t used[6];
+  ax_slab slabs[4];       /* parameters, gradients, momentum, activations
+                           * (with backward's gradients and temporaries
+                           * above them: net.c, plan_backward_memory) */
+  size_t used[4];
   ax_tensor image;
   ax_tensor params_all, grads_all, moms_all; /* whole slabs: zeroing, checks */
   tower_layer layers[AX_NET_MAX_LAYERS];
@@ -102,6 +102,8 @@ struct ax_net {
   ax_slab scratch;        /* ax_net_activation's join buffer (lazily, once) */
   int have_loss;
   int trained_forward;    /* the last forward ran in training mode */
+  int backward_ran;       /* since the last forward: activations other
+                           * than the logits are overwritten */
   int profiling;
   uint64_t step, dropout_seed;
   char err[512];

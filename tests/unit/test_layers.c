@@ -133,6 +133,7 @@ conv_cases (const char *layout)
     { { 2, 8, 6, 6 }, { 10, 5, 5, 1, 2, 2, 1 }, "5x5 pad 2 groups 2" },
     { { 2, 32, 7, 7 }, { 32, 3, 3, 1, 1, 2, 1 }, "3x3 32 maps groups 2" },
     { { 2, 16, 9, 9 }, { 48, 5, 5, 1, 2, 1, 1 }, "5x5 16 -> 48 maps" },
+    { { 4, 8, 10, 10 }, { 8, 3, 3, 1, 1, 1, 1 }, "3x3 8 maps, batch 4" },
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     ax_op op = { .type = AX_OP_CONV, .in = cases[i].in, .p.conv = cases[i].p };
@@ -148,6 +149,23 @@ test_conv (void)
 {
   ax_cpu_backend_set_blocked_conv (be, 1);
   conv_cases ("blocked");
+  /* on the smallest parts of the batch there are (one or two images),
+   * whose layout copies are that much smaller */
+  ax_op op = { .type = AX_OP_CONV, .in = { 4, 8, 10, 10 },
+    .p.conv = { 8, 3, 3, 1, 1, 1, 1 } };
+  ax_kernel *whole = NULL, *part = NULL;
+  CHECK_OK (be, ax_kernel_prepare (be, &op, &whole));
+  ax_cpu_backend_set_chunk_bytes (be, 1);
+  CHECK_OK (be, ax_kernel_prepare (be, &op, &part));
+  size_t tw = ax_kernel_temp_bytes (whole), tp = ax_kernel_temp_bytes (part);
+  printf ("  layout copies of a batch of 4: %zu bytes, of its parts %zu\n",
+      tw, tp);
+  AX_CHECK (tw > 0 && tp > 0 && tp <= tw / 3, "parts' copies %zu, whole %zu",
+      tp, tw);
+  ax_kernel_release (whole);
+  ax_kernel_release (part);
+  conv_cases ("blocked, the batch in parts");
+  ax_cpu_backend_set_chunk_bytes (be, 0);
   ax_cpu_backend_set_blocked_conv (be, 0);
   conv_cases ("plain");
   ax_cpu_backend_set_blocked_conv (be, 1);
