@@ -190,9 +190,11 @@ ax_net_set_dropout_seed (ax_net *net, uint64_t seed)
 
 /* --- initialisation --- */
 
+/* The next n values of parameter p's initialisation (its values in order
+ * come from `rng`, n at a time). */
 static void
-init_values (float *v, const ax_param_info *p, const ax_layer_spec *l,
-    ax_init init, ax_rng *rng)
+init_values (float *v, size_t n, const ax_param_info *p,
+    const ax_layer_spec *l, ax_init init, ax_rng *rng)
 {
   int bias = p->ndim == 1;
   size_t receptive = p->ndim == 4 ? (size_t) p->dims[2] * p->dims[3] : 1;
@@ -205,7 +207,7 @@ init_values (float *v, const ax_param_info *p, const ax_layer_spec *l,
   }
   double bound = init == AX_INIT_XAVIER ? sqrt (6.0 / (fan_in + fan_out))
       : 1.0 / sqrt (fan_in);
-  for (size_t i = 0; i < p->count; i++) {
+  for (size_t i = 0; i < n; i++) {
     if (init == AX_INIT_PAPER)
       v[i] = bias ? l->bias_init : (float) (0.01 * ax_rng_normal (rng));
     else if (bias && init == AX_INIT_XAVIER)
@@ -213,6 +215,34 @@ init_values (float *v, const ax_param_info *p, const ax_layer_spec *l,
     else
       v[i] = (float) (bound * (2.0 * ax_rng_uniform (rng) - 1.0));
   }
+}
+
+/* Values [first, first + n) of parameter `index` (in PyTorch's element
+ * order) from host, on every tower that holds some of them: ax_net_init
+ * writes a tensor in pieces, so that it stages a few megabytes rather than
+ * the largest tensor (VGG-16's fc6: 411 MB, which was the peak of a
+ * training run's resident memory). */
+static ax_status
+param_set_range (ax_net *net, int index, size_t first, const float *host,
+    size_t n)
+{
+  ax_status st = AX_OK;
+  for (int t = 0; st == AX_OK && t < net->n_towers; t++) {
+    size_t off = 0;
+    ax_tensor *part = param_part (net, t, index, AX_PARAM_VALUE, &off);
+    if (!part)
+      continue;
+    size_t end = off + ax_shape_count (part->shape);
+    size_t a = first > off ? first : off, b = first + n < end ? first + n : end;
+    if (a >= b)
+      continue;
+    ax_tensor piece = *part;
+    piece.shape = ax_shape_make (1, 1, 1, (int) (b - a));
+    piece.data = (char *) part->data + (a - off) * sizeof (float);
+    st = ax_tensor_upload (&piece, host + (a - first),
+        (b - a) * sizeof (float));
+  }
+  return st;
 }
 
 ax_status
@@ -237,14 +267,12 @@ net_reset_running_var (ax_net *net)
 ax_status
 ax_net_init (ax_net *net, ax_init init, uint64_t seed)
 {
+  enum { PIECE = 1 << 20 };     /* floats staged at a time */
   if (!net || (unsigned) init > AX_INIT_TORCH)
     return AX_ERR_INVALID_ARG;
-  size_t most = 0;
-  for (int i = 0; i < net->n_params; i++)
-    most = net->params[i].count > most ? net->params[i].count : most;
-  float *v = malloc (most * sizeof *v);
+  float *v = malloc (PIECE * sizeof *v);
   if (!v)
-    return net_fail (net, AX_ERR_NO_MEMORY, "init: %zu floats", most);
+    return net_fail (net, AX_ERR_NO_MEMORY, "init: %d floats", PIECE);
   ax_status st = AX_OK;
   for (int i = 0; i < net->n_params && st == AX_OK; i++) {
     const ax_param_info *p = &net->params[i];
@@ -253,19 +281,22 @@ ax_net_init (ax_net *net, ax_init init, uint64_t seed)
       st = ax_net_param_set_i64 (net, i, &zero, 1);
       continue;
     }
-    if (net->spec.layers[p->layer].kind == AX_LAYER_BATCHNORM) {
-      /* PyTorch's reset_parameters and reset_running_stats, whatever the
-       * scheme: weight 1, bias 0, running mean 0, running variance 1 */
-      net_param_role r = net->roles[i];
-      float value = r == ROLE_WEIGHT || r == ROLE_RUNNING_VAR ? 1.0f : 0.0f;
-      for (size_t k = 0; k < p->count; k++)
-        v[k] = value;
-    } else {
-      ax_rng rng;
-      ax_rng_seed_stream (&rng, seed, (uint64_t) i);
-      init_values (v, p, &net->spec.layers[p->layer], init, &rng);
+    ax_rng rng;
+    ax_rng_seed_stream (&rng, seed, (uint64_t) i);
+    for (size_t first = 0; first < p->count && st == AX_OK; first += PIECE) {
+      size_t n = p->count - first < PIECE ? p->count - first : PIECE;
+      if (net->spec.layers[p->layer].kind == AX_LAYER_BATCHNORM) {
+        /* PyTorch's reset_parameters and reset_running_stats, whatever
+         * the scheme: weight 1, bias 0, running mean 0, running variance 1 */
+        net_param_role r = net->roles[i];
+        float value = r == ROLE_WEIGHT || r == ROLE_RUNNING_VAR ? 1.0f : 0.0f;
+        for (size_t k = 0; k < n; k++)
+          v[k] = value;
+      } else {
+        init_values (v, n, p, &net->spec.layers[p->layer], init, &rng);
+      }
+      st = param_set_range (net, i, first, v, n);
     }
-    st = ax_net_param_set (net, i, AX_PARAM_VALUE, v, p->count);
   }
   free (v);
   for (int t = 0; t < net->n_towers && st == AX_OK; t++)

@@ -109,6 +109,7 @@ check_activation (ax_net *net, const char *layer, int c, int h, int w)
 static void
 test_full_size_forward (void)
 {
+  float *fc6_one = NULL;
   const char *names[3] = { "paper224 one device", "paper224 towers", "tv224" };
   for (int c = 0; c < 3; c++) {
     ax_net_spec spec;
@@ -127,6 +128,25 @@ test_full_size_forward (void)
       check_dims (net, "fc8.bias", 1, 1000, 0, 0, 0);
       check_activation (net, "conv1", 96, 55, 55);
       check_activation (net, "pool5", 256, 6, 6);
+      /* the initialisation, written a piece at a time (1M floats), is the
+       * same on both placements: fc6.weight (37.7M) crosses pieces and
+       * the towers' split at row 2048 */
+      NET_OK (net, ax_net_init (net, AX_INIT_TORCH, 3));
+      int p6 = ax_net_param_find (net, "fc6.weight");
+      float *v = p6 >= 0 ? ax_test_param_values (net, p6, AX_PARAM_VALUE)
+          : NULL;
+      if (c == 0) {
+        fc6_one = v;
+      } else if (v && fc6_one) {
+        size_t n = ax_net_param (net, p6)->count, differ = 0;
+        for (size_t k = 0; k < n; k++)
+          differ += v[k] != fc6_one[k];
+        AX_CHECK (differ == 0 && v[0] != v[n - 1], "fc6.weight: %zu of %zu "
+            "initial values differ between the placements", differ, n);
+        free (v);
+        free (fc6_one);
+        fc6_one = NULL;
+      }
     } else {
       AX_CHECK (total_params (net) == 61100840, "torchvision: %zu parameters",
           total_params (net));
