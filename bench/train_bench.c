@@ -196,6 +196,21 @@ run_ours (ax_placement place, int reps)
   return r;
 }
 
+/* This process's resident memory now (VmRSS, kB; -1 if unknown). */
+static long
+rss_now_kb (void)
+{
+  FILE *f = fopen ("/proc/self/status", "r");
+  char line[256];
+  long kb = -1;
+  while (f && fgets (line, sizeof line, f))
+    if (sscanf (line, "VmRSS: %ld", &kb) == 1)
+      break;
+  if (f)
+    fclose (f);
+  return kb;
+}
+
 /* --arch: one net on one device, one measurement; "key value" lines for
  * bench/vgg_bench.sh, the peak resident memory of this process last. */
 typedef struct {
@@ -220,6 +235,7 @@ run_single (const single_opts *o, int reps)
     return 1;
   }
   ax_net *net = make (&spec, o->batch, AX_PLACE_ONE, !o->infer);
+  long created_kb = rss_now_kb ();
   double dt = net ? time_net (net, o->batch, !o->infer, reps) : -1.0;
   if (dt > 0.0) {
     const dnnl_version_t *v = dnnl_version ();
@@ -228,6 +244,7 @@ run_single (const single_opts *o, int reps)
     printf ("onednn %d.%d.%d\n", v->major, v->minor, v->patch);
     printf ("gflop_fwd %.3f\n", forward_flops (net) / 1e9);
     printf ("net_mib %.1f\n", (double) ax_net_memory_bytes (net) / 1048576.0);
+    printf ("created_rss_kb %ld\n", created_kb);
     printf ("seconds_per_batch %.4f\n", dt);
     printf ("images_per_s %.3f\n", o->batch / dt);
     printf ("cpu_images_per_s %.3f\n", o->batch / last_cpu_s);
