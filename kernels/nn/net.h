@@ -187,9 +187,12 @@ ax_status ax_net_update (ax_net *net, const ax_sgd_step *step);
 /* Logits (batch x classes) or probabilities (after ax_net_loss) to host. */
 ax_status ax_net_logits (ax_net *net, float *host, size_t count);
 ax_status ax_net_probs (ax_net *net, float *host, size_t count);
-/* The output of the named layer (e.g. "fc7" for feature vectors), whole
- * (both towers' maps joined, every replica's samples in order), as
- * (batch, C, H, W) floats. */
+/* The output of the named layer (e.g. "relu7" for feature vectors) after
+ * a forward, whole (both towers' maps joined, every replica's samples in
+ * order), as (batch, C, H, W) floats. Refused (AX_ERR_INVALID_ARG) after a
+ * backward, which reuses the activations' memory (the logits stay), and
+ * for a convolution, fc or batch-norm layer whose output a ReLU rectifies
+ * in place (the message names the ReLU). */
 ax_status ax_net_activation (ax_net *net, const char *layer, float *host,
     size_t count);
 ax_status ax_net_activation_shape (const ax_net *net, const char *layer,
