@@ -186,4 +186,38 @@ ax_avgpool_grad_cell (const float *dout, int ih, int iw, int oh, int ow,
   return sum;
 }
 
+/* --- max pooling (a square window, stride, zero-free padding: padded
+ * cells never win, as PyTorch's -inf padding), one plane at a time --- */
+
+/* Output cell (y, x) of max pooling the ih x iw plane `in`: the largest
+ * value of its window, the first in row-major window order on ties, NaN
+ * if the window holds one (PyTorch's rule); *arg receives its place in
+ * the window (ky * kernel + kx). */
+AX_HOSTDEV float
+ax_maxpool_cell (const float *in, int ih, int iw, int kernel, int stride,
+    int pad, int y, int x, int *arg)
+{
+  int y0 = y * stride - pad, x0 = x * stride - pad;
+  float best = 0.0f;
+  int found = 0;
+  *arg = 0;
+  for (int ky = 0; ky < kernel; ky++) {
+    int r = y0 + ky;
+    if (r < 0 || r >= ih)
+      continue;
+    for (int kx = 0; kx < kernel; kx++) {
+      int c = x0 + kx;
+      if (c < 0 || c >= iw)
+        continue;
+      float v = in[(size_t) r * iw + c];
+      if (!found || v > best || (v != v && best == best)) {
+        best = v;
+        *arg = ky * kernel + kx;
+        found = 1;
+      }
+    }
+  }
+  return best;
+}
+
 #endif

@@ -79,6 +79,7 @@ typedef struct {
    * and out_chunk floats (cpu_conv.c); 1 for the other ops. */
   int chunks;
   size_t in_chunk, out_chunk;
+  int own_pool;                   /* max pooling by cpu_loops.c's loop */
 } cpu_kernel;
 
 #define CPU_BE(be) ((cpu_backend *) (be))
@@ -164,6 +165,10 @@ ax_status cpu_lrn_forward (ax_kernel *k, ax_tensor *out, ax_tensor *workspace,
 ax_status cpu_lrn_backward (ax_kernel *k, ax_tensor *din,
     const ax_tensor *dout, const ax_tensor *in, const ax_tensor *out,
     const ax_tensor *workspace);
+ax_status cpu_own_maxpool_forward (ax_kernel *k, ax_tensor *out,
+    ax_tensor *workspace, const ax_tensor *in);
+ax_status cpu_own_maxpool_backward (ax_kernel *k, ax_tensor *din,
+    const ax_tensor *dout, const ax_tensor *workspace);
 ax_status cpu_maxpool_forward (ax_kernel *k, ax_tensor *out,
     ax_tensor *workspace, const ax_tensor *in);
 ax_status cpu_maxpool_backward (ax_kernel *k, ax_tensor *din,

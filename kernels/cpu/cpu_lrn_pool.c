@@ -71,6 +71,14 @@ cpu_pool_prepare (cpu_backend *be, cpu_kernel *k, const ax_op *op,
     const ax_op_shapes_t *s)
 {
   const ax_pool_params *p = &op->p.pool;
+  if (p->kernel <= 15) {
+    /* cpu_loops.c's loop; the window place of each maximum in a byte */
+    size_t floats = (ax_shape_count (s->out) + 3) / 4;
+    k->own_pool = 1;
+    k->head.workspace = op->forward_only ? ax_shape_make (0, 0, 0, 0)
+        : ax_shape_make (1, 1, 1, (int) floats);
+    return AX_OK;
+  }
   dnnl_memory_desc_t src = cpu_md_shape (s->in), dst = cpu_md_shape (s->out);
   dnnl_dims_t strides = { p->stride, p->stride };
   dnnl_dims_t kernel = { p->kernel, p->kernel };
@@ -139,6 +147,8 @@ ax_status
 cpu_maxpool_forward (ax_kernel *k, ax_tensor *out, ax_tensor *workspace,
     const ax_tensor *in)
 {
+  if (CPU_K (k)->own_pool)
+    return cpu_own_maxpool_forward (k, out, workspace, in);
   void *ptrs[] = { in->data, out->data, data_or_null (workspace) };
   return cpu_prim_run (CPU_BE (k->backend), &CPU_K (k)->fwd, ptrs);
 }
@@ -149,6 +159,8 @@ cpu_maxpool_backward (ax_kernel *k, ax_tensor *din, const ax_tensor *dout,
 {
   (void) in;
   (void) out;
+  if (CPU_K (k)->own_pool)
+    return cpu_own_maxpool_backward (k, din, dout, workspace);
   void *ptrs[] = { din->data, dout->data, data_or_null (workspace) };
   return cpu_prim_run (CPU_BE (k->backend), &CPU_K (k)->bwd_data,
       ptrs);
