@@ -142,15 +142,15 @@ time_net (ax_net *net, int batch, int train, int reps)
 /* Where one training step's time goes, per layer (tower 0's clock; with
  * towers the exchanges' waits are in the layer that gathers). */
 static void
-print_profile (ax_net *net, const char *what)
+print_profile (ax_net *net, const char *what, int batch, int train)
 {
   const ax_net_spec *s = ax_net_get_spec (net);
   double total_f = 0.0, total_b = 0.0;
   ax_net_set_profiling (net, 1);
-  if (time_net (net, 128, 1, 1) < 0.0)
+  if (time_net (net, batch, train, 1) < 0.0)
     return;
-  printf ("where a training step's time goes (%s, batch 128, tower 0, ms):\n",
-      what);
+  printf ("where a %s's time goes (%s, batch %d, tower 0, ms):\n",
+      train ? "training step" : "forward pass", what, batch);
   for (int i = 0; i < s->n_layers; i++) {
     double f, b;
     if (ax_net_profile (net, i, 0, &f, &b) != AX_OK)
@@ -181,7 +181,8 @@ run_ours (ax_placement place, int reps)
     r.train_ips = 128 / time_net (net, 128, 1, reps);
     r.train_cpu_ips = 128 / last_cpu_s;
     if (show_profile)
-      print_profile (net, place == AX_PLACE_ONE ? "one device" : "towers");
+      print_profile (net, place == AX_PLACE_ONE ? "one device" : "towers",
+          128, 1);
     ax_net_destroy (net);
   }
   if ((net = make (&spec, 64, place, 0))) {
@@ -237,6 +238,8 @@ run_single (const single_opts *o, int reps)
   ax_net *net = make (&spec, o->batch, AX_PLACE_ONE, !o->infer);
   long created_kb = rss_now_kb ();
   double dt = net ? time_net (net, o->batch, !o->infer, reps) : -1.0;
+  if (dt > 0.0 && show_profile)
+    print_profile (net, spec.arch, o->batch, !o->infer);
   if (dt > 0.0) {
     const dnnl_version_t *v = dnnl_version ();
     printf ("arch %s\nmode %s\nbatch %d\nthreads %d\n", spec.arch,
