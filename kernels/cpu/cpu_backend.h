@@ -18,7 +18,8 @@ int ax_cpu_backend_threads (const ax_backend *be);
  * reorders (on, the default: faster) or straight on the plain tensors
  * (im2col + GEMM). Results agree to rounding; tests run both. */
 void ax_cpu_backend_set_blocked_conv (ax_backend *be, int on);
-/* Blocked convolutions prepared from now on run on halves, quarters...
+/* Blocked convolutions of training (not forward-only) kernels prepared
+ * from now on run on halves, quarters...
  * of the batch until a part's src and dst take at most `bytes` (0: the
  * default, 64 MiB), which bounds their layout copies. Tests make it small
  * to run the parts at small sizes. */
