@@ -293,7 +293,9 @@ take (net_tower *tw, int slab, ax_shape s, ax_dtype type, int sizing,
   return t;
 }
 
-/* A tensor at byte `off` of slab `slab`, which grows to hold it. */
+/* A tensor at byte `off` of slab `slab`, which grows to hold it. Every
+ * offset here is a sum of footprints (ax_tensor_footprint: whole multiples
+ * of AX_ALIGN), so each is aligned. */
 static ax_tensor
 place (net_tower *tw, int slab, size_t off, ax_shape s, int sizing,
     ax_status *st)
@@ -308,12 +310,6 @@ place (net_tower *tw, int slab, size_t off, ax_shape s, int sizing,
   if (!sizing && *st == AX_OK)
     *st = ax_tensor_view (&t, &tw->slabs[slab], off, s, AX_F32);
   return t;
-}
-
-static size_t
-aligned (size_t off)
-{
-  return (off + AX_ALIGN - 1) / AX_ALIGN * AX_ALIGN;
 }
 
 /* Lends kernel k its temporaries at byte `fwd` (forward) and `bwd`
@@ -429,7 +425,7 @@ plan_backward_memory (ax_net *net, net_tower *tw, const size_t *end,
     tower_layer *L = &tw->layers[i];
     if (!L->runs)
       continue;
-    size_t floor = aligned (bwd_end[i]);
+    size_t floor = bwd_end[i];
     if (net->n_split > 1 && floor_gather > floor)
       floor = floor_gather;
     ax_shape out = L->out.shape, in = L->in.shape;
@@ -438,7 +434,7 @@ plan_backward_memory (ax_net *net, net_tower *tw, const size_t *end,
       have = 1;
     }
     L->dout = place (tw, SLAB_ACT, p, out, sizing, &st);
-    size_t p_end = aligned (p + ax_tensor_footprint (out, AX_F32));
+    size_t p_end = p + ax_tensor_footprint (out, AX_F32);
     if (!L->k) {                /* a view: the same gradient, reshaped */
       if (wants_din[i])
         L->din = net_reshaped (L->dout, in);
@@ -449,17 +445,17 @@ plan_backward_memory (ax_net *net, net_tower *tw, const size_t *end,
       /* the input gradient is in the layer's own tensors; the exchange
        * writes the one below after this layer's backward, when its
        * output gradient is dead */
-      floor_gather = aligned (end[i]);
+      floor_gather = end[i];
       p = floor_gather > floor ? floor_gather : floor;
     } else if (wants_din[i]) {
       size_t bytes = ax_tensor_footprint (in, AX_F32);
       size_t q = floor + bytes <= p || floor >= p_end ? floor : p_end;
       L->din = place (tw, SLAB_ACT, q, in, sizing, &st);
-      size_t q_end = aligned (q + bytes);
+      size_t q_end = q + bytes;
       temp = q_end > p_end ? q_end : p_end;
       p = q;
     }
-    place_temp (net, tw, L->k, aligned (end[i]), temp, sizing, &st);
+    place_temp (net, tw, L->k, end[i], temp, sizing, &st);
   }
   return st;
 }
@@ -559,7 +555,7 @@ plan_tower (ax_net *net, int t, int sizing)
   if (!train) {
     for (int i = 0; i < n && st == AX_OK; i++)
       if (tw->layers[i].runs && tw->layers[i].k)
-        place_temp (net, tw, tw->layers[i].k, aligned (end[i]), 0, sizing,
+        place_temp (net, tw, tw->layers[i].k, end[i], 0, sizing,
             &st);
     return st;
   }
