@@ -66,6 +66,32 @@ ax_cpu_backend_set_chunk_bytes (ax_backend *be, size_t bytes)
     CPU_BE (be)->chunk_bytes = bytes ? bytes : CPU_CHUNK_BYTES;
 }
 
+void
+ax_cpu_backend_set_conv_algo (ax_backend *be, ax_conv_algo algo)
+{
+  if (be && be->iface == &cpu_iface && ax_conv_algo_name (algo))
+    CPU_BE (be)->conv_algo = algo;
+}
+
+static const char *const conv_algo_names[] = { "auto", "direct", "winograd" };
+
+const char *
+ax_conv_algo_name (ax_conv_algo algo)
+{
+  return (unsigned) algo < sizeof conv_algo_names / sizeof conv_algo_names[0]
+      ? conv_algo_names[algo] : NULL;
+}
+
+int
+ax_conv_algo_parse (const char *name)
+{
+  for (size_t i = 0; name && i < sizeof conv_algo_names
+      / sizeof conv_algo_names[0]; i++)
+    if (strcmp (name, conv_algo_names[i]) == 0)
+      return (int) i;
+  return -1;
+}
+
 static ax_status
 cpu_mem_alloc (ax_backend *be, size_t bytes, void **ptr)
 {

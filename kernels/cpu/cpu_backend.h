@@ -25,6 +25,32 @@ void ax_cpu_backend_set_blocked_conv (ax_backend *be, int on);
  * to run the parts at small sizes. */
 void ax_cpu_backend_set_chunk_bytes (ax_backend *be, size_t bytes);
 
+/* How blocked 3x3, stride-1, ungrouped convolutions (all of VGG's; AlexNet's
+ * conv3-5 in towers) compute, for kernels prepared from now on:
+ *  - AUTO (the default): oneDNN's Winograd F(4x4, 3x3) where oneDNN
+ *    implements it on this processor (AVX-512) and the batch (the part of
+ *    it a kernel runs on) is at least AX_CONV_WINOGRAD_MIN_BATCH; direct
+ *    elsewhere (batch 1 is faster direct).
+ *  - DIRECT: oneDNN's direct convolutions always; agrees with a float64
+ *    reference to 1e-5 (the PyTorch-equivalence tests).
+ *  - WINOGRAD: Winograd for every such layer, whatever the batch; a layer
+ *    oneDNN cannot run so here fails to prepare (AX_ERR_UNSUPPORTED).
+ * Winograd does about 2.25x fewer multiplications; it rounds differently
+ * (gradients within about 1e-4 of float64's rather than 1e-5). Other
+ * convolutions and the plain layout (ax_cpu_backend_set_blocked_conv off)
+ * are direct in every mode. */
+typedef enum {
+  AX_CONV_ALGO_AUTO = 0,
+  AX_CONV_ALGO_DIRECT,
+  AX_CONV_ALGO_WINOGRAD,
+} ax_conv_algo;
+#define AX_CONV_WINOGRAD_MIN_BATCH 8
+void ax_cpu_backend_set_conv_algo (ax_backend *be, ax_conv_algo algo);
+/* The algorithm's name ("auto", "direct", "winograd"; NULL if unknown), and
+ * back (-1 for a name that is none of them). */
+const char *ax_conv_algo_name (ax_conv_algo algo);
+int ax_conv_algo_parse (const char *name);
+
 #ifdef __cplusplus
 }
 #endif

@@ -47,6 +47,29 @@ weighted_prims (cpu_backend *be, cpu_kernel *k, const weighted_mds *m,
       dnnl_memory_desc_get_size (&m->weight), "weight gradients");
 }
 
+/* Whether oneDNN implements the Winograd descriptors here (forward, and for
+ * training both backward passes): primitive descriptors made and dropped. */
+static int
+wino_implemented (cpu_backend *be, const dnnl_convolution_desc_t *fwd,
+    const dnnl_convolution_desc_t *bwd_data,
+    const dnnl_convolution_desc_t *bwd_weights, int forward_only)
+{
+  dnnl_primitive_desc_t f = NULL, d = NULL, w = NULL;
+  int ok = dnnl_primitive_desc_create (&f, fwd, NULL, be->engine, NULL)
+      == dnnl_success;
+  if (ok && !forward_only)
+    ok = dnnl_primitive_desc_create (&d, bwd_data, NULL, be->engine, f)
+        == dnnl_success && dnnl_primitive_desc_create (&w, bwd_weights, NULL,
+        be->engine, f) == dnnl_success;
+  if (w)
+    dnnl_primitive_desc_destroy (w);
+  if (d)
+    dnnl_primitive_desc_destroy (d);
+  if (f)
+    dnnl_primitive_desc_destroy (f);
+  return ok;
+}
+
 ax_status
 cpu_conv_prepare (cpu_backend *be, cpu_kernel *k, const ax_op *op,
     const ax_op_shapes_t *s)
@@ -104,16 +127,32 @@ cpu_conv_prepare (cpu_backend *be, cpu_kernel *k, const ax_op *op,
   dnnl_memory_desc_t src = blocked ? cpu_md_any (&m.src) : m.src;
   dnnl_memory_desc_t weight = blocked ? cpu_md_any (&m.weight) : m.weight;
   dnnl_memory_desc_t dst = blocked ? cpu_md_any (&m.dst) : m.dst;
+  int wino_shape = blocked && p->groups == 1 && p->kernel_h == 3
+      && p->kernel_w == 3 && p->stride == 1;
+  ax_conv_algo mode = be->conv_algo;
+  int wino = wino_shape && (mode == AX_CONV_ALGO_WINOGRAD
+      || (mode == AX_CONV_ALGO_AUTO && in.n >= AX_CONV_WINOGRAD_MIN_BATCH));
   dnnl_convolution_desc_t fwd, bwd_data, bwd_weights;
-  DNNL_TRY (be, dnnl_convolution_forward_desc_init (&fwd,
-          prop_kind (op), dnnl_convolution_direct, &src, &weight,
-          bias, &dst, strides, pad, pad_r));
-  DNNL_TRY (be, dnnl_convolution_backward_data_desc_init (&bwd_data,
-          dnnl_convolution_direct, &src, &weight, &dst, strides, pad,
-          pad_r));
-  DNNL_TRY (be, dnnl_convolution_backward_weights_desc_init (&bwd_weights,
-          dnnl_convolution_direct, &src, &weight, NULL, &dst, strides,
-          pad, pad_r));
+  for (;;) {
+    dnnl_alg_kind_t alg = wino ? dnnl_convolution_winograd
+        : dnnl_convolution_direct;
+    DNNL_TRY (be, dnnl_convolution_forward_desc_init (&fwd,
+            prop_kind (op), alg, &src, &weight, bias, &dst, strides, pad,
+            pad_r));
+    DNNL_TRY (be, dnnl_convolution_backward_data_desc_init (&bwd_data,
+            alg, &src, &weight, &dst, strides, pad, pad_r));
+    DNNL_TRY (be, dnnl_convolution_backward_weights_desc_init (&bwd_weights,
+            alg, &src, &weight, NULL, &dst, strides, pad, pad_r));
+    if (!wino || wino_implemented (be, &fwd, &bwd_data, &bwd_weights,
+            op->forward_only))
+      break;
+    if (mode == AX_CONV_ALGO_WINOGRAD)
+      return ax_backend_fail (&be->head, AX_ERR_UNSUPPORTED, "conv-algorithm "
+          "winograd: oneDNN has no Winograd convolution for %dx%d maps of "
+          "%d -> %d channels on this processor (it needs AVX-512); use "
+          "auto or direct", in.h, in.w, in.c, out.c);
+    wino = 0;
+  }
   return weighted_prims (be, k, &m, &fwd, &bwd_data, &bwd_weights, blocked,
       op->forward_only);
 }

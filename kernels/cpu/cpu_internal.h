@@ -16,6 +16,7 @@ typedef struct {
   int threads;
   int blocked_conv;               /* convolutions in oneDNN's own layouts */
   size_t chunk_bytes;             /* of a blocked convolution's batch part */
+  ax_conv_algo conv_algo;         /* ax_cpu_backend_set_conv_algo */
   /* The layout buffers of every primitive (cpu_adapter): temporaries of
    * one call, and one call runs at a time on an instance, so they share
    * this block, as large as the largest primitive needs (grown at
