@@ -2,6 +2,8 @@
  * gstalexnetdevice.h. */
 #include "gstalexnetdevice.h"
 
+#include "kernels/cpu/cpu_backend.h"
+
 GST_DEBUG_CATEGORY_STATIC (gst_alexnet_device_debug);
 #define GST_CAT_DEFAULT gst_alexnet_device_debug
 
@@ -21,6 +23,25 @@ gst_alexnet_backend_get_type (void)
     GType t = g_enum_register_static ("GstAlexnetBackend", values);
     GST_DEBUG_CATEGORY_INIT (gst_alexnet_device_debug, "alexnet-device", 0,
         "alexnet device selection");
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+GType
+gst_alexnet_conv_algorithm_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {AX_CONV_ALGO_AUTO, "Winograd where oneDNN has it and the batch is at "
+          "least 8, else direct", "auto"},
+    {AX_CONV_ALGO_DIRECT, "oneDNN's direct convolutions", "direct"},
+    {AX_CONV_ALGO_WINOGRAD, "oneDNN's Winograd F(4x4,3x3) for every 3x3 "
+          "stride-1 convolution", "winograd"},
+    {0, NULL, NULL},
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstAlexnetConvAlgorithm", values);
     g_once_init_leave (&type, t);
   }
   return type;

@@ -60,6 +60,7 @@
 
 #include "elements/gstalexnetelements.h"
 #include "elements/gstalexnetinfer.h"
+#include "kernels/cpu/cpu_backend.h"
 #include "kernels/image/classify.h"
 #include "plugin/gstalexnetmeta.h"
 #include "plugin/gstalexnetclassmeta.h"
@@ -73,6 +74,7 @@ GST_DEBUG_CATEGORY (gst_alexnet_infer_debug);
 #define DEFAULT_PROP_VIEWS GST_ALEXNET_INFER_VIEWS_CENTER
 #define DEFAULT_PROP_BATCH_SIZE 1
 #define DEFAULT_PROP_BACKEND AX_DEVICE_AUTO
+#define DEFAULT_PROP_CONV_ALGORITHM AX_CONV_ALGO_AUTO
 #define DEFAULT_PROP_TOWERS FALSE
 #define DEFAULT_PROP_THREADS 0
 #define DEFAULT_PROP_RESIZE_SIZE 0
@@ -90,6 +92,7 @@ enum
   PROP_VIEWS,
   PROP_BATCH_SIZE,
   PROP_BACKEND,
+  PROP_CONV_ALGORITHM,
   PROP_TOWERS,
   PROP_THREADS,
   PROP_RESIZE_SIZE,
@@ -208,6 +211,10 @@ gst_alexnet_infer_class_init (GstAlexnetInferClass * klass)
   g_object_class_install_property (gobject_class, PROP_BACKEND,
       g_param_spec_enum ("backend", "Backend", "Device the network runs on",
           GST_TYPE_ALEXNET_BACKEND, DEFAULT_PROP_BACKEND, rw));
+  g_object_class_install_property (gobject_class, PROP_CONV_ALGORITHM,
+      g_param_spec_enum ("conv-algorithm", "Convolution algorithm",
+          GST_ALEXNET_CONV_ALGORITHM_BLURB, GST_TYPE_ALEXNET_CONV_ALGORITHM,
+          DEFAULT_PROP_CONV_ALGORITHM, rw));
   g_object_class_install_property (gobject_class, PROP_TOWERS,
       g_param_spec_boolean ("towers", "Towers",
           "Run the paper's two towers on two devices (on the CPU: two "
@@ -270,6 +277,7 @@ gst_alexnet_infer_class_init (GstAlexnetInferClass * klass)
 
   gst_type_mark_as_plugin_api (GST_TYPE_ALEXNET_INFER_VIEWS, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_ALEXNET_BACKEND, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_ALEXNET_CONV_ALGORITHM, 0);
 }
 
 static void
@@ -279,6 +287,7 @@ gst_alexnet_infer_init (GstAlexnetInfer * self)
   self->views = DEFAULT_PROP_VIEWS;
   self->batch_size = DEFAULT_PROP_BATCH_SIZE;
   self->backend = DEFAULT_PROP_BACKEND;
+  self->conv_algo = DEFAULT_PROP_CONV_ALGORITHM;
   self->towers = DEFAULT_PROP_TOWERS;
   self->threads = DEFAULT_PROP_THREADS;
   self->resize_size = DEFAULT_PROP_RESIZE_SIZE;
@@ -336,6 +345,9 @@ gst_alexnet_infer_set_property (GObject * object, guint prop_id,
     case PROP_BACKEND:
       self->backend = g_value_get_enum (value);
       break;
+    case PROP_CONV_ALGORITHM:
+      self->conv_algo = g_value_get_enum (value);
+      break;
     case PROP_TOWERS:
       self->towers = g_value_get_boolean (value);
       break;
@@ -391,6 +403,9 @@ gst_alexnet_infer_get_property (GObject * object, guint prop_id,
       break;
     case PROP_BACKEND:
       g_value_set_enum (value, self->backend);
+      break;
+    case PROP_CONV_ALGORITHM:
+      g_value_set_enum (value, self->conv_algo);
       break;
     case PROP_TOWERS:
       g_value_set_boolean (value, self->towers);

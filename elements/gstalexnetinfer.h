@@ -47,6 +47,7 @@ typedef struct
   GstAlexnetInferViews views;
   guint batch_size;
   ax_device backend;
+  gint conv_algo;                /* an ax_conv_algo */
   gboolean towers;
   gint threads;
   gint resize_size;

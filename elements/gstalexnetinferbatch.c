@@ -33,7 +33,8 @@ gst_alexnet_infer_build_net (GstAlexnetInfer * self, const gchar * path,
   ax_infer_net_close (&self->model);
   self->net = NULL;
   if (ax_infer_net_open (&self->model, path, &self->info,
-          frames * self->n_views, towers, threads, self->backend, note,
+          frames * self->n_views, towers, threads, self->backend,
+          self->conv_algo, note,
           sizeof note, err, err_size) != AX_OK)
     return FALSE;
   if (note[0])

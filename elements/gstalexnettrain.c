@@ -43,6 +43,7 @@
 
 #include "elements/gstalexnetelements.h"
 #include "elements/gstalexnettrainpriv.h"
+#include "kernels/cpu/cpu_backend.h"
 #include "plugin/gstalexnetmeta.h"
 #include "plugin/gstalexnetstats.h"
 
@@ -60,6 +61,7 @@ GST_DEBUG_CATEGORY (gst_alexnet_train_debug);
 #define DEFAULT_PROP_TOWERS 2
 #define DEFAULT_PROP_REPLICAS 1
 #define DEFAULT_PROP_DETERMINISTIC FALSE
+#define DEFAULT_PROP_CONV_ALGORITHM AX_CONV_ALGO_AUTO
 #define DEFAULT_PROP_ARCH "alexnet-paper"
 #define DEFAULT_PROP_INIT GST_ALEXNET_TRAIN_INIT_PAPER
 #define DEFAULT_PROP_INPUT_SIZE 224
@@ -87,6 +89,7 @@ enum
   PROP_TOWERS,
   PROP_REPLICAS,
   PROP_DETERMINISTIC,
+  PROP_CONV_ALGORITHM,
   PROP_ARCH,
   PROP_INIT,
   PROP_INPUT_SIZE,
@@ -255,6 +258,10 @@ gst_alexnet_train_class_init (GstAlexnetTrainClass * klass)
           "CUDA: only deterministic cuDNN algorithms, so that a run repeats "
           "bit for bit (as torch.use_deterministic_algorithms); the CPU is "
           "deterministic anyway", DEFAULT_PROP_DETERMINISTIC, rw));
+  g_object_class_install_property (gobject_class, PROP_CONV_ALGORITHM,
+      g_param_spec_enum ("conv-algorithm", "Convolution algorithm",
+          GST_ALEXNET_CONV_ALGORITHM_BLURB, GST_TYPE_ALEXNET_CONV_ALGORITHM,
+          DEFAULT_PROP_CONV_ALGORITHM, rw));
   g_object_class_install_property (gobject_class, PROP_ARCH,
       g_param_spec_string ("arch", "Architecture",
           "alexnet-paper, alexnet-torchvision, or a VGG: vgg-a, vgg-a-lrn, "
@@ -407,6 +414,7 @@ gst_alexnet_train_init (GstAlexnetTrain * self)
   s->towers = DEFAULT_PROP_TOWERS;
   s->replicas = DEFAULT_PROP_REPLICAS;
   s->deterministic = DEFAULT_PROP_DETERMINISTIC;
+  s->conv_algo = DEFAULT_PROP_CONV_ALGORITHM;
   s->arch = g_strdup (DEFAULT_PROP_ARCH);
   s->init = (ax_init) DEFAULT_PROP_INIT;
   s->input_size = DEFAULT_PROP_INPUT_SIZE;
@@ -472,6 +480,7 @@ static const gsize prop_offset[PROP_STEP] = {
   [PROP_TOWERS] = SETTING (towers),
   [PROP_REPLICAS] = SETTING (replicas),
   [PROP_DETERMINISTIC] = SETTING (deterministic),
+  [PROP_CONV_ALGORITHM] = SETTING (conv_algo),
   [PROP_ARCH] = SETTING (arch),
   [PROP_INIT] = SETTING (init),
   [PROP_INPUT_SIZE] = SETTING (input_size),

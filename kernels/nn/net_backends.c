@@ -30,6 +30,7 @@ create_cpu (const ax_backends_request *req, ax_backend **out, char *err,
       ax_backends_destroy (out, i);
       return st;
     }
+    ax_cpu_backend_set_conv_algo (out[i], (ax_conv_algo) req->conv_algo);
   }
   return AX_OK;
 }

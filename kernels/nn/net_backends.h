@@ -23,6 +23,8 @@ typedef struct {
   int cpu_threads;      /* threads of a lone CPU backend (0: every core);
                          * several CPU backends get one thread each */
   int deterministic;    /* CUDA: deterministic cuDNN algorithms only */
+  int conv_algo;        /* CPU: an ax_conv_algo (cpu_backend.h); CUDA:
+                         * cuDNN's choice */
 } ax_backends_request;
 
 /* Creates req->n backends into out[] (the caller destroys them after the

@@ -50,7 +50,7 @@ ax_infer_net_close (ax_infer_net *m)
 ax_status
 ax_infer_net_open (ax_infer_net *m, const char *path,
     const ax_net_checkpoint_info *info, int batch, int towers, int threads,
-    ax_device device, char *note, size_t note_size, char *err,
+    ax_device device, int conv_algo, char *note, size_t note_size, char *err,
     size_t err_size)
 {
   ax_net_config cfg;
@@ -81,7 +81,7 @@ ax_infer_net_open (ax_infer_net *m, const char *path,
   cfg.placement = towers ? AX_PLACE_TOWERS : AX_PLACE_ONE;
   {
     ax_backends_request req = { device, cfg.placement, towers ? 2 : 1,
-      threads, 0 };
+      threads, 0, conv_algo };
     ax_device used;
     if ((st = ax_backends_create (&req, m->backends, &used, note, note_size,
                 why, sizeof why)) != AX_OK) {

@@ -164,6 +164,7 @@ create_net (ax_trainer *t, const ax_trainer_settings *s, ax_trainer_diag *d)
       (s->towers == 2 ? AX_PLACE_TOWERS : AX_PLACE_ONE);
   req.n = s->replicas > 1 ? s->replicas : s->towers;
   req.deterministic = s->deterministic;
+  req.conv_algo = s->conv_algo;
   if (s->replicas > 1 && t->batch % s->replicas != 0)
     return fail (d, AX_TRAINER_FAULT_SETTINGS, AX_ERR_INVALID_ARG, NULL,
         "batch-size %d does not divide into %d replicas", t->batch,

@@ -106,6 +106,7 @@ typedef struct {
   int towers;                   /* 1: one device; 2: the paper's two towers */
   int replicas;                 /* > 1: data-parallel (replaces the towers) */
   int deterministic;            /* CUDA: deterministic algorithms only */
+  int conv_algo;                /* CPU: an ax_conv_algo (0: auto) */
   /* SGD and the schedule */
   int batch;
   double learning_rate, momentum, weight_decay;

@@ -25,7 +25,7 @@ static void
 expect (ax_device device, ax_placement placement, int n, int gpus,
     ax_device want_used, const int *want_devices, const char *want_note)
 {
-  ax_backends_request req = { device, placement, n, 0, 0 };
+  ax_backends_request req = { device, placement, n, 0, 0, 0 };
   ax_backend *be[AX_NET_MAX_REPLICAS];
   ax_device used = (ax_device) -1;
   char note[512], err[512], env[16];
@@ -87,7 +87,7 @@ test_placements_on_gpus (void)
 static void
 test_unmet (void)
 {
-  ax_backends_request req = { AX_DEVICE_AUTO, AX_PLACE_DATA, 3, 0, 0 };
+  ax_backends_request req = { AX_DEVICE_AUTO, AX_PLACE_DATA, 3, 0, 0, 0 };
   ax_backend *be[AX_NET_MAX_REPLICAS];
   ax_device used;
   char note[256], err[256];
@@ -116,7 +116,7 @@ test_unmet (void)
 static void
 test_net_on_simulated_gpus (void)
 {
-  ax_backends_request req = { AX_DEVICE_CUDA, AX_PLACE_TOWERS, 2, 0, 0 };
+  ax_backends_request req = { AX_DEVICE_CUDA, AX_PLACE_TOWERS, 2, 0, 0, 0 };
   ax_backend *be[2][AX_NET_MAX_REPLICAS];
   ax_net *net[2] = { NULL, NULL };
   ax_net_spec spec;
@@ -203,7 +203,7 @@ bn_spec (ax_net_spec *spec)
 static void
 test_batchnorm_on_simulated_gpus (void)
 {
-  ax_backends_request req = { AX_DEVICE_CUDA, AX_PLACE_DATA, 2, 0, 0 };
+  ax_backends_request req = { AX_DEVICE_CUDA, AX_PLACE_DATA, 2, 0, 0, 0 };
   ax_backend *be[2][AX_NET_MAX_REPLICAS];
   ax_net *net[2] = { NULL, NULL };
   ax_net_spec spec;
