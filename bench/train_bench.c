@@ -168,6 +168,8 @@ print_profile (ax_net *net, const char *what, int batch, int train)
 }
 
 static int show_profile;
+/* --conv-algo: the CPU backends' ax_conv_algo (auto, direct, winograd) */
+static ax_conv_algo conv_algo = AX_CONV_ALGO_AUTO;
 
 static result
 run_ours (ax_placement place, int reps)
@@ -235,6 +237,8 @@ run_single (const single_opts *o, int reps)
         "CPU backend");
     return 1;
   }
+  ax_cpu_backend_set_conv_algo (one, conv_algo);
+  printf ("conv_algo %s\n", ax_conv_algo_name (conv_algo));
   ax_net *net = make (&spec, o->batch, AX_PLACE_ONE, !o->infer);
   long created_kb = rss_now_kb ();
   double dt = net ? time_net (net, o->batch, !o->infer, reps) : -1.0;
@@ -311,6 +315,15 @@ main (int argc, char **argv)
       single.threads = atoi (argv[++i]);
     else if (!strcmp (argv[i], "--infer"))
       single.infer = 1;
+    else if (!strcmp (argv[i], "--conv-algo") && i + 1 < argc) {
+      int a = ax_conv_algo_parse (argv[++i]);
+      if (a < 0) {
+        fprintf (stderr, "train_bench: --conv-algo %s: want auto, direct or "
+            "winograd\n", argv[i]);
+        return 1;
+      }
+      conv_algo = (ax_conv_algo) a;
+    }
   }
   if (single.arch && reps >= 1 && warmups >= 0)
     return run_single (&single, reps);
@@ -321,6 +334,9 @@ main (int argc, char **argv)
         "or no CPU backend\n");
     return 1;
   }
+  ax_cpu_backend_set_conv_algo (one, conv_algo);
+  ax_cpu_backend_set_conv_algo (tower[0], conv_algo);
+  ax_cpu_backend_set_conv_algo (tower[1], conv_algo);
   result ours[2] = { run_ours (AX_PLACE_ONE, reps), run_ours (AX_PLACE_TOWERS, reps) };
   result torch = { 0, 0, 0, 0, 0, 0 };
   int have_torch = with_torch && run_torch (torch_cmd, reps, &torch);
