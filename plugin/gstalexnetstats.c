@@ -113,6 +113,35 @@ read_count (const gchar * path, const ax_json * root, const gchar * name,
   return TRUE;
 }
 
+/* Every value finite and possible on the 0..1 scale (docs/stats-format.md):
+ * a std of 0 or 1e300 would divide a frame into infinities, and a
+ * checkpoint written with them cannot be loaded again. */
+static gboolean
+check_range (const gchar * path, const gchar * name, const gdouble * v,
+    guint n, gdouble lo, gdouble hi, gboolean open_lo, GError ** error)
+{
+  for (guint i = 0; i < n; i++)
+    if (!isfinite (v[i]) || v[i] > hi || v[i] < lo || (open_lo && v[i] == lo))
+      return format_error (error, "%s: \"%s\" value %u is %g, outside "
+          "%s%g, %g] (a statistics file on the 0..1 scale; recompute it with "
+          "dataset-stats)", path, name, i, v[i], open_lo ? "(" : "[", lo, hi);
+  return TRUE;
+}
+
+static gboolean
+check_values (const gchar * path, const GstAlexnetStats * s, GError ** error)
+{
+  return check_range (path, "mean", s->mean, 3, 0.0, 1.0, FALSE, error) &&
+      check_range (path, "std", s->std, 3, 0.0, 1.0, TRUE, error) &&
+      check_range (path, "covariance", &s->covariance[0][0], 9, -1.0, 1.0,
+      FALSE, error) &&
+      check_range (path, "eigenvalues", s->eigenvalues, 3,
+      -GST_ALEXNET_STATS_EIGEN_ROUNDING, 1.0, FALSE, error) &&
+      check_range (path, "eigenvectors", &s->eigenvectors[0][0], 9,
+      -1.0 - GST_ALEXNET_STATS_EIGEN_ROUNDING,
+      1.0 + GST_ALEXNET_STATS_EIGEN_ROUNDING, FALSE, error);
+}
+
 static const gchar *
 string_member (const ax_json * root, const gchar * name)
 {
@@ -180,7 +209,7 @@ gst_alexnet_stats_load (const gchar * path, GstAlexnetStats * out,
       read_field (path, root, "covariance", TRUE, &s.covariance[0][0], error) &&
       read_field (path, root, "eigenvalues", FALSE, s.eigenvalues, error) &&
       read_field (path, root, "eigenvectors", TRUE, &s.eigenvectors[0][0],
-          error)) {
+          error) && check_values (path, &s, error)) {
     *out = s;
     ok = TRUE;
   }

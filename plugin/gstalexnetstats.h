@@ -11,6 +11,11 @@ G_BEGIN_DECLS
 
 #define GST_ALEXNET_STATS_FORMAT "gst-alexnet-stats"
 #define GST_ALEXNET_STATS_VERSION 1
+/* Loading refuses values that are not finite or not possible on the 0..1
+ * scale: mean in [0, 1], std in (0, 1], covariance in [-1, 1], eigenvalues
+ * in [0, 1] and eigenvector components in [-1, 1], the last two with this
+ * much slack for the rounding of a measured decomposition. */
+#define GST_ALEXNET_STATS_EIGEN_ROUNDING 1e-9
 
 /**
  * GstAlexnetStats:
@@ -47,7 +52,8 @@ typedef enum {
 GST_ALEXNET_API void gst_alexnet_stats_init_imagenet (GstAlexnetStats * stats);
 
 /* Reads @path into @out. A missing file, malformed JSON, a wrong format tag
- * or version, or a missing, non-numeric or wrong-length field fails with a
+ * or version, a missing, non-numeric or wrong-length field, or a value
+ * outside the limits above fails with a
  * GError whose message names the file and the problem; @out is then
  * untouched. */
 GST_ALEXNET_API gboolean gst_alexnet_stats_load (const gchar * path, GstAlexnetStats * out,

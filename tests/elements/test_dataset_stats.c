@@ -466,6 +466,46 @@ GST_START_TEST (test_stats_load_errors)
       "\"images\": -4, ", good_tail, NULL);
   check_load_fails ("images.json", text, "\"images\"");
   g_free (text);
+  /* values that would normalise frames into infinities */
+  check_load_fails ("inf.json", "{\"format\": \"gst-alexnet-stats\", "
+      "\"version\": 1, \"mean\": [0.5, 0.5, 0.5], \"std\": [1e999, 1, 1]}",
+      "out of range");
+  {
+    gchar *t2 = g_strconcat ("{\"format\": \"gst-alexnet-stats\", "
+        "\"version\": 1, \"mean\": [0.5, 0.5, 0.5], \"std\": [1e300, 0.2, "
+        "0.2], \"covariance\": [[1, 0, 0], [0, 1, 0], [0, 0, 1]], "
+        "\"eigenvalues\": [1, 1, 1], \"eigenvectors\": [[1, 0, 0], "
+        "[0, 1, 0], [0, 0, 1]]}", NULL);
+    check_load_fails ("huge_std.json", t2, "\"std\" value 0 is 1e+300");
+    g_free (t2);
+    t2 = g_strconcat ("{\"format\": \"gst-alexnet-stats\", "
+        "\"version\": 1, \"mean\": [0.5, 0.5, 0.5], \"std\": [0.2, 0, "
+        "0.2], \"covariance\": [[1, 0, 0], [0, 1, 0], [0, 0, 1]], "
+        "\"eigenvalues\": [1, 1, 1], \"eigenvectors\": [[1, 0, 0], "
+        "[0, 1, 0], [0, 0, 1]]}", NULL);
+    check_load_fails ("zero_std.json", t2, "\"std\" value 1 is 0");
+    g_free (t2);
+    t2 = g_strconcat ("{\"format\": \"gst-alexnet-stats\", "
+        "\"version\": 1, \"mean\": [0.5, 0.5, 0.5], \"std\": [0.2, 0.2, "
+        "0.2], \"covariance\": [[1, 0, 0], [0, 1, 0], [0, 0, 1]], "
+        "\"eigenvalues\": [1, 1, -0.5], \"eigenvectors\": [[1, 0, 0], "
+        "[0, 1, 0], [0, 0, 1]]}", NULL);
+    check_load_fails ("neg_eigen.json", t2, "\"eigenvalues\" value 2");
+    g_free (t2);
+  }
+  /* nested 100,000 deep (200 KB): refused by the reader's depth bound, no
+   * recursion that deep (it was a SIGSEGV) */
+  {
+    GString *deep = g_string_new ("{\"format\": \"gst-alexnet-stats\", "
+        "\"version\": 1, \"x\": ");
+    for (gint i = 0; i < 100000; i++)
+      g_string_append_c (deep, '[');
+    for (gint i = 0; i < 100000; i++)
+      g_string_append_c (deep, ']');
+    g_string_append_c (deep, '}');
+    check_load_fails ("deep.json", deep->str, "nested deeper than");
+    g_string_free (deep, TRUE);
+  }
   g_free (good);
   g_free (path);
 }
