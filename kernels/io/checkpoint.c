@@ -226,9 +226,14 @@ parse_length (ax_checkpoint *ck, uint64_t *n, char *err, size_t err_len)
   for (int i = 7; i >= 0; i--)
     *n = (*n << 8) | ck->bytes[i];
   if (*n == 0 || *n > AX_CKPT_MAX_HEADER) {
-    ax_ckpt_set_error (err, err_len, "%s: corrupt: header length %llu is %s",
-        ck->label, (unsigned long long) *n, *n ? "above the 100000000-byte "
-        "limit" : "zero (an empty header is \"{}\" padded to 8 bytes)");
+    if (*n)
+      ax_ckpt_set_error (err, err_len, "%s: header length %llu bytes is above "
+          "this reader's limit of %llu bytes (AX_CKPT_MAX_HEADER): not a "
+          "checkpoint of this program, or corrupt", ck->label,
+          (unsigned long long) *n, (unsigned long long) AX_CKPT_MAX_HEADER);
+    else
+      ax_ckpt_set_error (err, err_len, "%s: corrupt: header length is zero "
+          "(an empty header is \"{}\" padded to 8 bytes)", ck->label);
     return AX_CKPT_ERR_FORMAT;
   }
   if (*n > ck->size - 8) {

@@ -5,8 +5,11 @@
 
 #include "kernels/io/checkpoint.h"
 
-/* The reference implementation refuses headers above this size. */
-#define AX_CKPT_MAX_HEADER 100000000ull
+/* Headers above this size are refused before anything is parsed. The
+ * format allows 100,000,000 bytes; a checkpoint's header is a few KB
+ * (100,000 class names fit in a few MB), and parsing 100 MB of JSON costs
+ * gigabytes of memory. */
+#define AX_CKPT_MAX_HEADER (16ull << 20)
 
 /* Bytes of a tensor of `shape` and `dtype`; 0 when a dimension is negative,
  * ndim is out of range or the product overflows. */
