@@ -449,9 +449,12 @@ read_training_state (const ax_checkpoint *ck, const char *path,
   if (lr && comma_decimal (lr))
     return fail_comma (err, err_size, path, "learning_rate", lr);
   if (!lr || (info->learning_rate = ax_json_strtod (lr, &end), *end != '\0')
-      || end == lr || !(info->learning_rate >= 0.0))
+      || end == lr || !isfinite (info->learning_rate)
+      || !(info->learning_rate >= 0.0))
     return fail (err, err_size, AX_ERR_FORMAT, "%s: metadata 'learning_rate' "
-        "is missing or not a number", path);
+        "is missing or not a finite number >= 0 ('%.40s'); resume from "
+        "another checkpoint or set learning-rate without resume", path,
+        lr ? lr : "");
   if (rng) {
     uint64_t bits;
     if (!ax_ckpt_hex_to_u64 (rng, info->rng.s, 4))

@@ -180,6 +180,9 @@ truncate_copy (const char *from, const char *to, long bytes)
 
 /* Rewrites checkpoint `from` as `to`, renaming tensors with `rename` and
  * putting NaN into tensor `poison` (when not NULL). */
+/* When set, rewrite () writes this metadata value instead of the file's. */
+static const char *meta_key, *meta_value;
+
 static void
 rewrite (const char *from, const char *to, const char *(*rename) (const char
         *), const char *poison)
@@ -205,7 +208,8 @@ rewrite (const char *from, const char *to, const char *(*rename) (const char
   }
   for (size_t i = 0; i < ax_checkpoint_n_meta (ck); i++) {
     const char *k = ax_checkpoint_meta_key_at (ck, i);
-    ax_checkpoint_writer_set_meta (w, k, ax_checkpoint_meta (ck, k));
+    ax_checkpoint_writer_set_meta (w, k, meta_key && strcmp (k, meta_key) == 0
+        ? meta_value : ax_checkpoint_meta (ck, k));
   }
   AX_CHECK (ax_checkpoint_writer_write (w, to, err, sizeof err) ==
       AX_CKPT_OK, "%s", err);
@@ -294,6 +298,28 @@ test_errors (void)
       "no training state");
   expect_load_error (paper, path_of ("nan.safetensors"), 0,
       AX_ERR_NONFINITE, "conv3.weight");
+  /* a learning rate that is not finite or negative is refused at load,
+   * naming the field (it once failed later as "invalid argument") */
+  {
+    static const char *bad_lr[] = { "inf", "nan", "-0.1", "1e999" };
+    ax_net_checkpoint_info full = sample_info (), got;
+    AX_CHECK (ax_net_checkpoint_save (paper, path_of ("t.safetensors"), &full,
+            err, sizeof err) == AX_OK, "save: %s", err);
+    for (size_t i = 0; i < sizeof bad_lr / sizeof bad_lr[0]; i++) {
+      meta_key = "learning_rate";
+      meta_value = bad_lr[i];
+      rewrite (path_of ("t.safetensors"), path_of ("lr.safetensors"), NULL,
+          NULL);
+      meta_key = meta_value = NULL;
+      ax_status st = ax_net_checkpoint_read_info (path_of ("lr.safetensors"),
+          &got, err, sizeof err);
+      AX_CHECK (st == AX_ERR_FORMAT && strstr (err, "'learning_rate'")
+          && strstr (err, "lr.safetensors"), "learning_rate %s: %s",
+          bad_lr[i], st == AX_OK ? "accepted" : err);
+      if (st == AX_OK)
+        ax_net_checkpoint_info_clear (&got);
+    }
+  }
   ax_net_destroy (paper);
   ax_net_destroy (tv);
   ax_net_destroy (four);
