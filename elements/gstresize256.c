@@ -29,7 +29,13 @@
  * the picture size changes.
  *
  * Input images may change size from one buffer to the next; the resampling
- * plan is rebuilt only when the geometry changes. The element answers the
+ * plan is rebuilt only when the geometry changes. An image that cannot be
+ * resized sensibly — one whose resized image (shorter side the largest S
+ * in use) would have a side above AX_RESIZE_MAX_SIDE (1,048,576) pixels,
+ * e.g. a 1 x 60000 strip at S = 256, or whose own side is above it — is
+ * skipped with a warning naming it and counted in
+ * #GstAlexnetResize256:skipped, and the stream goes on with the next
+ * image. The element answers the
  * "alexnet/target-size" query of `decode` with the largest S it may use.
  *
  * ## Example launch lines
@@ -78,6 +84,7 @@ enum
   PROP_SCALE_MIN,
   PROP_SCALE_MAX,
   PROP_SEED,
+  PROP_SKIPPED,
 };
 
 /* no framerate field: still images from decoders often have none */
@@ -103,9 +110,13 @@ typedef struct
   ax_rng rng;
   gint next_s;                  /* S of the next image, while jittering */
 
+  guint64 skipped;              /* images too elongated to resize */
+
   /* streaming state */
   ax_resize_plan plan;          /* for the negotiated input and output */
   gboolean have_plan;
+  gboolean skip_caps;           /* the negotiated input cannot be resized:
+                                 * its images are skipped */
 } GstAlexnetResize256;
 
 typedef struct
@@ -211,6 +222,12 @@ gst_alexnet_resize_256_class_init (GstAlexnetResize256Class * klass)
           "sequence)", -1, G_MAXINT64, DEFAULT_PROP_SEED,
           G_PARAM_READWRITE | GST_PARAM_MUTABLE_PLAYING |
           G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (gobject_class, PROP_SKIPPED,
+      g_param_spec_uint64 ("skipped", "Skipped images",
+          "Images skipped (with a warning) because resizing them would make "
+          "a side longer than 1048576 pixels (AX_RESIZE_MAX_SIDE), e.g. a "
+          "1x60000 strip at S = 256", 0, G_MAXUINT64, 0,
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
@@ -394,6 +411,9 @@ gst_alexnet_resize_256_get_property (GObject * object, guint prop_id,
     case PROP_SEED:
       g_value_set_int64 (value, self->seed);
       break;
+    case PROP_SKIPPED:
+      g_value_set_uint64 (value, self->skipped);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -412,6 +432,25 @@ gst_alexnet_resize_256_out_size (GstAlexnetResize256Mode mode, gint w, gint h,
     return TRUE;
   }
   return ax_resize_scaled_size (out_w, out_h, w, h, s) == 0;
+}
+
+/* Call with the object lock held: the largest S an image may be resized
+ * to. */
+static gint
+gst_alexnet_resize_256_max_s (GstAlexnetResize256 * self)
+{
+  return self->jitter_max > 0 ? self->jitter_max : self->size;
+}
+
+/* TRUE when a w x h image can be resized to shorter side s: its sides and
+ * those of the resized image are at most AX_RESIZE_MAX_SIDE. */
+static gboolean
+gst_alexnet_resize_256_can_resize (gint w, gint h, gint s)
+{
+  gint sw, sh;
+
+  return w <= AX_RESIZE_MAX_SIDE && h <= AX_RESIZE_MAX_SIDE
+      && ax_resize_scaled_size (&sw, &sh, w, h, s) == 0;
 }
 
 /* Sets a field to lo, or to [lo, hi] when hi > lo. */
@@ -440,12 +479,13 @@ gst_alexnet_resize_256_add_output (GstCaps * caps, const GstStructure * in,
 }
 
 /* Towards the source. A structure of fixed size becomes the one output of
- * the next image (shorter side s); one of open size every output that a
- * shorter side in [lo, hi] can give: a square, or an image whose shorter
- * side, either one, is in [lo, hi]. */
+ * the next image (shorter side s), or s x s when it is too elongated to
+ * resize at max_s (its images are skipped); one of open size every output
+ * that a shorter side in [lo, hi] can give: a square, or an image whose
+ * shorter side, either one, is in [lo, hi]. */
 static GstCaps *
 gst_alexnet_resize_256_output_caps (GstCaps * caps, GstCaps * filter,
-    GstAlexnetResize256Mode mode, gint s, gint lo, gint hi)
+    GstAlexnetResize256Mode mode, gint s, gint lo, gint hi, gint max_s)
 {
   GstCaps *ret = gst_caps_new_empty ();
   guint i, n = gst_caps_get_size (caps);
@@ -456,8 +496,13 @@ gst_alexnet_resize_256_output_caps (GstCaps * caps, GstCaps * filter,
     gint w, h, out_w, out_h;
 
     if (gst_structure_get_int (in, "width", &w)
+        && gst_structure_get_int (in, "height", &h)
+        && !gst_alexnet_resize_256_can_resize (w, h, max_s)) {
+      /* its images are skipped: an S x S stand-in, so that the stream
+       * stays negotiated */
+      ret = gst_alexnet_resize_256_add_output (ret, in, f, s, s, s, s);
+    } else if (gst_structure_get_int (in, "width", &w)
         && gst_structure_get_int (in, "height", &h)) {
-      /* (an output too large to make has no caps: not negotiated) */
       if (gst_alexnet_resize_256_out_size (mode, w, h, s, &out_w, &out_h))
         ret = gst_alexnet_resize_256_add_output (ret, in, f, out_w, out_w,
             out_h, out_h);
@@ -512,7 +557,8 @@ gst_alexnet_resize_256_transform_caps (GstBaseTransform * trans,
   GST_OBJECT_UNLOCK (self);
 
   if (direction == GST_PAD_SINK)
-    ret = gst_alexnet_resize_256_output_caps (caps, filter, mode, s, lo, hi);
+    ret = gst_alexnet_resize_256_output_caps (caps, filter, mode, s, lo, hi,
+        MAX (hi, s));
   else
     ret = gst_alexnet_square_caps (direction, caps, filter, s, TRUE);
 
@@ -579,7 +625,35 @@ gst_alexnet_resize_256_stop (GstBaseTransform * trans)
   if (self->have_plan)
     ax_resize_plan_clear (&self->plan);
   self->have_plan = FALSE;
+  self->skip_caps = FALSE;
   return TRUE;
+}
+
+/* Drops an image that cannot be resized to shorter side s, with a warning
+ * naming it and the limit. */
+static void
+gst_alexnet_resize_256_skip (GstAlexnetResize256 * self, GstBuffer * input,
+    gint s)
+{
+  GstAlexnetLabelMeta *meta = gst_buffer_get_alexnet_label_meta (input);
+  GstVideoInfo *in_info = &GST_VIDEO_FILTER (self)->in_info;
+  gint w = GST_VIDEO_INFO_WIDTH (in_info), h = GST_VIDEO_INFO_HEIGHT (in_info);
+  gdouble longer = (gdouble) s * MAX (w, h) / MAX (MIN (w, h), 1);
+  guint64 n;
+
+  GST_OBJECT_LOCK (self);
+  n = ++self->skipped;
+  GST_OBJECT_UNLOCK (self);
+  GST_ELEMENT_WARNING (self, STREAM, FORMAT,
+      ("resize-256 skipped image %s%s%s (%dx%d): resized to shorter side "
+          "%d its longer side would be %.0f pixels, above the limit of %d "
+          "(AX_RESIZE_MAX_SIDE); %" G_GUINT64_FORMAT " image%s skipped so "
+          "far (the skipped property)", meta && meta->sample_id ? "'" : "",
+          meta && meta->sample_id ? meta->sample_id : "at offset",
+          meta && meta->sample_id ? "'" : "", w, h, s,
+          MAX (longer, (gdouble) MAX (w, h)), AX_RESIZE_MAX_SIDE, n,
+          n == 1 ? "" : "s"), ("remove or crop the image, or lower size"));
+  gst_buffer_unref (input);
 }
 
 /* The image just queued was negotiated with the S drawn for it (the base
@@ -595,6 +669,17 @@ gst_alexnet_resize_256_submit_input_buffer (GstBaseTransform * trans,
   GstFlowReturn ret;
   gboolean jitter;
   gint s, out_w, out_h;
+
+  GST_OBJECT_LOCK (self);
+  s = gst_alexnet_resize_256_max_s (self);
+  GST_OBJECT_UNLOCK (self);
+  if (G_UNLIKELY (filter->negotiated && (self->skip_caps
+              || !gst_alexnet_resize_256_can_resize (GST_VIDEO_INFO_WIDTH
+                  (&filter->in_info), GST_VIDEO_INFO_HEIGHT
+                  (&filter->in_info), s)))) {
+    gst_alexnet_resize_256_skip (self, input, s);
+    return GST_FLOW_OK;
+  }
 
   ret = GST_BASE_TRANSFORM_CLASS
       (gst_alexnet_resize_256_parent_class)->submit_input_buffer (trans,
@@ -639,6 +724,15 @@ gst_alexnet_resize_256_set_info (GstVideoFilter * filter, GstCaps * incaps,
   /* the plan's memory is kept across sizes (the plan is zeroed with the
    * instance, or cleared, before its first use) */
   self->have_plan = FALSE;
+  GST_OBJECT_LOCK (self);
+  s = gst_alexnet_resize_256_max_s (self);
+  GST_OBJECT_UNLOCK (self);
+  self->skip_caps = !gst_alexnet_resize_256_can_resize (w, h, s);
+  if (self->skip_caps) {
+    GST_DEBUG_OBJECT (self, "%dx%d cannot be resized to %d: skipping its "
+        "images", w, h, s);
+    return TRUE;
+  }
   if (out_w == out_h) {
     if (ax_resize_plan_update (&self->plan, w, h, out_w) != 0)
       goto no_plan;

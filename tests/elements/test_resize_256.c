@@ -2,7 +2,8 @@
  * reference of Resize(S) + CenterCrop(S) and of the whole Resize(S)
  * (mode=isotropic), label meta survival, caps changes between buffers, scale
  * jittering (range, seed, renegotiation per image, bad ranges), the
- * target-size query, and refused non-RGB caps. */
+ * target-size query, refused non-RGB caps, and images too elongated to
+ * resize skipped. */
 #include <gst/gst.h>
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
@@ -565,6 +566,74 @@ GST_START_TEST (test_jitter_target_size_query)
 
 GST_END_TEST;
 
+/* An image too elongated to resize (1 x 60000: at S = 256 its longer side
+ * would be 15,360,000 pixels, above AX_RESIZE_MAX_SIDE) is skipped with a
+ * warning and counted, not an error that stops the pipeline: the next,
+ * normal image comes out, in both modes. */
+GST_START_TEST (test_extreme_image_skipped)
+{
+  static const gchar *modes[] = { "centre-square", "isotropic" };
+
+  for (guint m = 0; m < G_N_ELEMENTS (modes); m++) {
+    GstHarness *h = gst_harness_new ("resize-256");
+    GstBus *bus = gst_bus_new ();
+    GstBuffer *in, *out;
+    GstMessage *msg;
+    GError *err = NULL;
+    guint64 skipped = 0;
+    gint ow = 0, oh = 0;
+
+    gst_element_set_bus (h->element, bus);
+    gst_util_set_object_arg (G_OBJECT (h->element), "mode", modes[m]);
+    set_caps (h, 1, 60000);
+    in = make_image (1, 60000, 40);
+    gst_buffer_add_alexnet_label_meta (in, 2, NULL, "long/thin.jpg");
+    fail_unless_equals_int (gst_harness_push (h, in), GST_FLOW_OK);
+    fail_unless (gst_harness_try_pull (h) == NULL, "%s: the 1x60000 image "
+        "came out", modes[m]);
+    /* (popping one type drops the others: the first message must be it) */
+    msg = gst_bus_pop (bus);
+    fail_unless (msg != NULL, "%s: no warning", modes[m]);
+    fail_unless (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING,
+        "%s: a %s message for a skipped image", modes[m],
+        GST_MESSAGE_TYPE_NAME (msg));
+    gst_message_parse_warning (msg, &err, NULL);
+    fail_unless (strstr (err->message, "long/thin.jpg") != NULL
+        && strstr (err->message, "1x60000") != NULL
+        && strstr (err->message, "1048576") != NULL, "%s: %s", modes[m],
+        err->message);
+    g_error_free (err);
+    gst_message_unref (msg);
+    g_object_get (h->element, "skipped", &skipped, NULL);
+    fail_unless_equals_uint64 (skipped, 1);
+
+    /* a normal image after it: out, and of the right size */
+    set_caps (h, 300, 200);
+    fail_unless_equals_int (gst_harness_push (h, make_image (300, 200, 41)),
+        GST_FLOW_OK);
+    out = gst_harness_pull (h);
+    fail_unless (out != NULL);
+    {
+      GstCaps *caps = gst_pad_get_current_caps (h->sinkpad);
+      GstStructure *s = gst_caps_get_structure (caps, 0);
+      fail_unless (gst_structure_get_int (s, "width", &ow)
+          && gst_structure_get_int (s, "height", &oh));
+      gst_caps_unref (caps);
+    }
+    fail_unless_equals_int (oh, 256);
+    fail_unless_equals_int (ow, m == 0 ? 256 : 384);
+    gst_buffer_unref (out);
+    fail_unless (gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR) == NULL);
+    g_object_get (h->element, "skipped", &skipped, NULL);
+    fail_unless_equals_uint64 (skipped, 1);
+    gst_element_set_bus (h->element, NULL);
+    gst_object_unref (bus);
+    gst_harness_teardown (h);
+  }
+}
+
+GST_END_TEST;
+
 static Suite *
 resize_256_suite (void)
 {
@@ -586,6 +655,7 @@ resize_256_suite (void)
   tcase_add_test (tc, test_jitter_range_changed_while_playing);
   tcase_add_test (tc, test_jitter_bad_range_error);
   tcase_add_test (tc, test_jitter_target_size_query);
+  tcase_add_test (tc, test_extreme_image_skipped);
   return s;
 }
 
