@@ -1,16 +1,20 @@
 /* Writing safetensors checkpoints: collect named host tensors and string
  * metadata, lay them out as the reference implementation does, and replace
- * the file atomically (temporary file in the same folder, fsync, rename). */
+ * the file atomically (temporary file in the same folder, fsync, rename;
+ * the temporary files of writers that died are removed first). */
 #include "kernels/io/checkpoint.h"
 #include "kernels/io/checkpoint_internal.h"
 #include "kernels/util/json.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct {
@@ -225,6 +229,86 @@ build_header (ax_checkpoint_writer *w, wtensor **order, ax_strbuf *b)
     ax_strbuf_puts (b, " ");
 }
 
+/* The PID of `name` when it is exactly "<base>.tmp-PID-N" (create_temp's
+ * pattern: decimal PID > 0 and counter, nothing after), else 0. */
+static long
+temp_file_pid (const char *name, const char *base)
+{
+  size_t n = strlen (base);
+  const char *p;
+  long pid = 0;
+
+  if (strncmp (name, base, n) != 0 || strncmp (name + n, ".tmp-", 5) != 0)
+    return 0;
+  p = name + n + 5;
+  if (*p < '1' || *p > '9')
+    return 0;
+  for (; *p >= '0' && *p <= '9'; p++) {
+    if (pid > 100000000L)       /* above any pid_t: not ours */
+      return 0;
+    pid = pid * 10 + (*p - '0');
+  }
+  if (*p++ != '-' || *p < '0' || *p > '9')
+    return 0;
+  while (*p >= '0' && *p <= '9')
+    p++;
+  return *p == '\0' ? pid : 0;
+}
+
+/* Removes the temporary files of writers that died (SIGKILL, power) before
+ * renaming them over `path`: regular files beside it named by
+ * create_temp's pattern whose process no longer exists (kill (pid, 0)
+ * fails with ESRCH). A live writer's file, this process's, and anything
+ * else are left alone. Best effort: a file that cannot be removed stays.
+ * (A PID reused by an unrelated live process keeps its file until that
+ * process ends.) */
+static void
+remove_stale_temps (const char *path)
+{
+  char *dir = strdup (path);
+  const char *base;
+  char *slash;
+  DIR *d;
+  struct dirent *e;
+
+  if (!dir)
+    return;
+  slash = strrchr (dir, '/');
+  base = slash ? slash + 1 : dir;
+  if (slash == dir)
+    d = opendir ("/");
+  else if (slash) {
+    *slash = '\0';
+    d = opendir (dir);
+  } else
+    d = opendir (".");
+  if (!d) {
+    free (dir);
+    return;
+  }
+  size_t dir_len = slash ? strlen (dir) : 0;
+  while ((e = readdir (d))) {
+    long pid = temp_file_pid (e->d_name, base);
+    struct stat st;
+    char *full;
+
+    if (pid <= 0 || pid == (long) getpid ()
+        || kill ((pid_t) pid, 0) == 0 || errno != ESRCH)
+      continue;
+    if (!(full = malloc (dir_len + strlen (e->d_name) + 2)))
+      break;
+    if (slash)
+      sprintf (full, "%s/%s", slash == dir ? "" : dir, e->d_name);
+    else
+      strcpy (full, e->d_name);
+    if (lstat (full, &st) == 0 && S_ISREG (st.st_mode))
+      (void) unlink (full);     /* best effort: it may be gone already */
+    free (full);
+  }
+  closedir (d);
+  free (dir);
+}
+
 /* A new file next to `path` that nobody else has, mode 0666 & ~umask. */
 static int
 create_temp (const char *path, char **tmp)
@@ -300,7 +384,10 @@ write_atomic (const char *path, const ax_strbuf *header, wtensor **order,
   char *tmp = NULL;
   const char *step = "creating a temporary file next to it";
   FILE *f = NULL;
-  int fd = create_temp (path, &tmp);
+  int fd;
+
+  remove_stale_temps (path);
+  fd = create_temp (path, &tmp);
   int ok = fd >= 0, saved = errno;
   if (ok && !(f = fdopen (fd, "wb"))) {
     saved = errno;
