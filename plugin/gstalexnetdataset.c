@@ -3,8 +3,11 @@
 #include "plugin/gstalexnetdataset.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define DATASET_ERROR (g_quark_from_static_string ("alexnet-dataset-error"))
 
@@ -58,7 +61,21 @@ sorted_entries (const gchar * dir_path, gboolean want_dirs, GError ** error)
 }
 
 static gboolean
-load_folder (GstAlexnetDataset * ds, const gchar * location, GError ** error)
+too_many_classes (guint n_classes, guint max_classes, const gchar * location,
+    GError ** error)
+{
+  if (n_classes <= max_classes)
+    return FALSE;
+  g_set_error (error, DATASET_ERROR, 7,
+      "Data set '%s' has %u classes, above the limit max-classes=%u: "
+      "raise dataset-src's max-classes if the data set really has that "
+      "many.", location, n_classes, max_classes);
+  return TRUE;
+}
+
+static gboolean
+load_folder (GstAlexnetDataset * ds, const gchar * location,
+    guint max_classes, GError ** error)
 {
   GPtrArray *classes = sorted_entries (location, TRUE, error);
   GArray *samples;
@@ -71,6 +88,23 @@ load_folder (GstAlexnetDataset * ds, const gchar * location, GError ** error)
         "ImageNet layout: one sub-folder of images per class).", location);
     g_ptr_array_unref (classes);
     return FALSE;
+  }
+  if (too_many_classes (classes->len, max_classes, location, error)) {
+    g_ptr_array_unref (classes);
+    return FALSE;
+  }
+  for (guint c = 0; c < classes->len; c++) {
+    const gchar *name = g_ptr_array_index (classes, c);
+    if (!g_utf8_validate (name, -1, NULL)) {
+      gchar *shown = g_strescape (name, NULL);
+      g_set_error (error, DATASET_ERROR, 8,
+          "Data set folder '%s': the class folder name '%s' is not valid "
+          "UTF-8 (class names are stored in checkpoints as JSON): rename "
+          "the folder.", location, shown);
+      g_free (shown);
+      g_ptr_array_unref (classes);
+      return FALSE;
+    }
   }
 
   samples = g_array_new (FALSE, FALSE, sizeof (GstAlexnetSample));
@@ -152,7 +186,8 @@ split_line (gchar * line, gchar ** path, gchar ** label)
 }
 
 static gboolean
-load_list (GstAlexnetDataset * ds, const gchar * location, GError ** error)
+load_list (GstAlexnetDataset * ds, const gchar * location,
+    guint max_classes, GError ** error)
 {
   gchar *contents = NULL, **lines, *base;
   GArray *samples = g_array_new (FALSE, FALSE, sizeof (GstAlexnetSample));
@@ -185,9 +220,27 @@ load_list (GstAlexnetDataset * ds, const gchar * location, GError ** error)
     s.label = -1;
     s.index = samples->len;
     if (parse_index (label, &idx)) {
+      if ((guint) idx >= max_classes) {
+        g_set_error (error, DATASET_ERROR, 7,
+            "%s:%u: label %d is above the limit of max-classes=%u classes "
+            "(labels 0 .. %u): fix the label, or raise dataset-src's "
+            "max-classes if the data set really has that many classes.",
+            location, i + 1, idx, max_classes, max_classes - 1);
+        g_free (s.path);
+        goto done;
+      }
       s.label = idx;
       max_index = MAX (max_index, idx);
       kinds |= 1;
+    } else if (!g_utf8_validate (label, -1, NULL)) {
+      gchar *shown = g_strescape (label, NULL);
+      g_set_error (error, DATASET_ERROR, 8,
+          "%s:%u: the class name '%s' is not valid UTF-8 (class names are "
+          "stored in checkpoints as JSON): write the list in UTF-8.",
+          location, i + 1, shown);
+      g_free (shown);
+      g_free (s.path);
+      goto done;
     } else {
       g_hash_table_add (names, label);
       kinds |= 2;
@@ -213,20 +266,26 @@ load_list (GstAlexnetDataset * ds, const gchar * location, GError ** error)
     for (guint c = 0; c < ds->n_classes; c++)
       ds->class_names[c] = g_strdup_printf ("%u", c);
   } else {
-    GList *keys = g_list_sort (g_hash_table_get_keys (names),
-        (GCompareFunc) strcmp);
+    /* names sorted give the indices; then each sample's index by a hash
+     * look-up (a search per sample was quadratic) */
+    GList *keys;
     guint c = 0;
+
+    if (too_many_classes (g_hash_table_size (names), max_classes, location,
+            error))
+      goto done;
+    keys = g_list_sort (g_hash_table_get_keys (names), (GCompareFunc) strcmp);
     ds->n_classes = g_hash_table_size (names);
     ds->class_names = g_new0 (gchar *, ds->n_classes + 1);
-    for (GList * l = keys; l != NULL; l = l->next, c++)
+    for (GList * l = keys; l != NULL; l = l->next, c++) {
       ds->class_names[c] = g_strdup (l->data);
+      g_hash_table_insert (names, l->data, GUINT_TO_POINTER (c));
+    }
     g_list_free (keys);
     for (guint i = 0; i < samples->len; i++) {
       const gchar *name = g_ptr_array_index (labels, i);
-      for (c = 0; c < ds->n_classes; c++)
-        if (strcmp (ds->class_names[c], name) == 0)
-          break;
-      g_array_index (samples, GstAlexnetSample, i).label = (gint) c;
+      g_array_index (samples, GstAlexnetSample, i).label =
+          (gint) GPOINTER_TO_UINT (g_hash_table_lookup (names, name));
     }
   }
   ds->n_samples = samples->len;
@@ -250,16 +309,86 @@ done_early:
 }
 
 gboolean
+gst_alexnet_dataset_load_full (GstAlexnetDataset * ds,
+    const gchar * location, guint max_classes, GError ** error)
+{
+  memset (ds, 0, sizeof (*ds));
+  g_return_val_if_fail (max_classes >= 1, FALSE);
+  if (g_file_test (location, G_FILE_TEST_IS_DIR))
+    return load_folder (ds, location, max_classes, error);
+  if (g_file_test (location, G_FILE_TEST_IS_REGULAR))
+    return load_list (ds, location, max_classes, error);
+  g_set_error (error, DATASET_ERROR, 6,
+      "Data set location '%s' does not exist.", location);
+  return FALSE;
+}
+
+gboolean
 gst_alexnet_dataset_load (GstAlexnetDataset * ds, const gchar * location,
     GError ** error)
 {
-  memset (ds, 0, sizeof (*ds));
-  if (g_file_test (location, G_FILE_TEST_IS_DIR))
-    return load_folder (ds, location, error);
-  if (g_file_test (location, G_FILE_TEST_IS_REGULAR))
-    return load_list (ds, location, error);
-  g_set_error (error, DATASET_ERROR, 6,
-      "Data set location '%s' does not exist.", location);
+  return gst_alexnet_dataset_load_full (ds, location,
+      GST_ALEXNET_DATASET_MAX_CLASSES, error);
+}
+
+gboolean
+gst_alexnet_dataset_read_sample (const gchar * path, guint64 max_size,
+    gchar ** bytes, gsize * length, GError ** error)
+{
+  struct stat st;
+  gchar *buf;
+  gsize size, got = 0;
+  /* O_NONBLOCK: a FIFO is refused below instead of blocking the open */
+  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+  if (fd < 0) {
+    g_set_error (error, DATASET_ERROR, 9, "cannot open: %s",
+        g_strerror (errno));
+    return FALSE;
+  }
+  if (fstat (fd, &st) != 0) {
+    g_set_error (error, DATASET_ERROR, 9, "cannot stat: %s",
+        g_strerror (errno));
+    goto failed;
+  }
+  if (!S_ISREG (st.st_mode)) {
+    g_set_error (error, DATASET_ERROR, 10, "not a regular file (only "
+        "regular files are read, not devices, FIFOs or folders)");
+    goto failed;
+  }
+  if ((guint64) st.st_size > max_size) {
+    g_set_error (error, DATASET_ERROR, 11, "%" G_GUINT64_FORMAT " bytes, "
+        "above the limit max-file-size=%" G_GUINT64_FORMAT " (raise "
+        "dataset-src's max-file-size to read it)", (guint64) st.st_size,
+        max_size);
+    goto failed;
+  }
+  size = (gsize) st.st_size;
+  buf = g_try_malloc (MAX (size, 1));
+  if (buf == NULL) {
+    g_set_error (error, DATASET_ERROR, 12, "out of memory for %"
+        G_GSIZE_FORMAT " bytes", size);
+    goto failed;
+  }
+  while (got < size) {
+    ssize_t r = read (fd, buf + got, size - got);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0) {
+      g_set_error (error, DATASET_ERROR, 9, "read failed: %s",
+          r < 0 ? g_strerror (errno) : "the file shrank while being read");
+      g_free (buf);
+      goto failed;
+    }
+    got += (gsize) r;
+  }
+  close (fd);
+  *bytes = buf;
+  *length = size;
+  return TRUE;
+
+failed:
+  close (fd);
   return FALSE;
 }
 
