@@ -16,6 +16,12 @@
  * or a list file with one `path label` per line (the label an integer index
  * or a class name; paths relative to the list file's folder).
  *
+ * A file that cannot be read (missing, not a regular file, larger than
+ * #GstAlexnetDatasetSrc:max-file-size) is skipped and counted in
+ * #GstAlexnetDatasetSrc:skipped: the first ten are named in warnings, and
+ * every epoch with skipped files ends with one summary warning. A pass over
+ * the data set in which no file at all could be read is an error.
+ *
  * Before the first buffer it sends a sticky `alexnet/classes` event with the
  * class names, and before the first buffer of every epoch a sticky
  * `alexnet/epoch` event.
@@ -54,6 +60,8 @@ enum
   PROP_CLASSES,
   PROP_N_SAMPLES,
   PROP_SKIPPED,
+  PROP_MAX_CLASSES,
+  PROP_MAX_FILE_SIZE,
 };
 
 #define DEFAULT_PROP_LOCATION NULL
@@ -62,6 +70,12 @@ enum
 #define DEFAULT_PROP_EPOCHS 1
 #define DEFAULT_PROP_SHARD_INDEX 0
 #define DEFAULT_PROP_SHARD_COUNT 1
+#define DEFAULT_PROP_MAX_CLASSES GST_ALEXNET_DATASET_MAX_CLASSES
+#define DEFAULT_PROP_MAX_FILE_SIZE GST_ALEXNET_DATASET_MAX_FILE_SIZE
+
+/* Unreadable files named one by one in warnings; the rest are counted in
+ * each epoch's summary, so that a long run does not flood the log. */
+#define NAMED_SKIPS 10
 
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("image/jpeg"));
@@ -161,6 +175,21 @@ gst_alexnet_dataset_src_class_init (GstAlexnetDatasetSrcClass * klass)
           "Files that could not be read and were skipped", 0, G_MAXUINT64, 0,
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
+  g_object_class_install_property (gobject_class, PROP_MAX_CLASSES,
+      g_param_spec_uint ("max-classes", "Maximum classes",
+          "Refuse a data set with more classes than this: a list's label L "
+          "means L+1 classes, so a wrong label would otherwise ask for "
+          "gigabytes (ImageNet-21k has 21,841 classes)", 1, G_MAXINT,
+          DEFAULT_PROP_MAX_CLASSES,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_MAX_FILE_SIZE,
+      g_param_spec_uint64 ("max-file-size", "Maximum file size",
+          "Skip (and count in 'skipped') image files larger than this many "
+          "bytes", 1, G_MAXSSIZE, DEFAULT_PROP_MAX_FILE_SIZE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
+
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class,
       "Labelled image data set source", "Source/File",
@@ -184,6 +213,8 @@ gst_alexnet_dataset_src_init (GstAlexnetDatasetSrc * self)
   self->shard_count = DEFAULT_PROP_SHARD_COUNT;
   self->fps_n = 0;
   self->fps_d = 1;
+  self->max_classes = DEFAULT_PROP_MAX_CLASSES;
+  self->max_file_size = DEFAULT_PROP_MAX_FILE_SIZE;
   gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_TIME);
 }
 
@@ -195,6 +226,7 @@ gst_alexnet_dataset_src_finalize (GObject * object)
   g_free (self->location);
   gst_alexnet_dataset_clear (&self->dataset);
   g_free (self->order);
+  g_free (self->last_skip);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -228,6 +260,12 @@ gst_alexnet_dataset_src_set_property (GObject * object, guint prop_id,
     case PROP_FRAMERATE:
       self->fps_n = gst_value_get_fraction_numerator (value);
       self->fps_d = gst_value_get_fraction_denominator (value);
+      break;
+    case PROP_MAX_CLASSES:
+      self->max_classes = g_value_get_uint (value);
+      break;
+    case PROP_MAX_FILE_SIZE:
+      self->max_file_size = g_value_get_uint64 (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -279,6 +317,12 @@ gst_alexnet_dataset_src_get_property (GObject * object, guint prop_id,
     case PROP_SKIPPED:
       g_value_set_uint64 (value, self->skipped);
       break;
+    case PROP_MAX_CLASSES:
+      g_value_set_uint (value, self->max_classes);
+      break;
+    case PROP_MAX_FILE_SIZE:
+      g_value_set_uint64 (value, self->max_file_size);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -298,7 +342,8 @@ gst_alexnet_dataset_src_start (GstBaseSrc * src)
   if (self->shard_index >= self->shard_count)
     goto bad_shard;
 
-  if (!gst_alexnet_dataset_load (&dataset, self->location, &err))
+  if (!gst_alexnet_dataset_load_full (&dataset, self->location,
+          self->max_classes, &err))
     goto load_failed;
 
   GST_OBJECT_LOCK (self);
@@ -311,6 +356,9 @@ gst_alexnet_dataset_src_start (GstBaseSrc * src)
   self->pos = 0;
   self->produced = 0;
   self->skipped = 0;
+  self->epoch_read = 0;
+  self->epoch_skipped = 0;
+  g_clear_pointer (&self->last_skip, g_free);
   self->classes_sent = FALSE;
   self->epoch_sent = FALSE;
   self->effective_seed = gst_alexnet_seed_value (self->seed);
@@ -410,6 +458,58 @@ gst_alexnet_dataset_src_store_event (GstAlexnetDatasetSrc * self,
   return ret;
 }
 
+/* Counts an unreadable file; the first NAMED_SKIPS are named in warnings. */
+static void
+gst_alexnet_dataset_src_skip (GstAlexnetDatasetSrc * self,
+    const gchar * path, const gchar * why)
+{
+  guint64 n;
+
+  GST_OBJECT_LOCK (self);
+  n = ++self->skipped;
+  GST_OBJECT_UNLOCK (self);
+  self->epoch_skipped++;
+  g_free (self->last_skip);
+  self->last_skip = g_strdup_printf ("'%s': %s", path, why);
+  if (n <= NAMED_SKIPS)
+    GST_ELEMENT_WARNING (self, RESOURCE, READ, ("Skipping %s%s",
+            self->last_skip, n == NAMED_SKIPS ? " (further unreadable files "
+            "are only counted: see each epoch's summary and the 'skipped' "
+            "property)" : ""), (NULL));
+  else
+    GST_DEBUG_OBJECT (self, "skipping %s", self->last_skip);
+}
+
+/* At the end of a pass: an error if not one file could be read (the next
+ * pass would fail the same, forever with epochs=0), else a summary of the
+ * files skipped. */
+static gboolean
+gst_alexnet_dataset_src_end_epoch (GstAlexnetDatasetSrc * self)
+{
+  guint64 skipped = self->epoch_skipped;
+
+  self->epoch_skipped = 0;
+  if (self->epoch_read == 0) {
+    GST_ELEMENT_ERROR (self, RESOURCE, READ,
+        ("None of the %" G_GUINT64_FORMAT " files of the data set '%s' "
+            "could be read (the last one %s): check that the paths in the "
+            "list or folder exist and are readable image files.",
+            skipped, self->location, self->last_skip ? self->last_skip :
+            "-"), ("epoch %u, shard %u of %u", self->epoch,
+            self->shard_index, self->shard_count));
+    return FALSE;
+  }
+  self->epoch_read = 0;
+  if (skipped > 0)
+    GST_ELEMENT_WARNING (self, RESOURCE, READ,
+        ("Epoch %u: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " files "
+            "of '%s' could not be read and were skipped (%" G_GUINT64_FORMAT
+            " in all; the 'skipped' property counts them).", self->epoch,
+            skipped, self->per_shard, self->location, self->skipped),
+        (NULL));
+  return TRUE;
+}
+
 static GstFlowReturn
 gst_alexnet_dataset_src_create (GstPushSrc * src, GstBuffer ** buf)
 {
@@ -433,6 +533,8 @@ gst_alexnet_dataset_src_create (GstPushSrc * src, GstBuffer ** buf)
 
 next:
   if (self->pos >= self->per_shard) {
+    if (!gst_alexnet_dataset_src_end_epoch (self))
+      return GST_FLOW_ERROR;
     self->epoch++;
     self->pos = 0;
     self->epoch_sent = FALSE;
@@ -454,15 +556,13 @@ next:
           self->shard_index]];
   self->pos++;
 
-  if (!g_file_get_contents (sample->path, &contents, &length, &err)) {
-    GST_ELEMENT_WARNING (self, RESOURCE, READ,
-        ("Skipping '%s': %s", sample->path, err->message), (NULL));
+  if (!gst_alexnet_dataset_read_sample (sample->path, self->max_file_size,
+          &contents, &length, &err)) {
+    gst_alexnet_dataset_src_skip (self, sample->path, err->message);
     g_clear_error (&err);
-    GST_OBJECT_LOCK (self);
-    self->skipped++;
-    GST_OBJECT_UNLOCK (self);
     goto next;
   }
+  self->epoch_read++;
 
   out = gst_buffer_new_wrapped (contents, length);
   GST_BUFFER_OFFSET (out) = self->produced;

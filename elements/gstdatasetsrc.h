@@ -22,6 +22,8 @@ G_DECLARE_FINAL_TYPE (GstAlexnetDatasetSrc, gst_alexnet_dataset_src, GST,
        guint shard_index;
        guint shard_count;
        gint fps_n, fps_d;
+       guint max_classes;
+       guint64 max_file_size;
 
        /* state, from start() on */
        GstAlexnetDataset dataset;
@@ -32,6 +34,9 @@ G_DECLARE_FINAL_TYPE (GstAlexnetDatasetSrc, gst_alexnet_dataset_src, GST,
        guint64 pos;             /* position within this shard's epoch */
        guint64 produced;
        guint64 skipped;
+       guint64 epoch_read;      /* files read in this epoch */
+       guint64 epoch_skipped;   /* files skipped in this epoch */
+       gchar *last_skip;        /* the last skipped file and why */
        gboolean classes_sent;
        gboolean epoch_sent;
      };
