@@ -669,7 +669,8 @@ gst_alexnet_train_start (GstBaseSink * sink)
   self->setup_failed = FALSE;
   self->flushing = FALSE;
   self->epoch = 0;
-  return TRUE;
+  /* an unwritable folder would be found only at the first checkpoint */
+  return gst_alexnet_train_check_paths (self);
 }
 
 static gboolean

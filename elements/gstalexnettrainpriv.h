@@ -98,6 +98,7 @@ typedef struct
 #define GST_ALEXNET_TRAIN(obj) ((GstAlexnetTrain *) (obj))
 
 /* gstalexnettrainworker.c */
+gboolean gst_alexnet_train_check_paths (GstAlexnetTrain * self);
 gboolean gst_alexnet_train_setup (GstAlexnetTrain * self);
 void gst_alexnet_train_teardown (GstAlexnetTrain * self);
 gboolean gst_alexnet_train_finish (GstAlexnetTrain * self);

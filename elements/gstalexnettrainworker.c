@@ -10,7 +10,13 @@
 #endif
 
 #include <gst/app/gstappsink.h>
+#include <glib/gstdio.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <sys/resource.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "elements/gstalexnettrainpriv.h"
 #include "plugin/gstalexnetmeta.h"
@@ -119,6 +125,196 @@ free_settings (ax_trainer_settings * s)
   g_free ((gchar *) s->metrics_location);
 }
 
+/* ------------------------------------------------------------------ */
+/* checks before the first step: what would otherwise fail only when the
+ * checkpoint is written, after all the training */
+
+/* Room asked for one checkpoint beyond its estimated size: its header and
+ * metadata (class names included in the estimate), and a margin. */
+#define GST_ALEXNET_TRAIN_ROOM_MARGIN_BYTES (1 << 20)
+
+/* Creates and removes a probe file in the folder of `file` (property
+ * `prop`); posts an error naming both when that fails. */
+static gboolean
+probe_folder (GstAlexnetTrain * self, const gchar * prop, const gchar * file)
+{
+  gchar *dir = g_path_get_dirname (file);
+  gchar *probe = g_strdup_printf ("%s/.alexnet-train-probe-%ld", dir,
+      (long) getpid ());
+  gint fd = g_open (probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  gint saved = errno;
+  gboolean ok = fd >= 0;
+
+  if (ok) {
+    close (fd);
+    if (g_unlink (probe) != 0)
+      GST_WARNING_OBJECT (self, "could not remove the probe file %s: %s",
+          probe, g_strerror (errno));
+  } else {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
+        ("alexnet-train cannot write %s=%s: creating a file in its folder "
+            "%s failed: %s. Make the folder writable (or create it), or set "
+            "%s to a file in a writable folder", prop, file, dir,
+            g_strerror (saved), prop), ("probe file %s", probe));
+  }
+  g_free (probe);
+  g_free (dir);
+  return ok;
+}
+
+/* The folders of the checkpoint and of the metrics file are writable: at
+ * start, before any frame. */
+gboolean
+gst_alexnet_train_check_paths (GstAlexnetTrain * self)
+{
+  gchar *ckpt, *metrics;
+  gboolean ok = TRUE;
+
+  GST_OBJECT_LOCK (self);
+  ckpt = g_strdup (self->checkpoint);
+  metrics = g_strdup (self->settings.metrics_location);
+  GST_OBJECT_UNLOCK (self);
+  if (ckpt && !probe_folder (self, "checkpoint", ckpt))
+    ok = FALSE;
+  if (ok && metrics && !probe_folder (self, "metrics-location", metrics))
+    ok = FALSE;
+  g_free (ckpt);
+  g_free (metrics);
+  return ok;
+}
+
+/* One finite value in [lo, hi] (hi_open: below hi); posts an error naming
+ * the property when not. */
+static gboolean
+check_range (GstAlexnetTrain * self, const gchar * prop, gdouble v,
+    gdouble lo, gdouble hi, gboolean hi_open)
+{
+  if (isfinite (v) && v >= lo && (hi_open ? v < hi : v <= hi))
+    return TRUE;
+  GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+      ("alexnet-train: %s=%g is out of range: set a finite value in "
+          "[%g, %g%s", prop, v, lo, hi, hi_open ? ")" : "]"), (NULL));
+  return FALSE;
+}
+
+/* The hyper-parameters and the normalisation (from `source`: the mean and
+ * std properties or the statistics file) before the net is built. */
+static gboolean
+check_hyper_parameters (GstAlexnetTrain * self, const ax_trainer_settings * s,
+    const gchar * source)
+{
+  if (!check_range (self, "learning-rate", s->learning_rate, 0, G_MAXDOUBLE,
+          FALSE)
+      || !check_range (self, "momentum", s->momentum, 0, 1, FALSE)
+      || !check_range (self, "weight-decay", s->weight_decay, 0, G_MAXDOUBLE,
+          FALSE)
+      || !check_range (self, "dropout", s->dropout, 0, 1, TRUE)
+      || !check_range (self, "max-time", s->max_time, 0, G_MAXDOUBLE, FALSE))
+    return FALSE;
+  for (gint c = 0; c < 3; c++)
+    if (!isfinite (s->mean[c]) || !isfinite (s->std[c])
+        || (s->use_std && !(s->std[c] > 0)))
+      goto bad_normalization;
+  return TRUE;
+
+  /* ERRORS */
+bad_normalization:
+  {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("alexnet-train: the normalisation of %s is not usable: mean %g %g "
+            "%g, std %g %g %g; each must be finite and each std above 0: fix "
+            "it (or run dataset-stats again)", source, s->mean[0], s->mean[1],
+            s->mean[2], s->std[0], s->std[1], s->std[2]), (NULL));
+    return FALSE;
+  }
+}
+
+/* The class names of the classes event are UTF-8 (they go into the
+ * checkpoint's JSON header). */
+static gboolean
+check_class_names (GstAlexnetTrain * self, const gchar * const *names)
+{
+  for (guint i = 0; names && names[i]; i++)
+    if (!g_utf8_validate (names[i], -1, NULL)) {
+      gchar *shown = g_utf8_make_valid (names[i], -1);
+      GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+          ("alexnet-train: class name %u ('%s', as UTF-8) is not valid "
+              "UTF-8, and checkpoints keep the class names as UTF-8: rename "
+              "the class (its folder, or its line in the labels file) in "
+              "UTF-8", i, shown), (NULL));
+      g_free (shown);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Bytes one checkpoint of the trainer takes, about: every parameter and
+ * buffer, the momentum of every parameter, the class names, and a margin
+ * for the header. */
+static guint64
+checkpoint_bytes (GstAlexnetTrain * self)
+{
+  ax_net *net = ax_trainer_net (self->trainer);
+  const ax_net_checkpoint_info *info = ax_trainer_info (self->trainer);
+  guint64 bytes = GST_ALEXNET_TRAIN_ROOM_MARGIN_BYTES;
+
+  for (gint i = 0; i < ax_net_n_params (net); i++) {
+    const ax_param_info *p = ax_net_param (net, i);
+    guint64 one = (guint64) p->count * (p->dtype == AX_PARAM_I64 ? 8 : 4);
+    bytes += p->is_buffer ? one : 2 * one;
+  }
+  for (gint i = 0; info->class_names && info->class_names[i]; i++)
+    bytes += 8 + 2 * strlen (info->class_names[i]);
+  return bytes;
+}
+
+/* Room for one checkpoint in its folder (statvfs), and under this
+ * process's file-size limit (RLIMIT_FSIZE), once the net is built. */
+static gboolean
+check_room (GstAlexnetTrain * self)
+{
+  gchar *ckpt, *dir;
+  struct statvfs vfs;
+  struct rlimit lim;
+  guint64 need, free_bytes;
+  gboolean ok = TRUE;
+
+  GST_OBJECT_LOCK (self);
+  ckpt = g_strdup (self->checkpoint);
+  GST_OBJECT_UNLOCK (self);
+  if (ckpt == NULL)
+    return TRUE;
+  need = checkpoint_bytes (self);
+  dir = g_path_get_dirname (ckpt);
+  if (getrlimit (RLIMIT_FSIZE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY
+      && (guint64) lim.rlim_cur < need) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
+        ("alexnet-train cannot write checkpoint=%s: one checkpoint takes "
+            "about %" G_GUINT64_FORMAT " bytes, above this process's file "
+            "size limit of %" G_GUINT64_FORMAT " bytes (RLIMIT_FSIZE, "
+            "ulimit -f): raise the limit, or train a smaller network",
+            ckpt, need, (guint64) lim.rlim_cur), (NULL));
+    ok = FALSE;
+  } else if (statvfs (dir, &vfs) == 0) {
+    free_bytes = (guint64) vfs.f_bavail * vfs.f_frsize;
+    if (free_bytes < need) {
+      GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
+          ("alexnet-train cannot write checkpoint=%s: one checkpoint takes "
+              "about %" G_GUINT64_FORMAT " bytes, and its folder %s has %"
+              G_GUINT64_FORMAT " bytes free: free some space, or set "
+              "checkpoint to a file on another disk", ckpt, need, dir,
+              free_bytes), (NULL));
+      ok = FALSE;
+    }
+  } else {
+    GST_WARNING_OBJECT (self, "statvfs %s: %s: free space not checked", dir,
+        g_strerror (errno));
+  }
+  g_free (dir);
+  g_free (ckpt);
+  return ok;
+}
+
 /* Posts why the trainer could not be created, in GStreamer's terms. */
 static void
 post_trainer_error (GstAlexnetTrain * self, const ax_trainer_diag * d)
@@ -173,6 +369,10 @@ gst_alexnet_train_setup (GstAlexnetTrain * self)
         ("Both resume and init-from are set: resuming %s", s.resume), (NULL));
   if (!s.resume && !load_normalization (self, stats_location, s.mean, s.std))
     goto done;
+  if (!check_hyper_parameters (self, &s, stats_location ? stats_location :
+          "the mean and std properties")
+      || !check_class_names (self, s.class_names))
+    goto done;
 
   st = ax_trainer_create (&s, &self->trainer, &diag);
   if (diag.backend_note[0])
@@ -184,6 +384,11 @@ gst_alexnet_train_setup (GstAlexnetTrain * self)
     GST_ELEMENT_INFO (self, RESOURCE, SETTINGS, ("%s", diag.note), (NULL));
   if (st != AX_OK) {
     post_trainer_error (self, &diag);
+    goto done;
+  }
+  if (!check_room (self)) {
+    ax_trainer_free (self->trainer);
+    self->trainer = NULL;
     goto done;
   }
   info = ax_trainer_info (self->trainer);
