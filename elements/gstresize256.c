@@ -645,11 +645,12 @@ gst_alexnet_resize_256_skip (GstAlexnetResize256 * self, GstBuffer * input,
   n = ++self->skipped;
   GST_OBJECT_UNLOCK (self);
   GST_ELEMENT_WARNING (self, STREAM, FORMAT,
-      ("resize-256 skipped image %s%s%s (%dx%d): resized to shorter side "
+      ("resize-256 skipped %s%s%s (%dx%d): resized to shorter side "
           "%d its longer side would be %.0f pixels, above the limit of %d "
           "(AX_RESIZE_MAX_SIDE); %" G_GUINT64_FORMAT " image%s skipped so "
-          "far (the skipped property)", meta && meta->sample_id ? "'" : "",
-          meta && meta->sample_id ? meta->sample_id : "at offset",
+          "far (the skipped property)",
+          meta && meta->sample_id ? "image '" : "an image",
+          meta && meta->sample_id ? meta->sample_id : "",
           meta && meta->sample_id ? "'" : "", w, h, s,
           MAX (longer, (gdouble) MAX (w, h)), AX_RESIZE_MAX_SIDE, n,
           n == 1 ? "" : "s"), ("remove or crop the image, or lower size"));
